@@ -1,0 +1,1 @@
+//! Zone-file parser (RFC 1035 master format). Being written.

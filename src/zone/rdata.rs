@@ -1,0 +1,1 @@
+//! Per-type RDATA presentation-to-wire conversion. Being written.

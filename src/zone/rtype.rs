@@ -1,0 +1,1 @@
+//! Record type numbers and mnemonics. Being written.
