@@ -1,3 +1,9 @@
 #![forbid(unsafe_code)]
+pub mod app;
+pub mod config;
+pub mod dns;
+pub mod http;
 pub mod name;
+pub mod reload;
+pub mod snapshot;
 pub mod zone;

@@ -36,9 +36,7 @@ pub struct Name {
 impl Name {
     /// The root name `.`.
     pub fn root() -> Name {
-        Name {
-            wire: Box::new([0u8]),
-        }
+        Name { wire: Box::new([0u8]) }
     }
 
     /// Builds a name from wire bytes that the caller has already validated (labels <= 63, total
@@ -74,8 +72,7 @@ impl Name {
                     i += 1;
                 }
                 b'\\' => {
-                    let (b, used) = parse_escape(&bytes[i + 1..])
-                        .ok_or_else(|| NameError::BadEscape(text.into()))?;
+                    let (b, used) = parse_escape(&bytes[i + 1..]).ok_or_else(|| NameError::BadEscape(text.into()))?;
                     label.push(b);
                     i += 1 + used;
                 }
@@ -332,6 +329,13 @@ impl fmt::Debug for Name {
     }
 }
 
+/// Lets maps keyed by `Name` be probed with wire bytes (`Hash` of both is the hash of the bytes).
+impl std::borrow::Borrow<[u8]> for Name {
+    fn borrow(&self) -> &[u8] {
+        &self.wire
+    }
+}
+
 impl std::str::FromStr for Name {
     type Err = NameError;
     fn from_str(s: &str) -> Result<Name, NameError> {
@@ -351,10 +355,7 @@ mod tests {
     fn parses_absolute_relative_and_escapes() {
         assert_eq!(n("www.Example.test.").wire(), b"\x03www\x07Example\x04test\x00");
         let origin = n("example.test.");
-        assert_eq!(
-            Name::parse("www", Some(&origin)).unwrap(),
-            n("www.example.test.")
-        );
+        assert_eq!(Name::parse("www", Some(&origin)).unwrap(), n("www.example.test."));
         assert_eq!(n("a\\.b.test.").wire(), b"\x03a.b\x04test\x00");
         assert_eq!(n("\\065.test.").wire(), b"\x01A\x04test\x00");
         assert_eq!(n(".").wire(), b"\x00");
@@ -394,9 +395,24 @@ mod tests {
 
     #[test]
     fn canonical_order() {
-        let mut v = vec![n("z.example."), n("a.example."), n("example."), n("*.z.example."), n("yljkjljk.a.example.")];
+        let mut v = vec![
+            n("z.example."),
+            n("a.example."),
+            n("example."),
+            n("*.z.example."),
+            n("yljkjljk.a.example."),
+        ];
         v.sort_by(|a, b| a.canonical_cmp(b));
         let s: Vec<String> = v.iter().map(|x| x.to_string()).collect();
-        assert_eq!(s, ["example.", "a.example.", "yljkjljk.a.example.", "z.example.", "*.z.example."]);
+        assert_eq!(
+            s,
+            [
+                "example.",
+                "a.example.",
+                "yljkjljk.a.example.",
+                "z.example.",
+                "*.z.example."
+            ]
+        );
     }
 }

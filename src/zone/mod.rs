@@ -36,3 +36,6 @@ pub struct ZoneError {
     pub col: usize,
     pub msg: String,
 }
+
+pub mod lookup;
+pub mod set;

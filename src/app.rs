@@ -1,0 +1,225 @@
+//! Process wiring (L4): binds sockets, spawns the DNS, HTTP and reload tasks, handles signals
+//! and shutdown. The caller binds (`Listeners::bind`), so tests can use port 0.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::dns::listen::{self, TcpLimits};
+use crate::dns::{LogObserver, QueryObserver};
+use crate::http::{self, HttpState};
+use crate::reload::{self, Overrides};
+use crate::snapshot::{SharedSnapshot, Snapshot};
+
+/// Sockets bound before anything is served.
+pub struct Listeners {
+    pub udp: Vec<std::net::UdpSocket>,
+    pub tcp: Vec<std::net::TcpListener>,
+    pub http: Option<std::net::TcpListener>,
+}
+
+impl Listeners {
+    /// Binds UDP and TCP on every DNS address (same port for both when the port is 0: the UDP
+    /// port chosen by the kernel is reused for TCP), and the HTTP address.
+    pub fn bind(dns: &[SocketAddr], http: Option<SocketAddr>) -> anyhow::Result<Listeners> {
+        let mut l = Listeners {
+            udp: Vec::new(),
+            tcp: Vec::new(),
+            http: None,
+        };
+        for addr in dns {
+            let (udp, tcp) = bind_dns(*addr)?;
+            udp.set_nonblocking(true)?;
+            l.udp.push(udp);
+            l.tcp.push(tcp);
+        }
+        if let Some(addr) = http {
+            let h = bind_tcp(addr).with_context(|| format!("cannot bind HTTP {addr}"))?;
+            l.http = Some(h);
+        }
+        Ok(l)
+    }
+}
+
+/// UDP and TCP on one address; with port 0, both on the same kernel-chosen port (retried when
+/// that port is taken for TCP).
+fn bind_dns(addr: SocketAddr) -> anyhow::Result<(std::net::UdpSocket, std::net::TcpListener)> {
+    let mut attempt = 0;
+    loop {
+        let udp = std::net::UdpSocket::bind(addr).with_context(|| format!("cannot bind UDP {addr}"))?;
+        let actual = udp.local_addr()?;
+        match bind_tcp(actual) {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(_) if addr.port() == 0 && attempt < 20 => attempt += 1,
+            Err(e) => return Err(e).with_context(|| format!("cannot bind TCP {actual}")),
+        }
+    }
+}
+
+fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    sock.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.bind(&addr.into())?;
+    sock.listen(1024)?;
+    sock.set_nonblocking(true)?;
+    Ok(sock.into())
+}
+
+/// Reload requests: from SIGHUP or `POST /reload`; the reply says what happened.
+pub type ReloadRequest = Option<tokio::sync::oneshot::Sender<Result<u64, Vec<String>>>>;
+
+/// Runs gslbd until `shutdown` becomes true. `config` and `first` are the already validated
+/// configuration and snapshot; `overrides` are re-applied on every reload.
+pub async fn run(
+    config: Config,
+    first: Arc<Snapshot>,
+    overrides: Overrides,
+    listeners: Listeners,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let snapshot: SharedSnapshot = Arc::new(ArcSwap::new(first));
+    let observer: Arc<dyn QueryObserver> = Arc::new(LogObserver);
+    let limits = TcpLimits {
+        max_connections: config.server.tcp_max_connections,
+        idle_timeout: config.server.tcp_idle_timeout,
+        ..TcpLimits::default()
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    for sock in listeners.udp {
+        let addr = sock.local_addr()?;
+        let sock = Arc::new(tokio::net::UdpSocket::from_std(sock)?);
+        for _ in 0..workers {
+            tasks.spawn(listen::serve_udp(
+                sock.clone(),
+                snapshot.clone(),
+                observer.clone(),
+                shutdown.clone(),
+            ));
+        }
+        info!("listening for UDP on {addr}");
+    }
+    for l in listeners.tcp {
+        let addr = l.local_addr()?;
+        let l = tokio::net::TcpListener::from_std(l)?;
+        tasks.spawn(listen::serve_tcp(
+            l,
+            snapshot.clone(),
+            observer.clone(),
+            limits,
+            shutdown.clone(),
+        ));
+        info!("listening for TCP on {addr}");
+    }
+    let http_state = Arc::new(HttpState {
+        snapshot: snapshot.clone(),
+        ready: false.into(),
+    });
+    if let Some(l) = listeners.http {
+        let addr = l.local_addr()?;
+        let l = tokio::net::TcpListener::from_std(l)?;
+        let app = http::router(http_state.clone());
+        let mut sd = shutdown.clone();
+        tasks.spawn(async move {
+            let serve = axum::serve(l, app).with_graceful_shutdown(async move {
+                let _ = sd.wait_for(|v| *v).await;
+            });
+            if let Err(e) = serve.await {
+                error!(error = %e, "HTTP server failed");
+            }
+        });
+        info!("listening for HTTP on {addr}");
+    }
+
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);
+    spawn_sighup(reload_tx.clone());
+    http_state.ready.store(true, Ordering::Release);
+    let snap = snapshot.load();
+    info!(
+        "serving {} zones, snapshot generation {}",
+        snap.zones.len(),
+        snap.generation
+    );
+    drop(snap);
+    info!("ready");
+
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|v| *v) => break,
+            Some(req) = reload_rx.recv() => {
+                let result = reload_now(&snapshot, &overrides, &config);
+                if let Some(reply) = req {
+                    let _ = reply.send(result);
+                }
+            }
+        }
+    }
+    info!("shutting down");
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(std::time::Duration::from_secs(5), drain)
+        .await
+        .is_err()
+    {
+        warn!("tasks did not stop within 5s; exiting anyway");
+    }
+    Ok(())
+}
+
+/// Rebuilds config and zones; swaps the snapshot only when everything is valid.
+fn reload_now(snapshot: &SharedSnapshot, overrides: &Overrides, running: &Config) -> Result<u64, Vec<String>> {
+    let next_gen = snapshot.load().generation + 1;
+    let built = reload::load_config(overrides).and_then(|cfg| {
+        if cfg.server.dns_listen != running.server.dns_listen || cfg.server.http_listen != running.server.http_listen {
+            warn!("reload: listen addresses changed in the config; they take effect at the next restart");
+        }
+        reload::build_snapshot(&cfg, next_gen)
+    });
+    match built {
+        Ok(snap) => {
+            snapshot.store(snap);
+            info!(generation = next_gen, "reload succeeded");
+            Ok(next_gen)
+        }
+        Err(diags) => {
+            let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+            for l in &lines {
+                error!("reload: {l}");
+            }
+            error!(errors = lines.len(), "reload failed; still serving the previous data");
+            Err(lines)
+        }
+    }
+}
+
+#[cfg(unix)]
+fn spawn_sighup(tx: mpsc::Sender<ReloadRequest>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(mut hup) => {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    info!("SIGHUP received: reloading");
+                    if tx.send(None).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        Err(e) => warn!(error = %e, "cannot install SIGHUP handler; reload only through HTTP"),
+    }
+}
+
+#[cfg(not(unix))]
+fn spawn_sighup(_tx: mpsc::Sender<ReloadRequest>) {}

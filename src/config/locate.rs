@@ -1,0 +1,145 @@
+//! Positions of YAML nodes by key path, so that validation errors found after deserialising can
+//! still name `file:line:col`. A second, marker-keeping pass over the text with yaml-rust2.
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+/// Key path of a node: `pools."www.example.test.".members[1].provider`.
+pub fn join(path: &str, key: &str) -> String {
+    let simple = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let key = if simple { key.to_string() } else { format!("{key:?}") };
+    if path.is_empty() {
+        key
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Key path of a sequence item.
+pub fn index(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+/// Positions (1-based line and column) of every value node in a YAML document.
+#[derive(Debug, Default, Clone)]
+pub struct Locations {
+    map: HashMap<String, (usize, usize)>,
+}
+
+impl Locations {
+    /// Collects positions; a document that does not parse gives an empty map (serde_yaml
+    /// reports that error with its own position).
+    pub fn scan(text: &str) -> Locations {
+        let mut rx = Receiver::default();
+        let mut parser = Parser::new_from_str(text);
+        if parser.load(&mut rx, false).is_err() {
+            return Locations::default();
+        }
+        Locations { map: rx.map }
+    }
+
+    /// The position of the node at `path`, or of its nearest located ancestor.
+    pub fn find(&self, path: &str) -> Option<(usize, usize)> {
+        let mut p = path;
+        loop {
+            if let Some(&pos) = self.map.get(p) {
+                return Some(pos);
+            }
+            let cut = p.rfind(['.', '['])?;
+            p = &p[..cut];
+        }
+    }
+}
+
+enum Frame {
+    Map { path: String, key: Option<String> },
+    Seq { path: String, index: usize },
+}
+
+#[derive(Default)]
+struct Receiver {
+    stack: Vec<Frame>,
+    map: HashMap<String, (usize, usize)>,
+}
+
+impl Receiver {
+    /// Path of the value about to be read in the current container.
+    fn child_path(&self) -> String {
+        match self.stack.last() {
+            None => String::new(),
+            Some(Frame::Map { path, key }) => join(path, key.as_deref().unwrap_or("")),
+            Some(Frame::Seq { path, index: i }) => index(path, *i),
+        }
+    }
+
+    /// A value finished in the current container.
+    fn advance(&mut self) {
+        match self.stack.last_mut() {
+            Some(Frame::Map { key, .. }) => *key = None,
+            Some(Frame::Seq { index, .. }) => *index += 1,
+            None => {}
+        }
+    }
+
+    fn expecting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+}
+
+impl MarkedEventReceiver for Receiver {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let pos = (mark.line(), mark.col() + 1);
+        match ev {
+            Event::Scalar(value, ..) => {
+                if self.expecting_key() {
+                    if let Some(Frame::Map { key, path }) = self.stack.last_mut() {
+                        // A mapping is located at its first key (its start mark can lie elsewhere).
+                        self.map.entry(path.clone()).or_insert(pos);
+                        *key = Some(value);
+                    }
+                } else {
+                    let path = self.child_path();
+                    self.map.insert(path, pos);
+                    self.advance();
+                }
+            }
+            Event::MappingStart(..) => {
+                let path = self.child_path();
+                self.stack.push(Frame::Map { path, key: None });
+            }
+            Event::SequenceStart(..) => {
+                let path = self.child_path();
+                self.map.entry(path.clone()).or_insert(pos);
+                self.stack.push(Frame::Seq { path, index: 0 });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+                self.advance();
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_block_and_flow_nodes() {
+        let text = "version: 1\npools:\n  www.example.test.:\n    members:\n      - { provider: aws, address: 192.0.2.1 }\n      - provider: azure\n        address: 192.0.2.2\n";
+        let loc = Locations::scan(text);
+        assert_eq!(loc.find("version"), Some((1, 10)));
+        assert_eq!(
+            loc.find("pools.\"www.example.test.\".members[0].provider"),
+            Some((5, 21))
+        );
+        assert_eq!(
+            loc.find("pools.\"www.example.test.\".members[1].provider"),
+            Some((6, 19))
+        );
+        assert_eq!(loc.find("pools.\"www.example.test.\".members[1].weight"), Some((6, 9)));
+    }
+}

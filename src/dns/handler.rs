@@ -1,0 +1,196 @@
+//! The request ladder: raw query bytes and a snapshot in, response bytes (or a drop) out.
+//! Pure and synchronous: one snapshot, no lock, no `.await`. Each rung cites its RFC.
+
+use super::wire::{self, Edns, Encoder, Header, Question, Section, AA, CD, QR, RD, TC};
+use crate::snapshot::Snapshot;
+use crate::zone::lookup::{self, Rcode};
+use crate::zone::rtype;
+
+/// Our EDNS UDP payload size (DNS flag day 2020 recommendation).
+pub const EDNS_UDP_SIZE: u16 = 1232;
+/// Size of an OPT record without options.
+const OPT_LEN: usize = 11;
+
+pub const RCODE_NOERROR: u16 = 0;
+pub const RCODE_FORMERR: u16 = 1;
+pub const RCODE_SERVFAIL: u16 = 2;
+pub const RCODE_NXDOMAIN: u16 = 3;
+pub const RCODE_NOTIMP: u16 = 4;
+pub const RCODE_REFUSED: u16 = 5;
+pub const RCODE_YXDOMAIN: u16 = 6;
+pub const RCODE_BADVERS: u16 = 16;
+
+/// Transport the query came over; decides the size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// What happened to one query, for metrics and debug logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Full (extended) rcode.
+    pub rcode: u16,
+    pub qtype: u16,
+    pub truncated: bool,
+}
+
+/// Answers one message. `None` means drop it silently (RFC 1035 4.1.1: we never answer
+/// responses; a message shorter than a header has no ID to answer with).
+pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {
+    let header = Header::parse(msg).ok()?;
+    if header.is_response() {
+        return None;
+    }
+    let opcode = header.opcode();
+    let base_flags = QR | ((opcode as u16) << 11) | (header.flags & (RD | CD));
+    // RFC 1035 4.1.1 / RFC 6895 2.2: only QUERY is implemented.
+    if opcode != 0 {
+        let q = (header.qdcount == 1).then(|| wire::parse_question(msg).ok()).flatten();
+        return Some(error_response(
+            out,
+            &header,
+            base_flags,
+            q.map(|(q, _)| q),
+            None,
+            RCODE_NOTIMP,
+        ));
+    }
+    // RFC 9619: a query has exactly one question.
+    if header.qdcount != 1 {
+        return Some(error_response(out, &header, base_flags, None, None, RCODE_FORMERR));
+    }
+    let Ok((question, end)) = wire::parse_question(msg) else {
+        return Some(error_response(out, &header, base_flags, None, None, RCODE_FORMERR));
+    };
+    // RFC 6891 6.1.1: several OPT records, or a malformed one, is FORMERR.
+    let edns = match wire::parse_edns(msg, &header, end) {
+        Ok(e) => e,
+        Err(_) => {
+            return Some(error_response(
+                out,
+                &header,
+                base_flags,
+                Some(question),
+                None,
+                RCODE_FORMERR,
+            ))
+        }
+    };
+    // RFC 6891 6.1.3: we speak version 0 only.
+    if let Some(e) = edns {
+        if e.version > 0 {
+            return Some(error_response(
+                out,
+                &header,
+                base_flags,
+                Some(question),
+                Some(e),
+                RCODE_BADVERS,
+            ));
+        }
+    }
+    let qtype = question.qtype;
+    let refuse = match qtype {
+        // RFC 6895 3.1: meta-types are not questions; OPT/TSIG/TKEY in a question is malformed.
+        rtype::OPT | 249 | 250 => Some(RCODE_FORMERR),
+        // Zone transfers are not served yet.
+        rtype::AXFR | rtype::IXFR => Some(RCODE_REFUSED),
+        _ if question.qclass != crate::zone::CLASS_IN => Some(RCODE_REFUSED),
+        _ => None,
+    };
+    if let Some(rcode) = refuse {
+        return Some(error_response(out, &header, base_flags, Some(question), edns, rcode));
+    }
+
+    let qname = question.name.to_lowercase();
+    let ans = lookup::lookup(&snap.zones, &snap.pools, &qname, qtype);
+    let rcode = match ans.rcode {
+        Rcode::NoError => RCODE_NOERROR,
+        Rcode::NxDomain => RCODE_NXDOMAIN,
+        Rcode::YxDomain => RCODE_YXDOMAIN,
+        Rcode::Refused => RCODE_REFUSED,
+    };
+    let mut flags = base_flags | rcode;
+    if ans.aa {
+        flags |= AA;
+    }
+    let limit = size_limit(transport, edns);
+    let reserve = if edns.is_some() { OPT_LEN } else { 0 };
+    let mut enc = Encoder::new(out, header.id, flags, Some(&question), limit, reserve);
+    let mut truncated = false;
+    // RFC 2181 9: answer and authority RRsets are required; if one does not fit, set TC and stop.
+    'required: for (section, rrs) in [(Section::Answer, &ans.answer), (Section::Authority, &ans.authority)] {
+        for rr in rrs {
+            if !enc.push_rrset(section, rr) {
+                truncated = true;
+                break 'required;
+            }
+        }
+    }
+    if truncated {
+        enc.set_flag(TC);
+    } else {
+        // Additional data is optional: stop at the first RRset that does not fit, no TC.
+        for rr in &ans.additional {
+            if !enc.push_rrset(Section::Additional, rr) {
+                break;
+            }
+        }
+    }
+    if let Some(e) = edns {
+        enc.push_opt(EDNS_UDP_SIZE, 0, e.dnssec_ok);
+    }
+    Some((
+        enc.finish(),
+        Outcome {
+            rcode,
+            qtype,
+            truncated,
+        },
+    ))
+}
+
+/// RFC 6891 7 and RFC 1035 4.2.1: 512 octets without EDNS; with it, the client's size (at least
+/// 512) capped at ours. TCP carries up to 65535.
+fn size_limit(transport: Transport, edns: Option<Edns>) -> usize {
+    match (transport, edns) {
+        (Transport::Tcp, _) => u16::MAX as usize,
+        (Transport::Udp, None) => 512,
+        (Transport::Udp, Some(e)) => (e.udp_size.max(512)).min(EDNS_UDP_SIZE) as usize,
+    }
+}
+
+fn error_response(
+    out: Vec<u8>,
+    header: &Header,
+    base_flags: u16,
+    question: Option<Question>,
+    edns: Option<Edns>,
+    rcode: u16,
+) -> (Vec<u8>, Outcome) {
+    let flags = base_flags | (rcode & 0xf);
+    let qtype = question.as_ref().map(|q| q.qtype).unwrap_or(0);
+    let mut enc = Encoder::new(out, header.id, flags, question.as_ref(), u16::MAX as usize, 0);
+    if let Some(e) = edns {
+        enc.push_opt(EDNS_UDP_SIZE, (rcode >> 4) as u8, e.dnssec_ok);
+    }
+    (
+        enc.finish(),
+        Outcome {
+            rcode,
+            qtype,
+            truncated: false,
+        },
+    )
+}

@@ -1,0 +1,36 @@
+//! DNS serving (L2): wire codec, the request ladder, and the socket loops. The only module that
+//! names hickory-server (its `net` TCP framing).
+
+pub mod handler;
+pub mod listen;
+pub mod wire;
+
+use std::time::Duration;
+
+use handler::{Outcome, Transport};
+
+/// The one reporting hook around every response: counts and debug logs. Implementations must
+/// be cheap; they run on the query path.
+pub trait QueryObserver: Send + Sync + 'static {
+    fn observe(&self, transport: Transport, outcome: &Outcome, elapsed: Duration);
+    fn dropped(&self, transport: Transport);
+}
+
+/// An observer that only logs each response at debug level.
+pub struct LogObserver;
+
+impl QueryObserver for LogObserver {
+    fn observe(&self, transport: Transport, outcome: &Outcome, elapsed: Duration) {
+        tracing::debug!(
+            transport = transport.as_str(),
+            rcode = outcome.rcode,
+            qtype = outcome.qtype,
+            tc = outcome.truncated,
+            micros = elapsed.as_micros() as u64,
+            "answered"
+        );
+    }
+    fn dropped(&self, transport: Transport) {
+        tracing::debug!(transport = transport.as_str(), "dropped message");
+    }
+}

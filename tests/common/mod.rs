@@ -1,0 +1,293 @@
+//! Test harness: spawns the real `gslbd` binary on ephemeral loopback ports, reads its
+//! `listening for ...` lines, and talks to it with hickory-proto as an independent DNS client.
+#![allow(dead_code, unused_imports)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+pub use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_gslbd")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(rel)
+}
+
+/// A running gslbd; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub udp: SocketAddr,
+    pub tcp: SocketAddr,
+    pub http: Option<SocketAddr>,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `gslbd serve ARGS --dns-listen 127.0.0.1:0 --http-listen 127.0.0.1:0` and waits
+    /// for `ready`.
+    pub fn start(args: &[&str]) -> Server {
+        Self::start_in(args, None)
+    }
+
+    pub fn start_in(args: &[&str], dir: Option<&Path>) -> Server {
+        let mut cmd = Command::new(bin());
+        cmd.arg("serve").args(args);
+        if !args.contains(&"--dns-listen") {
+            cmd.args(["--dns-listen", "127.0.0.1:0"]);
+        }
+        if !args.contains(&"--http-listen") {
+            cmd.args(["--http-listen", "127.0.0.1:0"]);
+        }
+        if let Some(d) = dir {
+            cmd.current_dir(d);
+        }
+        cmd.env("RUST_LOG", "info,gslbd=debug,gslbd::dns=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn gslbd");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        for stream in [
+            Box::new(child.stderr.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        ] {
+            let log = log.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push(line.clone());
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let (mut udp, mut tcp, mut http) = (None, None, None);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(l) => l,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("gslbd did not become ready; log:\n{}", log.lock().unwrap().join("\n"));
+                }
+            };
+            let addr = |tag: &str| line.split(tag).nth(1).map(|s| s.trim().parse::<SocketAddr>().unwrap());
+            if let Some(a) = addr("listening for UDP on ") {
+                udp.get_or_insert(a);
+            } else if let Some(a) = addr("listening for TCP on ") {
+                tcp.get_or_insert(a);
+            } else if let Some(a) = addr("listening for HTTP on ") {
+                http = Some(a);
+            } else if line.ends_with(" ready") || line.contains("\"message\":\"ready\"") {
+                break;
+            }
+        }
+        Server {
+            child,
+            udp: udp.expect("UDP address logged"),
+            tcp: tcp.expect("TCP address logged"),
+            http,
+            log,
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Waits until a log line containing `needle` appears.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn query(&self, name: &str, qtype: RecordType) -> Message {
+        udp_query(self.udp, &query_msg(name, qtype, None))
+    }
+
+    pub fn query_edns(&self, name: &str, qtype: RecordType, size: u16) -> Message {
+        udp_query(self.udp, &query_msg(name, qtype, Some(size)))
+    }
+
+    pub fn query_tcp(&self, name: &str, qtype: RecordType) -> Message {
+        tcp_query(self.tcp, &query_msg(name, qtype, None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A query message in wire form, with a random ID, RD clear, optionally EDNS with `size`.
+pub fn query_msg(name: &str, qtype: RecordType, edns: Option<u16>) -> Vec<u8> {
+    let mut m = Message::query();
+    m.metadata.id = rand_id();
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+    if let Some(size) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(size);
+        m.set_edns(e);
+    }
+    m.to_vec().unwrap()
+}
+
+pub fn rand_id() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(Instant::now().elapsed().as_nanos() as u64);
+    h.finish() as u16
+}
+
+/// Sends raw bytes over UDP; returns the raw reply, or None after `timeout`.
+pub fn udp_exchange(server: SocketAddr, msg: &[u8], timeout: Duration) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(timeout)).unwrap();
+    sock.send_to(msg, server).unwrap();
+    let mut buf = vec![0u8; 65535];
+    match sock.recv_from(&mut buf) {
+        Ok((n, _)) => Some(buf[..n].to_vec()),
+        Err(_) => None,
+    }
+}
+
+pub fn udp_query(server: SocketAddr, msg: &[u8]) -> Message {
+    for _ in 0..3 {
+        if let Some(reply) = udp_exchange(server, msg, Duration::from_secs(2)) {
+            let m = Message::from_vec(&reply).expect("reply parses");
+            assert_eq!(&reply[..2], &msg[..2], "reply ID matches");
+            return m;
+        }
+    }
+    panic!("no UDP reply from {server}");
+}
+
+/// Sends one length-prefixed message over a new TCP connection and reads one reply.
+pub fn tcp_query(server: SocketAddr, msg: &[u8]) -> Message {
+    let mut s = TcpStream::connect(server).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write_framed(&mut s, msg);
+    Message::from_vec(&read_framed(&mut s).expect("tcp reply")).expect("reply parses")
+}
+
+pub fn write_framed(s: &mut TcpStream, msg: &[u8]) {
+    let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(msg);
+    s.write_all(&framed).unwrap();
+}
+
+pub fn read_framed(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// Records of a section as sorted presentation strings, for readable asserts.
+pub fn rrs(records: &[Record]) -> Vec<String> {
+    let mut v: Vec<String> = records.iter().map(|r| r.to_string().to_lowercase()).collect();
+    v.sort();
+    v
+}
+
+/// Runs `gslbd ARGS` to completion; returns (exit code, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// A minimal HTTP/1.1 GET, returning (status, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http_request(addr, "GET", path, &[], "")
+}
+
+pub fn http_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, dechunk(&body))
+}
+
+fn dechunk(body: &str) -> String {
+    // axum answers small bodies with Content-Length; chunked bodies are joined here.
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let Some((size, after)) = rest.split_once("\r\n") else {
+            return body.to_string();
+        };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            return body.to_string();
+        };
+        if n == 0 {
+            return out;
+        }
+        if after.len() < n {
+            return body.to_string();
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+}
