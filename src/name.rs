@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn canonical_order() {
-        let mut v = vec![
+        let mut v = [
             n("z.example."),
             n("a.example."),
             n("example."),

@@ -167,7 +167,7 @@ fn size_limit(transport: Transport, edns: Option<Edns>) -> usize {
     match (transport, edns) {
         (Transport::Tcp, _) => u16::MAX as usize,
         (Transport::Udp, None) => 512,
-        (Transport::Udp, Some(e)) => (e.udp_size.max(512)).min(EDNS_UDP_SIZE) as usize,
+        (Transport::Udp, Some(e)) => e.udp_size.clamp(512, EDNS_UDP_SIZE) as usize,
     }
 }
 

@@ -188,7 +188,8 @@ fn answer_node<'a, P: PoolSource>(
             };
         }
     }
-    if qtype != rtype::CNAME {
+    // A CNAME answers every type but itself and ANY, and is followed (RFC 1034 4.3.2 step 3a).
+    if qtype != rtype::CNAME && qtype != rtype::ANY {
         if let Some(cname) = node.get(rtype::CNAME) {
             ans.answer.push(Rr::with_owner(cname, &owner));
             let target = Name::from_wire_unchecked(&cname.rdatas[0]).to_lowercase();

@@ -1,0 +1,245 @@
+//! The command line and process lifecycle: `check` and `serve` exit codes and located
+//! messages, the embedded default, SIGHUP reload (all-or-nothing), SIGTERM, /healthz and
+//! /ready, TCP limits, and that every shipped file under config/ and zones/ loads.
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn every_shipped_config_and_zone_file_loads() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(repo().join("config")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "yaml") {
+            let (code, out, err) = run_cli(&["check", "--config", p.to_str().unwrap()]);
+            assert_eq!(code, 0, "{}: {out}{err}", p.display());
+            checked += 1;
+        }
+    }
+    for entry in std::fs::read_dir(repo().join("zones")).unwrap() {
+        let p = entry.unwrap().path();
+        let (code, out, err) = run_cli(&["check", "--zone", p.to_str().unwrap()]);
+        assert_eq!(code, 0, "{}: {out}{err}", p.display());
+        checked += 1;
+    }
+    assert!(checked >= 2);
+    // the embedded default (no arguments) is the shipped example
+    let (code, out, err) = run_cli(&["check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("config/gslbd.yaml: ok"), "{out}");
+}
+
+#[test]
+fn bad_zone_files_give_located_errors_and_exit_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str)] = &[
+        (
+            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.300\n",
+            "bad.zone:5:6: ",
+        ),
+        (
+            "$ORIGIN t.\n$TTL 60\n@ NS ns\nns A 192.0.2.1\n",
+            "bad.zone:1:1: zone has no SOA record",
+        ),
+        (
+            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\nns A 192.0.2.1\n",
+            "bad.zone:3:1: zone t. has no NS records at its apex",
+        ),
+        (
+            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nwww CNAME x\nwww A 192.0.2.1\n",
+            "bad.zone:6:1: www.t. has a CNAME record and other data (A)",
+        ),
+        (
+            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nwww.u. A 192.0.2.1\n",
+            "bad.zone:5:1: record owner www.u. is outside the zone origin t.",
+        ),
+        (
+            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n@ SOA ns hm 2 2 3 4 5\n",
+            "bad.zone:5:1: second SOA record in zone t.: exactly one is allowed",
+        ),
+    ];
+    for (text, want) in cases {
+        let path = dir.path().join("bad.zone");
+        std::fs::write(&path, text).unwrap();
+        let arg = path.to_str().unwrap();
+        let (code, _, err) = run_cli(&["check", "--zone", arg]);
+        assert_eq!(code, 64, "{err}");
+        let shown = err.replace(&format!("{}/", dir.path().display()), "");
+        assert!(shown.contains(want), "want {want:?} in:\n{shown}");
+        // serve refuses to start with the same message and exit code
+        let (code, _, err) = run_cli(&[
+            "serve",
+            "--zone",
+            arg,
+            "--dns-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ]);
+        assert_eq!(code, 64);
+        assert!(
+            err.replace(&format!("{}/", dir.path().display()), "").contains(want),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn bad_configs_give_located_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = repo().join("zones/example.test.zone");
+    let cases: &[(&str, &str)] = &[
+        (
+            "version: 1\nzones: [x.zone]\nbogus: 1\n",
+            "c.yaml:3:1: unknown field `bogus`",
+        ),
+        (
+            "version: 1\nserver:\n  dns_listen: [\"nope\"]\n",
+            "c.yaml:3:16: bad listen address \"nope\"",
+        ),
+        (
+            "version: [\n",
+            "c.yaml:1:10: version: invalid type: sequence, expected u32",
+        ),
+        ("version: 1\nzones: [a.zone\n", "c.yaml:3:1: "),
+        (
+            "version: 1\nzones: [missing.zone]\n",
+            "missing.zone: cannot read zone file",
+        ),
+    ];
+    for (text, want) in cases {
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, text.replace("x.zone", zone.to_str().unwrap())).unwrap();
+        let (code, _, err) = run_cli(&["check", "--config", path.to_str().unwrap()]);
+        assert_eq!(code, 64, "{err}");
+        let shown = err.replace(&format!("{}/", dir.path().display()), "");
+        assert!(shown.contains(want), "want {want:?} in:\n{shown}");
+    }
+    // usage errors are 64 too
+    let (code, _, _) = run_cli(&["serve", "--no-such-flag"]);
+    assert_eq!(code, 64);
+    let (code, out, _) = run_cli(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("serve"));
+}
+
+#[test]
+fn embedded_default_serves_the_example_zone() {
+    let s = Server::start(&[]);
+    let m = s.query("mail.example.test.", RecordType::A);
+    assert_eq!(rrs(&m.answers), ["mail.example.test. 300 in a 192.0.2.25"]);
+    assert!(s.log_text().contains("listening for UDP on"));
+    assert!(s.log_text().contains("listening for TCP on"));
+    assert!(s.log_text().contains("listening for HTTP on"));
+}
+
+#[test]
+fn port_in_use_exits_1() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let zone = repo().join("zones/example.test.zone");
+    let (code, _, err) = run_cli(&["serve", "--zone", zone.to_str().unwrap(), "--dns-listen", &addr]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot bind UDP"), "{err}");
+}
+
+#[test]
+fn sighup_reload_is_all_or_nothing_and_sigterm_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = dir.path().join("t.zone");
+    let good = "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\nwww A 192.0.2.10\n";
+    std::fs::write(&zone, good).unwrap();
+    let mut s = Server::start(&["--zone", zone.to_str().unwrap()]);
+    assert_eq!(
+        rrs(&s.query("www.t.", RecordType::A).answers),
+        ["www.t. 60 in a 192.0.2.10"]
+    );
+
+    std::fs::write(&zone, good.replace("192.0.2.10", "192.0.2.11")).unwrap();
+    s.signal("HUP");
+    assert!(
+        s.wait_log("reload succeeded", Duration::from_secs(10)),
+        "{}",
+        s.log_text()
+    );
+    assert_eq!(
+        rrs(&s.query("www.t.", RecordType::A).answers),
+        ["www.t. 60 in a 192.0.2.11"]
+    );
+
+    // a broken zone: reported, counted, and the old data keeps being served
+    std::fs::write(&zone, good.replace("192.0.2.10", "192.0.2.999")).unwrap();
+    s.signal("HUP");
+    assert!(s.wait_log("reload failed", Duration::from_secs(10)), "{}", s.log_text());
+    assert!(
+        s.log_text().contains("t.zone:6:"),
+        "located error logged: {}",
+        s.log_text()
+    );
+    assert_eq!(
+        rrs(&s.query("www.t.", RecordType::A).answers),
+        ["www.t. 60 in a 192.0.2.11"]
+    );
+
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
+fn healthz_and_ready() {
+    let s = Server::start(&["--zone", repo().join("zones/example.test.zone").to_str().unwrap()]);
+    let http = s.http.unwrap();
+    let (code, body) = http_get(http, "/healthz");
+    assert_eq!((code, body.trim()), (200, "ok"));
+    let (code, body) = http_get(http, "/ready");
+    assert_eq!(code, 200, "{body}");
+    let (code, _) = http_get(http, "/nope");
+    assert_eq!(code, 404);
+}
+
+#[test]
+fn tcp_idle_timeout_and_connection_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    let zone = repo().join("zones/example.test.zone");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 1\nserver:\n  tcp_max_connections: 2\n  tcp_idle_timeout: 1s\nzones: [{:?}]\n",
+            zone.display()
+        ),
+    )
+    .unwrap();
+    let s = Server::start(&["--config", cfg.to_str().unwrap()]);
+    // idle connection is closed after about a second
+    let mut idle = TcpStream::connect(s.tcp).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let t0 = Instant::now();
+    let mut b = [0u8; 1];
+    assert_eq!(idle.read(&mut b).unwrap_or(0), 0, "closed by the server");
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+
+    // two held connections use the cap; a third is not served until one closes
+    let a = TcpStream::connect(s.tcp).unwrap();
+    let _b = TcpStream::connect(s.tcp).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut c = TcpStream::connect(s.tcp).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
+    write_framed(&mut c, &query_msg("mail.example.test.", RecordType::A, None));
+    assert!(read_framed(&mut c).is_none(), "third connection waits");
+    drop(a);
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let reply = read_framed(&mut c).expect("served once a slot frees");
+    assert_eq!(Message::from_vec(&reply).unwrap().answers.len(), 1);
+    // UDP is unaffected meanwhile
+    assert_eq!(s.query("mail.example.test.", RecordType::A).answers.len(), 1);
+}
