@@ -2,6 +2,8 @@
 pub mod app;
 pub mod config;
 pub mod dns;
+pub mod gslb;
+pub mod health;
 pub mod http;
 pub mod name;
 pub mod reload;

@@ -1,0 +1,141 @@
+//! The per-snapshot answer view of every pool: each pool's current selection, already turned into
+//! RDATA, per family. Built when the snapshot is built; on the query path only a rotation or a
+//! weighted pick is left to do.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{select, weighted_index, Family, Gslb, Health, Policy, ProviderState, Selection};
+use crate::name::Name;
+use crate::zone::lookup::{PoolSource, Rr};
+use crate::zone::rtype;
+
+/// One family's answer of one pool.
+#[derive(Debug, Clone, Default)]
+pub struct FamilyAnswer {
+    pub rdatas: Vec<Box<[u8]>>,
+    /// Weights parallel to `rdatas` (weighted pools only).
+    pub weights: Vec<u32>,
+    pub ttl: u32,
+    pub all_down: bool,
+}
+
+#[derive(Debug, Clone)]
+struct PoolAnswer {
+    v4: FamilyAnswer,
+    v6: FamilyAnswer,
+    cname: FamilyAnswer,
+    is_cname: bool,
+    weighted: bool,
+    max_answers: Option<usize>,
+}
+
+/// Every pool's current answers, plus the state they were computed from (for status pages).
+#[derive(Debug, Default)]
+pub struct PoolView {
+    pools: Vec<PoolAnswer>,
+    /// Per-query counter for rotation and weighted picks.
+    counter: AtomicU64,
+    pub providers: Vec<ProviderState>,
+    /// Per pool, per family (v4, v6, cname): the selection.
+    pub selections: Vec<[Selection; 3]>,
+}
+
+impl PoolView {
+    pub fn build(gslb: &Gslb, health: &Health) -> PoolView {
+        let providers = gslb.provider_states(health);
+        let mut pools = Vec::with_capacity(gslb.pools.len());
+        let mut selections = Vec::with_capacity(gslb.pools.len());
+        for pool in &gslb.pools {
+            let fam = |f: Family| {
+                let s = select(pool, f, &providers, health);
+                let ttl = if s.degraded { pool.degraded_ttl } else { pool.ttl };
+                let mut a = FamilyAnswer {
+                    ttl,
+                    all_down: s.all_down,
+                    ..FamilyAnswer::default()
+                };
+                for &i in &s.members {
+                    a.rdatas.push(pool.members[i].value.rdata());
+                    a.weights.push(pool.members[i].weight);
+                }
+                for v in &s.fallback {
+                    a.rdatas.push(v.rdata());
+                    a.weights.push(1);
+                }
+                (a, s)
+            };
+            let (v4, s4) = fam(Family::V4);
+            let (v6, s6) = fam(Family::V6);
+            let (cname, sc) = fam(Family::Cname);
+            pools.push(PoolAnswer {
+                is_cname: !cname.rdatas.is_empty() || pool.members.iter().any(|m| m.value.family() == Family::Cname),
+                v4,
+                v6,
+                cname,
+                weighted: pool.policy == Policy::Weighted,
+                max_answers: pool.max_answers,
+            });
+            selections.push([s4, s6, sc]);
+        }
+        PoolView {
+            pools,
+            counter: AtomicU64::new(0),
+            providers,
+            selections,
+        }
+    }
+
+    fn next(&self) -> u64 {
+        // splitmix64 over a shared counter: cheap, lock-free, well spread for weighted picks.
+        let mut z = self
+            .counter
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// The answer for one family, rotated or picked for this query.
+    fn answer<'a>(&'a self, p: &'a PoolAnswer, a: &'a FamilyAnswer, single: bool) -> Cow<'a, [Box<[u8]>]> {
+        let n = a.rdatas.len();
+        if n <= 1 {
+            return Cow::Borrowed(&a.rdatas);
+        }
+        let r = self.next();
+        if p.weighted || single {
+            let i = if p.weighted { weighted_index(&a.weights, r) } else { (r % n as u64) as usize };
+            return Cow::Owned(vec![a.rdatas[i].clone()]);
+        }
+        let take = p.max_answers.unwrap_or(n).min(n);
+        let start = (r % n as u64) as usize;
+        Cow::Owned((0..take).map(|k| a.rdatas[(start + k) % n].clone()).collect())
+    }
+}
+
+impl PoolSource for PoolView {
+    fn pool_rrset<'a>(&'a self, pool: u32, owner: &Cow<'a, Name>, qtype: u16) -> Option<Rr<'a>> {
+        let p = self.pools.get(pool as usize)?;
+        let (rtype, fam, single) = if p.is_cname {
+            (rtype::CNAME, &p.cname, true)
+        } else {
+            match qtype {
+                rtype::A => (rtype::A, &p.v4, false),
+                rtype::AAAA => (rtype::AAAA, &p.v6, false),
+                rtype::ANY if !p.v4.rdatas.is_empty() => (rtype::A, &p.v4, false),
+                rtype::ANY => (rtype::AAAA, &p.v6, false),
+                _ => return None,
+            }
+        };
+        if fam.rdatas.is_empty() {
+            return None;
+        }
+        Some(Rr {
+            owner: owner.clone(),
+            rtype,
+            ttl: fam.ttl,
+            rdatas: self.answer(p, fam, single),
+        })
+    }
+}

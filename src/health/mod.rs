@@ -1,0 +1,4 @@
+//! Health checking (L2, with the pure state machine at L0): probes, their scheduling, and the
+//! rise/fall state per target.
+
+pub mod state;
