@@ -14,7 +14,8 @@ use crate::config::Config;
 use crate::dns::listen::{self, TcpLimits};
 use crate::dns::{LogObserver, QueryObserver};
 use crate::http::{self, HttpState};
-use crate::reload::{self, Overrides};
+use crate::publisher::Publisher;
+use crate::reload::Overrides;
 use crate::snapshot::{SharedSnapshot, Snapshot};
 
 /// Sockets bound before anything is served.
@@ -75,7 +76,7 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 }
 
 /// Reload requests: from SIGHUP or `POST /reload`; the reply says what happened.
-pub type ReloadRequest = Option<tokio::sync::oneshot::Sender<Result<u64, Vec<String>>>>;
+pub type ReloadRequest = Option<crate::publisher::ReloadReply>;
 
 /// Runs gslbd until `shutdown` becomes true. `config` and `first` are the already validated
 /// configuration and snapshot; `overrides` are re-applied on every reload.
@@ -143,31 +144,35 @@ pub async fn run(
         info!("listening for HTTP on {addr}");
     }
 
-    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);
+    let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(8);
     spawn_sighup(reload_tx.clone());
+    let mut publisher = Publisher::new(snapshot.clone(), config, overrides)?;
+    let first_round = publisher.start();
+    let publisher_task = tokio::spawn(publisher.run(reload_rx, shutdown.clone()));
+
+    // Ready once the first probe round has reported (every target probed once).
+    tokio::select! {
+        _ = first_round => {}
+        _ = shutdown.wait_for(|v| *v) => {}
+    }
     http_state.ready.store(true, Ordering::Release);
     let snap = snapshot.load();
     info!(
-        "serving {} zones, snapshot generation {}",
+        "serving {} zones, {} pools, {} health targets, snapshot generation {}",
         snap.zones.len(),
+        snap.setup.gslb.pools.len(),
+        snap.setup.gslb.targets.len(),
         snap.generation
     );
     drop(snap);
     info!("ready");
 
-    loop {
-        tokio::select! {
-            _ = shutdown.wait_for(|v| *v) => break,
-            Some(req) = reload_rx.recv() => {
-                let result = reload_now(&snapshot, &overrides, &config);
-                if let Some(reply) = req {
-                    let _ = reply.send(result);
-                }
-            }
-        }
-    }
+    let _ = shutdown.wait_for(|v| *v).await;
     info!("shutting down");
-    let drain = async { while tasks.join_next().await.is_some() {} };
+    let drain = async {
+        let _ = publisher_task.await;
+        while tasks.join_next().await.is_some() {}
+    };
     if tokio::time::timeout(std::time::Duration::from_secs(5), drain)
         .await
         .is_err()
@@ -175,32 +180,6 @@ pub async fn run(
         warn!("tasks did not stop within 5s; exiting anyway");
     }
     Ok(())
-}
-
-/// Rebuilds config and zones; swaps the snapshot only when everything is valid.
-fn reload_now(snapshot: &SharedSnapshot, overrides: &Overrides, running: &Config) -> Result<u64, Vec<String>> {
-    let next_gen = snapshot.load().generation + 1;
-    let built = reload::load_config(overrides).and_then(|cfg| {
-        if cfg.server.dns_listen != running.server.dns_listen || cfg.server.http_listen != running.server.http_listen {
-            warn!("reload: listen addresses changed in the config; they take effect at the next restart");
-        }
-        reload::build_snapshot(&cfg, next_gen)
-    });
-    match built {
-        Ok(snap) => {
-            snapshot.store(snap);
-            info!(generation = next_gen, "reload succeeded");
-            Ok(next_gen)
-        }
-        Err(diags) => {
-            let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-            for l in &lines {
-                error!("reload: {l}");
-            }
-            error!(errors = lines.len(), "reload failed; still serving the previous data");
-            Err(lines)
-        }
-    }
 }
 
 #[cfg(unix)]

@@ -6,6 +6,7 @@ pub mod gslb;
 pub mod health;
 pub mod http;
 pub mod name;
+pub mod publisher;
 pub mod reload;
 pub mod snapshot;
 pub mod zone;

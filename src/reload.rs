@@ -5,7 +5,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::{self, Config, Diagnostic, Source, ZoneSource};
+use crate::config::gslb::{self, GslbSetup};
+use crate::config::{self, Config, Diagnostic, Reporter, Source, ZoneSource};
+use crate::gslb::Health;
+use crate::health::state::Status;
 use crate::snapshot::Snapshot;
 use crate::zone::set::{Zone, ZoneSet};
 
@@ -88,7 +91,8 @@ pub fn load_zone(z: &ZoneSource, source: Source) -> Result<Zone, Vec<Diagnostic>
 }
 
 /// Builds a complete snapshot from a validated config. Every zone is read even after one fails,
-/// so that all diagnostics are reported at once.
+/// and the GSLB sections are validated against the zones, so that all diagnostics are reported
+/// at once. Health starts from each check's initial status.
 pub fn build_snapshot(cfg: &Config, generation: u64) -> Result<Arc<Snapshot>, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut zones = Vec::new();
@@ -112,11 +116,42 @@ pub fn build_snapshot(cfg: &Config, generation: u64) -> Result<Arc<Snapshot>, Ve
     if !diags.is_empty() {
         return Err(diags);
     }
-    let set = ZoneSet::new(zones).map_err(|m| {
+    let mut set = ZoneSet::new(zones).map_err(|m| {
         vec![Diagnostic {
             location: cfg.path.display().to_string(),
             message: m,
         }]
     })?;
-    Ok(Arc::new(Snapshot::new(generation, set)))
+    let mut rep = Reporter {
+        file: cfg.path.display().to_string(),
+        locations: &cfg.locations,
+        diags: Vec::new(),
+    };
+    let setup = gslb::build(&cfg.raw, &set, &mut rep);
+    if !rep.diags.is_empty() {
+        return Err(rep.diags);
+    }
+    for (i, pool) in setup.gslb.pools.iter().enumerate() {
+        set.attach_pool(&pool.name, i as u32);
+    }
+    let health = initial_health(&setup);
+    Ok(Arc::new(Snapshot::new(
+        generation,
+        Arc::new(set),
+        Arc::new(setup),
+        health,
+    )))
+}
+
+/// Health before any probe: each target at its check's initial status, nothing drained.
+pub fn initial_health(setup: &GslbSetup) -> Health {
+    Health {
+        target_up: setup
+            .gslb
+            .targets
+            .iter()
+            .map(|t| setup.check_of(t).is_none_or(|c| c.initial == Status::Up))
+            .collect(),
+        drained: vec![false; setup.gslb.providers.len()],
+    }
 }

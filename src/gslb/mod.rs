@@ -102,7 +102,10 @@ pub enum Policy {
     /// Every healthy member (Route 53 multivalue), rotated, at most `max_answers`.
     All,
     /// Groups of providers in order; the first group with `min_healthy` healthy members answers.
-    Failover { order: Vec<Vec<ProviderIdx>>, min_healthy: usize },
+    Failover {
+        order: Vec<Vec<ProviderIdx>>,
+        min_healthy: usize,
+    },
     /// One member per answer, chosen in proportion to its weight among the healthy ones.
     Weighted,
 }
@@ -164,29 +167,44 @@ pub struct ProviderState {
 }
 
 impl Gslb {
+    /// The distinct members of provider `i` across all pools: one per target, and one per value
+    /// for members without a check.
+    pub fn provider_members(&self, i: ProviderIdx) -> Vec<&Member> {
+        let mut seen: Vec<&Member> = Vec::new();
+        for m in self.pools.iter().flat_map(|pl| &pl.members).filter(|m| m.provider == i) {
+            let dup = seen.iter().any(|x| match (x.target, m.target) {
+                (Some(a), Some(b)) => a == b,
+                (None, None) => x.value == m.value,
+                _ => false,
+            });
+            if !dup {
+                seen.push(m);
+            }
+        }
+        seen
+    }
+
     /// Evaluates every provider (RFC-free, design.md section 3): drained, its own check, min_up.
     pub fn provider_states(&self, health: &Health) -> Vec<ProviderState> {
         self.providers
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                // The provider's members: unique (target or value) across all pools.
-                let mut seen: Vec<Result<TargetIdx, &MemberValue>> = Vec::new();
-                let mut up = 0;
-                for m in self.pools.iter().flat_map(|pl| &pl.members).filter(|m| m.provider == i) {
-                    let key = m.target.ok_or(&m.value);
-                    if seen.contains(&key) {
-                        continue;
-                    }
-                    seen.push(key);
-                    if m.target.is_none_or(|t| health.target_up.get(t).copied().unwrap_or(true)) {
-                        up += 1;
-                    }
-                }
-                let total = seen.len();
+                let members = self.provider_members(i);
+                let up = members
+                    .iter()
+                    .filter(|m| {
+                        m.target
+                            .is_none_or(|t| health.target_up.get(t).copied().unwrap_or(true))
+                    })
+                    .count();
+                let total = members.len();
                 let (ok, reason) = if p.drained || health.drained.get(i).copied().unwrap_or(false) {
                     (false, "drained")
-                } else if p.check.is_some_and(|t| !health.target_up.get(t).copied().unwrap_or(true)) {
+                } else if p
+                    .check
+                    .is_some_and(|t| !health.target_up.get(t).copied().unwrap_or(true))
+                {
                     (false, "provider check failed")
                 } else if up < p.min_up.needed(total) {
                     (false, "fewer than min_up members up")
@@ -220,7 +238,8 @@ pub struct Selection {
 /// Is member `m` usable: its provider up and its own target up.
 pub fn member_up(m: &Member, providers: &[ProviderState], health: &Health) -> bool {
     providers.get(m.provider).is_some_and(|p| p.up)
-        && m.target.is_none_or(|t| health.target_up.get(t).copied().unwrap_or(true))
+        && m.target
+            .is_none_or(|t| health.target_up.get(t).copied().unwrap_or(true))
 }
 
 /// Applies the pool's policy to the health view for one family (pure).
@@ -428,14 +447,20 @@ mod tests {
         });
         assert_eq!(sel(&g, &health([true; 6])).members, [0, 1]);
         assert_eq!(sel(&g, &health([false, false, true, true, true, true])).members, [2, 3]);
-        assert_eq!(sel(&g, &health([false, false, false, false, true, true])).members, [4, 5]);
+        assert_eq!(
+            sel(&g, &health([false, false, false, false, true, true])).members,
+            [4, 5]
+        );
         assert_eq!(sel(&g, &health([true; 6])).members, [0, 1]);
         // min_healthy 2: a group with one healthy member is skipped
         let g = gslb(Policy::Failover {
             order: vec![vec![0], vec![1, 2]],
             min_healthy: 2,
         });
-        assert_eq!(sel(&g, &health([false, true, true, true, true, true])).members, [2, 3, 4, 5]);
+        assert_eq!(
+            sel(&g, &health([false, true, true, true, true, true])).members,
+            [2, 3, 4, 5]
+        );
         // all down, fail open: the first group
         assert_eq!(sel(&g, &health([false; 6])).members, [0, 1]);
     }

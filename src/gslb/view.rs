@@ -105,7 +105,11 @@ impl PoolView {
         }
         let r = self.next();
         if p.weighted || single {
-            let i = if p.weighted { weighted_index(&a.weights, r) } else { (r % n as u64) as usize };
+            let i = if p.weighted {
+                weighted_index(&a.weights, r)
+            } else {
+                (r % n as u64) as usize
+            };
             return Cow::Owned(vec![a.rdatas[i].clone()]);
         }
         let take = p.max_answers.unwrap_or(n).min(n);

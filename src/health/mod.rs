@@ -1,4 +1,6 @@
 //! Health checking (L2, with the pure state machine at L0): probes, their scheduling, and the
 //! rise/fall state per target.
 
+pub mod probe;
+pub mod runner;
 pub mod state;

@@ -108,7 +108,11 @@ mod tests {
             (Status::Up, 0, 0, "-+", "DU"),
         ];
         for (init, rise, fall, seq, want) in cases {
-            assert_eq!(run(init, rise, fall, seq), want, "{init:?} rise {rise} fall {fall} {seq}");
+            assert_eq!(
+                run(init, rise, fall, seq),
+                want,
+                "{init:?} rise {rise} fall {fall} {seq}"
+            );
         }
     }
 

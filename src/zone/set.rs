@@ -320,6 +320,26 @@ impl ZoneSet {
         self.zones.len()
     }
 
+    /// Marks `name` (inside one of the zones) as answered by pool `idx`, creating the node and
+    /// its empty ancestors. Used while building a snapshot, before the set is shared.
+    pub fn attach_pool(&mut self, name: &Name, idx: u32) -> bool {
+        let Some(origin) = self.find(name).map(|z| z.origin.clone()) else {
+            return false;
+        };
+        let Some(zone) = self.zones.get_mut(&origin) else {
+            return false;
+        };
+        let zone = Arc::make_mut(zone);
+        zone.add_with_ancestors(name);
+        match zone.nodes.get_mut(name) {
+            Some(node) => {
+                node.pool = Some(idx);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.zones.is_empty()
     }

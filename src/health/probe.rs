@@ -1,0 +1,1054 @@
+//! Pure async health probes: one HTTP, HTTPS or TCP check against one target.
+//!
+//! This layer does no scheduling and keeps no health state; it runs a single probe and reports
+//! a [`ProbeResult`] with a short, stable `reason` string:
+//!
+//! | reason               | meaning                                                          |
+//! |----------------------|------------------------------------------------------------------|
+//! | `ok`                 | the check passed                                                 |
+//! | `timeout`            | the whole probe (connect to last byte read) exceeded `timeout`   |
+//! | `connect refused`    | the TCP connection was actively refused                          |
+//! | `status NNN`         | the HTTP status was not in `expect_status`                       |
+//! | `body mismatch`      | `expect_body` was not found in the first [`BODY_CAP`] bytes      |
+//! | `tls: <detail>`      | the TLS handshake or certificate verification failed             |
+//! | `redirect loop`      | following redirects came back to an already visited URL          |
+//! | `too many redirects` | following redirects exceeded [`MAX_REDIRECTS`]                   |
+//! | `invalid url: ...`   | the configured URL or host could not form a valid URL            |
+//! | `connect: <detail>`  | any other transport failure (reset, early close, DNS, ...)       |
+//!
+//! # Client design
+//!
+//! reqwest clients are built once and shared: four base clients (TLS verification on/off ×
+//! follow redirects on/off), each with pooling disabled (`pool_max_idle_per_host(0)`) so every
+//! probe opens a fresh connection, no proxy, and no reqwest-level timeouts (the whole probe is
+//! bounded by one `tokio::time::timeout`).
+//!
+//! A spec that names a `host` (and no `url`) must connect to `addr` while sending `host` as the
+//! HTTP `Host` header, TLS SNI name and certificate verification name. reqwest cannot pin a name
+//! to an address per request, only per client (`ClientBuilder::resolve`), so such specs use a
+//! "pinned" client that maps `host` to `addr`. Pinned clients are cached in a
+//! `Mutex<HashMap>` keyed by (host, addr, verify, follow), so a client is built once per unique
+//! target, not once per probe. The set of targets comes from configuration and is small; the
+//! cache is cleared if it ever grows past [`PINNED_CACHE_MAX`] entries (e.g. after many reloads)
+//! so it cannot grow without bound. Because the pin is a DNS override, the target's name is never
+//! looked up in DNS. If `host` is itself an IP literal, no pin is possible (IP literals bypass
+//! resolution), so the base client is used with the URL built from `addr` and an explicit `Host`
+//! header; TLS servers get no SNI for IP literals anyway.
+//!
+//! With a `url` override, the URL is used as is with a base client; its host name (if not an IP
+//! literal) is resolved by the client's resolver (the system resolver unless
+//! [`Prober::with_dns_resolver`] supplied another).
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::dns::Resolve;
+use reqwest::header::{HeaderValue, HOST};
+use reqwest::redirect;
+use reqwest::{Client, Method, Response, Url};
+use tokio::net::TcpStream;
+
+/// At most this many body bytes are read when looking for `expect_body`.
+pub const BODY_CAP: usize = 64 * 1024;
+/// At most this many redirects are followed when `follow_redirects` is set.
+pub const MAX_REDIRECTS: usize = 10;
+/// The pinned-client cache is cleared when it would grow past this many entries.
+pub const PINNED_CACHE_MAX: usize = 1024;
+
+const USER_AGENT: &str = concat!("gslbd-probe/", env!("CARGO_PKG_VERSION"));
+
+/// What kind of check a probe runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CheckKind {
+    Http,
+    Https,
+    Tcp,
+}
+
+/// One unique probe target, already resolved from configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeSpec {
+    pub kind: CheckKind,
+    /// Address to connect to.
+    pub addr: IpAddr,
+    pub port: u16,
+    /// HTTP(S) request path, default `/`. A missing leading `/` is added.
+    pub path: String,
+    /// HTTP method, default GET.
+    pub method: Method,
+    /// `Host` header, and for HTTPS the SNI and certificate verification name.
+    pub host: Option<String>,
+    /// Full URL override; when set, `addr`, `port`, `path` and `host` are unused.
+    pub url: Option<String>,
+    /// Accepted status codes as inclusive ranges; empty means `200..=299`.
+    pub expect_status: Vec<(u16, u16)>,
+    /// Substring the body must contain (searched in the first [`BODY_CAP`] bytes).
+    pub expect_body: Option<String>,
+    /// Verify the server certificate (default true); false accepts self-signed/expired certs.
+    pub tls_verify: bool,
+    /// Follow redirects (default false: a 3xx is judged by `expect_status`).
+    pub follow_redirects: bool,
+    /// Bound for the whole probe, connect to last byte.
+    pub timeout: Duration,
+}
+
+impl ProbeSpec {
+    /// A spec with the documented defaults: path `/`, GET, 2xx, no body check, TLS verification
+    /// on, redirects not followed, 5 s timeout.
+    pub fn new(kind: CheckKind, addr: IpAddr, port: u16) -> ProbeSpec {
+        ProbeSpec {
+            kind,
+            addr,
+            port,
+            path: "/".to_string(),
+            method: Method::GET,
+            host: None,
+            url: None,
+            expect_status: Vec::new(),
+            expect_body: None,
+            tls_verify: true,
+            follow_redirects: false,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Whether `status` is accepted by `expect_status` (empty means 2xx).
+    pub fn status_ok(&self, status: u16) -> bool {
+        if self.expect_status.is_empty() {
+            (200..=299).contains(&status)
+        } else {
+            self.expect_status.iter().any(|&(lo, hi)| (lo..=hi).contains(&status))
+        }
+    }
+}
+
+/// The outcome of one probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeResult {
+    pub ok: bool,
+    /// Short, stable reason; see the module documentation.
+    pub reason: String,
+    pub duration: Duration,
+}
+
+/// Failure to build the shared HTTP clients.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("building probe HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Runs probes with shared, pre-built HTTP clients.
+pub struct Prober {
+    /// Indexed by `client_index(verify, follow)`.
+    base: [Client; 4],
+    pinned: Mutex<HashMap<PinKey, Client>>,
+    resolver: Option<Arc<dyn Resolve>>,
+}
+
+impl fmt::Debug for Prober {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prober")
+            .field("pinned_clients", &self.pinned_len())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PinKey {
+    host: String,
+    addr: IpAddr,
+    verify: bool,
+    follow: bool,
+}
+
+fn client_index(verify: bool, follow: bool) -> usize {
+    usize::from(verify) * 2 + usize::from(follow)
+}
+
+/// Redirect-following stopped because a URL repeated.
+#[derive(Debug)]
+struct RedirectLoop;
+
+impl fmt::Display for RedirectLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("redirect loop")
+    }
+}
+
+impl StdError for RedirectLoop {}
+
+/// Redirect-following stopped after [`MAX_REDIRECTS`].
+#[derive(Debug)]
+struct TooManyRedirects;
+
+impl fmt::Display for TooManyRedirects {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("too many redirects")
+    }
+}
+
+impl StdError for TooManyRedirects {}
+
+fn follow_policy() -> redirect::Policy {
+    redirect::Policy::custom(|attempt| {
+        // `previous` starts with the original URL, so it holds every URL already requested.
+        if attempt.previous().iter().any(|u| u == attempt.url()) {
+            attempt.error(RedirectLoop)
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(TooManyRedirects)
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+enum Failure {
+    Reason(String),
+    Http(reqwest::Error),
+}
+
+impl Prober {
+    /// Builds the shared clients, using the system resolver for URL overrides.
+    pub fn new() -> Result<Prober, ProbeError> {
+        Prober::build(None)
+    }
+
+    /// Like [`Prober::new`] but resolving URL-override host names with `resolver`.
+    pub fn with_dns_resolver(resolver: Arc<dyn Resolve>) -> Result<Prober, ProbeError> {
+        Prober::build(Some(resolver))
+    }
+
+    fn build(resolver: Option<Arc<dyn Resolve>>) -> Result<Prober, ProbeError> {
+        let mk = |verify: bool, follow: bool| Prober::client(resolver.as_ref(), verify, follow, None);
+        Ok(Prober {
+            // Order must match `client_index`.
+            base: [mk(false, false)?, mk(false, true)?, mk(true, false)?, mk(true, true)?],
+            pinned: Mutex::new(HashMap::new()),
+            resolver,
+        })
+    }
+
+    fn client(
+        resolver: Option<&Arc<dyn Resolve>>,
+        verify: bool,
+        follow: bool,
+        pin: Option<(&str, IpAddr)>,
+    ) -> Result<Client, reqwest::Error> {
+        let mut b = Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .user_agent(USER_AGENT)
+            .danger_accept_invalid_certs(!verify)
+            .redirect(if follow {
+                follow_policy()
+            } else {
+                redirect::Policy::none()
+            });
+        if let Some(r) = resolver {
+            b = b.dns_resolver2(Arc::clone(r));
+        }
+        if let Some((host, addr)) = pin {
+            // Port 0: the port always comes from the URL.
+            b = b.resolve(host, SocketAddr::new(addr, 0));
+        }
+        b.build()
+    }
+
+    /// Number of cached pinned clients (for diagnostics and tests).
+    pub fn pinned_len(&self) -> usize {
+        self.pinned.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    fn pinned_client(&self, key: PinKey) -> Result<Client, reqwest::Error> {
+        let mut cache = self.pinned.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.get(&key) {
+            return Ok(c.clone());
+        }
+        let c = Prober::client(
+            self.resolver.as_ref(),
+            key.verify,
+            key.follow,
+            Some((&key.host, key.addr)),
+        )?;
+        if cache.len() >= PINNED_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, c.clone());
+        Ok(c)
+    }
+
+    /// Runs one probe. Never panics on network misbehaviour; always returns within roughly
+    /// `spec.timeout`.
+    pub async fn probe(&self, spec: &ProbeSpec) -> ProbeResult {
+        let start = Instant::now();
+        let outcome = match tokio::time::timeout(spec.timeout, self.run(spec)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(Failure::Reason(r))) => Err(r),
+            Ok(Err(Failure::Http(e))) => Err(classify(&e)),
+            Err(_) => Err("timeout".to_string()),
+        };
+        let duration = start.elapsed();
+        match outcome {
+            Ok(()) => ProbeResult {
+                ok: true,
+                reason: "ok".to_string(),
+                duration,
+            },
+            Err(reason) => ProbeResult {
+                ok: false,
+                reason,
+                duration,
+            },
+        }
+    }
+
+    async fn run(&self, spec: &ProbeSpec) -> Result<(), Failure> {
+        match spec.kind {
+            CheckKind::Tcp => probe_tcp(SocketAddr::new(spec.addr, spec.port)).await,
+            CheckKind::Http | CheckKind::Https => self.probe_http(spec).await,
+        }
+    }
+
+    async fn probe_http(&self, spec: &ProbeSpec) -> Result<(), Failure> {
+        let (client, url, host_header) = self.target(spec)?;
+        let mut req = client.request(spec.method.clone(), url);
+        if let Some(h) = host_header {
+            req = req.header(HOST, h);
+        }
+        let mut resp = req.send().await.map_err(Failure::Http)?;
+        let status = resp.status().as_u16();
+        if !spec.status_ok(status) {
+            return Err(Failure::Reason(format!("status {status}")));
+        }
+        if let Some(needle) = &spec.expect_body {
+            if !body_contains(&mut resp, needle.as_bytes())
+                .await
+                .map_err(Failure::Http)?
+            {
+                return Err(Failure::Reason("body mismatch".to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Picks the client, URL and optional explicit `Host` header for an HTTP(S) spec.
+    fn target(&self, spec: &ProbeSpec) -> Result<(Client, Url, Option<HeaderValue>), Failure> {
+        let base = &self.base[client_index(spec.tls_verify, spec.follow_redirects)];
+        if let Some(u) = &spec.url {
+            let url = Url::parse(u).map_err(|e| Failure::Reason(format!("invalid url: {e}")))?;
+            return Ok((base.clone(), url, None));
+        }
+        let scheme = if spec.kind == CheckKind::Https { "https" } else { "http" };
+        let path = match spec.path.as_str() {
+            "" => "/".to_string(),
+            p if p.starts_with('/') => p.to_string(),
+            p => format!("/{p}"),
+        };
+        let parse = |s: String| Url::parse(&s).map_err(|e| Failure::Reason(format!("invalid url: {e}")));
+        let by_addr = || parse(format!("{scheme}://{}{path}", SocketAddr::new(spec.addr, spec.port)));
+        match spec.host.as_deref() {
+            None | Some("") => Ok((base.clone(), by_addr()?, None)),
+            Some(h) => {
+                let bare = h.trim_start_matches('[').trim_end_matches(']');
+                if let Ok(ip) = bare.parse::<IpAddr>() {
+                    let value = host_header_value(ip, spec.port, scheme);
+                    let value = HeaderValue::from_str(&value)
+                        .map_err(|e| Failure::Reason(format!("invalid url: host header: {e}")))?;
+                    return Ok((base.clone(), by_addr()?, Some(value)));
+                }
+                let url = parse(format!("{scheme}://{h}:{}{path}", spec.port))?;
+                // Key by the host as the URL normalised it, which is what the pin must match.
+                let host = url.host_str().unwrap_or(h).to_string();
+                let key = PinKey {
+                    host,
+                    addr: spec.addr,
+                    verify: spec.tls_verify,
+                    follow: spec.follow_redirects,
+                };
+                let client = self.pinned_client(key).map_err(Failure::Http)?;
+                Ok((client, url, None))
+            }
+        }
+    }
+}
+
+/// `Host` value for an IP-literal host, with the port unless it is the scheme's default.
+fn host_header_value(ip: IpAddr, port: u16, scheme: &str) -> String {
+    let h = match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    let default = if scheme == "https" { 443 } else { 80 };
+    if port == default {
+        h
+    } else {
+        format!("{h}:{port}")
+    }
+}
+
+async fn probe_tcp(addr: SocketAddr) -> Result<(), Failure> {
+    match TcpStream::connect(addr).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(Failure::Reason("connect refused".to_string()))
+        }
+        Err(e) => Err(Failure::Reason(format!("connect: {e}"))),
+    }
+}
+
+/// Reads at most [`BODY_CAP`] bytes of the body, stopping as soon as `needle` is seen.
+async fn body_contains(resp: &mut Response, needle: &[u8]) -> Result<bool, reqwest::Error> {
+    if needle.is_empty() {
+        return Ok(true);
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        // Only the tail that could start a match spanning the chunk boundary is searched again.
+        let from = buf.len().saturating_sub(needle.len() - 1);
+        let take = chunk.len().min(BODY_CAP - buf.len());
+        buf.extend_from_slice(&chunk[..take]);
+        if buf[from..].windows(needle.len()).any(|w| w == needle) {
+            return Ok(true);
+        }
+        if buf.len() >= BODY_CAP {
+            return Ok(false);
+        }
+    }
+    Ok(false)
+}
+
+/// Maps a reqwest error to a stable reason by walking its source chain.
+fn classify(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        return "timeout".to_string();
+    }
+    let mut last: &(dyn StdError + 'static) = err;
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if e.is::<RedirectLoop>() {
+            return "redirect loop".to_string();
+        }
+        if e.is::<TooManyRedirects>() {
+            return "too many redirects".to_string();
+        }
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return format!("tls: {tls}");
+        }
+        last = e;
+        cur = match e.downcast_ref::<std::io::Error>() {
+            Some(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return "connect refused".to_string();
+            }
+            // `io::Error::source` skips the wrapped error itself, so step into it explicitly.
+            Some(io) => match io.get_ref() {
+                Some(inner) => Some(inner as &(dyn StdError + 'static)),
+                None => e.source(),
+            },
+            None => e.source(),
+        };
+    }
+    format!("connect: {last}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    /// Starts a loopback server running `handler` for every accepted connection.
+    async fn serve<F, Fut>(handler: F) -> SocketAddr
+    where
+        F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(handler(stream));
+            }
+        });
+        addr
+    }
+
+    /// Reads the request head (up to the blank line) and returns it.
+    async fn read_head<S: AsyncRead + Unpin>(s: &mut S) -> String {
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") && buf.len() < 16 * 1024 {
+            match s.read(&mut byte).await {
+                Ok(1) => buf.push(byte[0]),
+                _ => break,
+            }
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    fn request_path(head: &str) -> String {
+        head.split_whitespace().nth(1).unwrap_or("/").to_string()
+    }
+
+    fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+        head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    fn response(status: &str, extra: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+            body.len()
+        )
+    }
+
+    async fn respond<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, resp: String) {
+        read_head(&mut s).await;
+        let _ = s.write_all(resp.as_bytes()).await;
+        let _ = s.shutdown().await;
+    }
+
+    /// A server answering every request with the same raw response.
+    async fn serve_fixed(resp: String) -> SocketAddr {
+        serve(move |s| respond(s, resp.clone())).await
+    }
+
+    fn http_spec(addr: SocketAddr) -> ProbeSpec {
+        let mut spec = ProbeSpec::new(CheckKind::Http, addr.ip(), addr.port());
+        spec.timeout = Duration::from_secs(3);
+        spec
+    }
+
+    fn prober() -> Prober {
+        Prober::new().unwrap()
+    }
+
+    /// A port that was just bound and released, so connecting to it is refused.
+    async fn closed_port() -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        addr
+    }
+
+    #[tokio::test]
+    async fn http_200_is_ok() {
+        let addr = serve_fixed(response("200 OK", "", "hello")).await;
+        let r = prober().probe(&http_spec(addr)).await;
+        assert!(r.ok, "{r:?}");
+        assert_eq!(r.reason, "ok");
+    }
+
+    #[tokio::test]
+    async fn http_503_reports_status() {
+        let addr = serve_fixed(response("503 Service Unavailable", "", "down")).await;
+        let r = prober().probe(&http_spec(addr)).await;
+        assert!(!r.ok);
+        assert_eq!(r.reason, "status 503");
+    }
+
+    #[tokio::test]
+    async fn expect_status_ranges() {
+        let p = prober();
+        let a204 = serve_fixed(response("204 No Content", "", "")).await;
+        let a404 = serve_fixed(response("404 Not Found", "", "")).await;
+        let a301 = serve_fixed(response("301 Moved Permanently", "Location: /elsewhere\r\n", "")).await;
+
+        let mut spec = http_spec(a204);
+        assert_eq!(p.probe(&spec).await.reason, "ok", "empty expect_status means 2xx");
+        spec.expect_status = vec![(200, 200)];
+        assert_eq!(p.probe(&spec).await.reason, "status 204");
+        spec.expect_status = vec![(200, 200), (204, 204)];
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+
+        let mut spec = http_spec(a404);
+        assert_eq!(p.probe(&spec).await.reason, "status 404");
+        spec.expect_status = vec![(200, 299), (400, 404)];
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+
+        let mut spec = http_spec(a301);
+        spec.expect_status = vec![(200, 399)];
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+    }
+
+    #[tokio::test]
+    async fn body_substring_match_and_mismatch() {
+        let addr = serve_fixed(response("200 OK", "", "status: HEALTHY\n")).await;
+        let p = prober();
+        let mut spec = http_spec(addr);
+        spec.expect_body = Some("HEALTHY".into());
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+        spec.expect_body = Some("SICK".into());
+        let r = p.probe(&spec).await;
+        assert!(!r.ok);
+        assert_eq!(r.reason, "body mismatch");
+    }
+
+    #[tokio::test]
+    async fn body_match_spanning_chunks() {
+        let addr = serve(|mut s| async move {
+            read_head(&mut s).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nxxxxHEAL")
+                .await;
+            let _ = s.flush().await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = s.write_all(b"THYy").await;
+            let _ = s.write_all(b"yy").await;
+        })
+        .await;
+        let mut spec = http_spec(addr);
+        spec.expect_body = Some("HEALTHY".into());
+        assert_eq!(prober().probe(&spec).await.reason, "ok");
+    }
+
+    #[tokio::test]
+    async fn body_match_beyond_cap_is_mismatch() {
+        let mut body = "a".repeat(BODY_CAP);
+        body.push_str("HEALTHY");
+        let addr = serve_fixed(response("200 OK", "", &body)).await;
+        let mut spec = http_spec(addr);
+        spec.expect_body = Some("HEALTHY".into());
+        assert_eq!(prober().probe(&spec).await.reason, "body mismatch");
+        // The same needle just inside the cap is found.
+        let mut body = "a".repeat(BODY_CAP - 7);
+        body.push_str("HEALTHY");
+        let addr = serve_fixed(response("200 OK", "", &body)).await;
+        spec.port = addr.port();
+        assert_eq!(prober().probe(&spec).await.reason, "ok");
+    }
+
+    #[tokio::test]
+    async fn huge_body_without_substring_stops_at_cap() {
+        const TOTAL: usize = 32 * 1024 * 1024;
+        let written = Arc::new(AtomicUsize::new(0));
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let done_tx = Arc::new(Mutex::new(Some(done_tx)));
+        let w = Arc::clone(&written);
+        let addr = serve(move |mut s| {
+            let w = Arc::clone(&w);
+            let done_tx = Arc::clone(&done_tx);
+            async move {
+                read_head(&mut s).await;
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {TOTAL}\r\n\r\n");
+                if s.write_all(head.as_bytes()).await.is_ok() {
+                    let chunk = vec![b'x'; 64 * 1024];
+                    while w.load(Ordering::SeqCst) < TOTAL {
+                        if s.write_all(&chunk).await.is_err() {
+                            break;
+                        }
+                        w.fetch_add(chunk.len(), Ordering::SeqCst);
+                    }
+                }
+                if let Some(tx) = done_tx.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+            }
+        })
+        .await;
+        let mut spec = http_spec(addr);
+        spec.expect_body = Some("NEEDLE".into());
+        let r = prober().probe(&spec).await;
+        assert_eq!(r.reason, "body mismatch");
+        assert!(r.duration < Duration::from_secs(2), "{r:?}");
+        // The client hung up early: the server could not write the whole body.
+        tokio::time::timeout(Duration::from_secs(5), done_rx)
+            .await
+            .unwrap()
+            .unwrap();
+        let sent = written.load(Ordering::SeqCst);
+        assert!(sent < TOTAL, "server wrote the whole {sent} byte body");
+    }
+
+    #[tokio::test]
+    async fn accepts_but_never_answers_times_out() {
+        let addr = serve(|s| async move {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(s);
+        })
+        .await;
+        let mut spec = http_spec(addr);
+        spec.timeout = Duration::from_millis(300);
+        let r = prober().probe(&spec).await;
+        assert_eq!(r.reason, "timeout");
+        assert!(r.duration >= Duration::from_millis(300));
+        assert!(r.duration < Duration::from_millis(800), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn trickle_one_byte_per_second_times_out() {
+        let addr = serve(|mut s| async move {
+            read_head(&mut s).await;
+            for b in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" {
+                if s.write_all(&[*b]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+        .await;
+        let mut spec = http_spec(addr);
+        spec.timeout = Duration::from_millis(1500);
+        let r = prober().probe(&spec).await;
+        assert_eq!(r.reason, "timeout");
+        assert!(r.duration < Duration::from_millis(2000), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn trickled_body_times_out() {
+        let addr = serve(|mut s| async move {
+            read_head(&mut s).await;
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n").await;
+            for _ in 0..100 {
+                if s.write_all(b"x").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .await;
+        let mut spec = http_spec(addr);
+        spec.expect_body = Some("HEALTHY".into());
+        spec.timeout = Duration::from_millis(700);
+        let r = prober().probe(&spec).await;
+        assert_eq!(r.reason, "timeout");
+        assert!(r.duration < Duration::from_millis(1200), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn http_connection_refused() {
+        let r = prober().probe(&http_spec(closed_port().await)).await;
+        assert!(!r.ok);
+        assert_eq!(r.reason, "connect refused");
+    }
+
+    #[tokio::test]
+    async fn host_header_is_sent_and_addr_is_used() {
+        let addr = serve(|mut s| async move {
+            let head = read_head(&mut s).await;
+            let host = header(&head, "host").unwrap_or("<none>").to_string();
+            let _ = s
+                .write_all(response("200 OK", "", &format!("host=[{host}]")).as_bytes())
+                .await;
+        })
+        .await;
+        let p = prober();
+        let mut spec = http_spec(addr);
+        spec.host = Some("app.example.test".into());
+        spec.expect_body = Some(format!("host=[app.example.test:{}]", addr.port()));
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+        assert_eq!(p.pinned_len(), 1);
+        // A second probe of the same target reuses the pinned client.
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+        assert_eq!(p.pinned_len(), 1);
+
+        // An IP-literal host goes out as an explicit Host header.
+        spec.host = Some("192.0.2.7".into());
+        spec.expect_body = Some(format!("host=[192.0.2.7:{}]", addr.port()));
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+
+        // Without a host, the Host header names the address.
+        spec.host = None;
+        spec.expect_body = Some(format!("host=[{addr}]"));
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+    }
+
+    #[tokio::test]
+    async fn path_and_method_are_sent() {
+        let addr = serve(|mut s| async move {
+            let head = read_head(&mut s).await;
+            let line = head.lines().next().unwrap_or("").to_string();
+            let _ = s
+                .write_all(response("200 OK", "", &format!("line=[{line}]")).as_bytes())
+                .await;
+        })
+        .await;
+        let mut spec = http_spec(addr);
+        spec.path = "healthz?deep=1".into();
+        spec.method = Method::POST;
+        spec.expect_body = Some("line=[POST /healthz?deep=1 HTTP/1.1]".into());
+        assert_eq!(prober().probe(&spec).await.reason, "ok");
+    }
+
+    async fn redirect_server() -> SocketAddr {
+        serve(|mut s| async move {
+            let head = read_head(&mut s).await;
+            let path = request_path(&head);
+            let resp = if path == "/ok" {
+                response("200 OK", "", "fine")
+            } else if path == "/start" {
+                response("302 Found", "Location: /ok\r\n", "")
+            } else if path == "/loop" {
+                response("302 Found", "Location: /loop\r\n", "")
+            } else if let Some(n) = path.strip_prefix("/chain/").and_then(|n| n.parse::<u32>().ok()) {
+                response("302 Found", &format!("Location: /chain/{}\r\n", n + 1), "")
+            } else {
+                response("404 Not Found", "", "")
+            };
+            let _ = s.write_all(resp.as_bytes()).await;
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn redirect_not_followed_is_judged_by_status() {
+        let addr = redirect_server().await;
+        let p = prober();
+        let mut spec = http_spec(addr);
+        spec.path = "/start".into();
+        assert_eq!(p.probe(&spec).await.reason, "status 302");
+        spec.expect_status = vec![(302, 302)];
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+    }
+
+    #[tokio::test]
+    async fn redirect_followed() {
+        let addr = redirect_server().await;
+        let mut spec = http_spec(addr);
+        spec.path = "/start".into();
+        spec.follow_redirects = true;
+        spec.expect_body = Some("fine".into());
+        assert_eq!(prober().probe(&spec).await.reason, "ok");
+    }
+
+    #[tokio::test]
+    async fn redirect_loop_and_too_many_redirects() {
+        let addr = redirect_server().await;
+        let p = prober();
+        let mut spec = http_spec(addr);
+        spec.follow_redirects = true;
+        spec.path = "/loop".into();
+        let r = p.probe(&spec).await;
+        assert!(!r.ok);
+        assert_eq!(r.reason, "redirect loop");
+        spec.path = "/chain/0".into();
+        assert_eq!(p.probe(&spec).await.reason, "too many redirects");
+    }
+
+    #[tokio::test]
+    async fn reset_mid_headers_is_connect_error() {
+        let addr = serve(|mut s| async move {
+            read_head(&mut s).await;
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Le").await;
+            let _ = s.flush().await;
+            let _ = s.set_zero_linger();
+            drop(s);
+        })
+        .await;
+        let r = prober().probe(&http_spec(addr)).await;
+        assert!(!r.ok);
+        assert!(r.reason.starts_with("connect: "), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn close_mid_headers_is_connect_error() {
+        let addr = serve(|mut s| async move {
+            read_head(&mut s).await;
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Le").await;
+            let _ = s.shutdown().await;
+        })
+        .await;
+        let r = prober().probe(&http_spec(addr)).await;
+        assert!(r.reason.starts_with("connect: "), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn reset_mid_body_is_connect_error() {
+        let addr = serve(|mut s| async move {
+            read_head(&mut s).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten..")
+                .await;
+            let _ = s.flush().await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = s.set_zero_linger();
+            drop(s);
+        })
+        .await;
+        let mut spec = http_spec(addr);
+        spec.expect_body = Some("HEALTHY".into());
+        let r = prober().probe(&spec).await;
+        assert!(r.reason.starts_with("connect: "), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn url_override_is_used() {
+        let addr = serve(|mut s| async move {
+            let head = read_head(&mut s).await;
+            let body = format!("path={}", request_path(&head));
+            let _ = s.write_all(response("200 OK", "", &body).as_bytes()).await;
+        })
+        .await;
+        // addr/port point at a closed port: only the URL must be used.
+        let closed = closed_port().await;
+        let mut spec = http_spec(closed);
+        spec.url = Some(format!("http://{addr}/from-url"));
+        spec.expect_body = Some("path=/from-url".into());
+        assert_eq!(prober().probe(&spec).await.reason, "ok");
+
+        spec.url = Some("not a url".into());
+        assert!(prober().probe(&spec).await.reason.starts_with("invalid url: "));
+    }
+
+    /// A resolver that answers nothing and sends nothing, counting calls.
+    struct NoDns(AtomicUsize);
+
+    impl Resolve for NoDns {
+        fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Err("no such host".into()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn unresolvable_url_host_is_connect_error() {
+        // The test resolver never touches the network, so this cannot leave the machine.
+        let dns = Arc::new(NoDns(AtomicUsize::new(0)));
+        let p = Prober::with_dns_resolver(dns.clone()).unwrap();
+        let mut spec = http_spec(closed_port().await);
+        spec.url = Some("http://nothing.invalid:8080/".into());
+        let r = p.probe(&spec).await;
+        assert!(r.reason.starts_with("connect: "), "{r:?}");
+        assert_eq!(dns.0.load(Ordering::SeqCst), 1);
+
+        // A pinned host is never looked up.
+        let addr = serve_fixed(response("200 OK", "", "")).await;
+        let mut spec = http_spec(addr);
+        spec.host = Some("pinned.invalid".into());
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+        assert_eq!(dns.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn ipv6_loopback() {
+        let Ok(listener) = TcpListener::bind("[::1]:0").await else {
+            eprintln!("skipping: no IPv6 loopback");
+            return;
+        };
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                tokio::spawn(respond(s, response("200 OK", "", "v6")));
+            }
+        });
+        let mut spec = http_spec(addr);
+        spec.expect_body = Some("v6".into());
+        assert_eq!(prober().probe(&spec).await.reason, "ok");
+    }
+
+    /// A loopback HTTPS server with a fresh self-signed certificate for `app.example.test`.
+    async fn serve_tls() -> SocketAddr {
+        let ck = rcgen::generate_simple_self_signed(vec!["app.example.test".to_string()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![ck.cert.der().clone()], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        serve(move |s| {
+            let acceptor = acceptor.clone();
+            async move {
+                if let Ok(tls) = acceptor.accept(s).await {
+                    respond(tls, response("200 OK", "", "secure")).await;
+                }
+            }
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn https_self_signed() {
+        let addr = serve_tls().await;
+        let p = prober();
+        let mut spec = ProbeSpec::new(CheckKind::Https, addr.ip(), addr.port());
+        spec.timeout = Duration::from_secs(3);
+        spec.host = Some("app.example.test".into());
+        spec.expect_body = Some("secure".into());
+
+        let r = p.probe(&spec).await;
+        assert!(!r.ok);
+        assert!(r.reason.starts_with("tls: "), "{r:?}");
+
+        spec.tls_verify = false;
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+
+        // Without a host name (IP URL, no SNI) an unverified probe also succeeds.
+        spec.host = None;
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+        spec.tls_verify = true;
+        assert!(p.probe(&spec).await.reason.starts_with("tls: "));
+    }
+
+    #[tokio::test]
+    async fn https_against_plain_http_is_tls_error() {
+        // Like a plain HTTP server fed a ClientHello: read some bytes, answer 400, close.
+        let addr = serve(|mut s| async move {
+            let mut buf = [0u8; 512];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(response("400 Bad Request", "", "").as_bytes()).await;
+        })
+        .await;
+        let mut spec = ProbeSpec::new(CheckKind::Https, addr.ip(), addr.port());
+        spec.timeout = Duration::from_secs(3);
+        let r = prober().probe(&spec).await;
+        assert!(!r.ok);
+        assert!(r.reason.starts_with("tls: "), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn tcp_ok_and_refused() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let p = prober();
+        let mut spec = ProbeSpec::new(CheckKind::Tcp, addr.ip(), addr.port());
+        spec.timeout = Duration::from_secs(2);
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+        drop(listener);
+        assert_eq!(p.probe(&spec).await.reason, "connect refused");
+    }
+
+    #[tokio::test]
+    async fn tcp_timeout_on_full_backlog() {
+        // A listener with backlog 0 that never accepts: once its accept queue is full, Linux
+        // drops further SYNs, so a new connect hangs. Loopback only.
+        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.bind(&SocketAddr::new(LOCAL, 0).into()).unwrap();
+        sock.listen(0).unwrap();
+        let addr = sock.local_addr().unwrap().as_socket().unwrap();
+        let mut fillers = Vec::new();
+        for _ in 0..4 {
+            if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await {
+                fillers.push(s);
+            }
+        }
+        let mut spec = ProbeSpec::new(CheckKind::Tcp, addr.ip(), addr.port());
+        spec.timeout = Duration::from_millis(400);
+        let r = prober().probe(&spec).await;
+        assert_eq!(r.reason, "timeout", "{r:?} after {} filler connections", fillers.len());
+        assert!(r.duration < Duration::from_millis(900), "{r:?}");
+        drop(sock);
+    }
+
+    #[test]
+    fn status_ok_defaults_and_ranges() {
+        let mut spec = ProbeSpec::new(CheckKind::Http, LOCAL, 80);
+        assert!(spec.status_ok(200) && spec.status_ok(299));
+        assert!(!spec.status_ok(199) && !spec.status_ok(300));
+        spec.expect_status = vec![(301, 302), (404, 404)];
+        assert!(spec.status_ok(301) && spec.status_ok(302) && spec.status_ok(404));
+        assert!(!spec.status_ok(200) && !spec.status_ok(303));
+    }
+}

@@ -1,0 +1,321 @@
+//! The publisher (L3): the only task that stores snapshots. It folds probe results through the
+//! rise/fall state machine, coalesces the resulting transitions for a short window, and swaps in
+//! a snapshot with the new health; it also performs reloads (all-or-nothing), carrying health
+//! over by target key. Queries see the old world or the new one, never a mix.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use crate::config::gslb::GslbSetup;
+use crate::config::Config;
+use crate::gslb::{Health, ProviderState};
+use crate::health::probe::Prober;
+use crate::health::runner::{self, ProbeReport, Runner};
+use crate::health::state::{Status, TargetState};
+use crate::reload::{self, Overrides};
+use crate::snapshot::{SharedSnapshot, Snapshot};
+
+/// A reload request; the reply carries the new generation or every diagnostic.
+pub type ReloadReply = oneshot::Sender<Result<u64, Vec<String>>>;
+
+/// What the publisher knows about one target beyond up/down (for the status page).
+#[derive(Debug, Clone)]
+pub struct TargetInfo {
+    pub state: TargetState,
+    pub since: SystemTime,
+    pub last_ok: Option<bool>,
+    pub last_reason: String,
+    pub last_duration: Duration,
+}
+
+/// Per-target details, readable by the HTTP layer.
+pub type TargetTable = Arc<std::sync::RwLock<HashMap<String, TargetInfo>>>;
+
+pub struct Publisher {
+    snapshot: SharedSnapshot,
+    overrides: Overrides,
+    running: Config,
+    coalesce: Duration,
+    prober: Arc<Prober>,
+    epoch: u64,
+    states: Vec<TargetInfo>,
+    runner: Option<Runner>,
+    tx: mpsc::Sender<ProbeReport>,
+    rx: mpsc::Receiver<ProbeReport>,
+    first_round: Option<oneshot::Sender<()>>,
+    pub targets: TargetTable,
+}
+
+impl Publisher {
+    /// `snapshot` already holds the first snapshot built from `config`.
+    pub fn new(snapshot: SharedSnapshot, config: Config, overrides: Overrides) -> anyhow::Result<Publisher> {
+        let (tx, rx) = mpsc::channel(1024);
+        let prober = Arc::new(Prober::new()?);
+        let setup = snapshot.load().setup.clone();
+        let states = fresh_states(&setup, &HashMap::new());
+        Ok(Publisher {
+            snapshot,
+            coalesce: config.server.coalesce,
+            overrides,
+            running: config,
+            prober,
+            epoch: 0,
+            states,
+            runner: None,
+            tx,
+            rx,
+            first_round: None,
+            targets: Arc::default(),
+        })
+    }
+
+    /// Starts probing; the returned receiver fires once every target has reported once.
+    pub fn start(&mut self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.first_round = Some(tx);
+        self.restart_probes();
+        self.check_first_round();
+        rx
+    }
+
+    fn restart_probes(&mut self) {
+        self.epoch += 1;
+        let setup = self.snapshot.load().setup.clone();
+        self.runner = Some(runner::spawn(&setup, self.epoch, self.prober.clone(), self.tx.clone()));
+        self.export_targets(&setup);
+    }
+
+    fn check_first_round(&mut self) {
+        if self.states.iter().all(|s| s.state.probes > 0) {
+            if let Some(tx) = self.first_round.take() {
+                let _ = tx.send(());
+            }
+        }
+    }
+
+    /// Runs until `shutdown`: probe results, reload requests, coalesced publishing.
+    pub async fn run(mut self, mut reloads: mpsc::Receiver<Option<ReloadReply>>, mut shutdown: watch::Receiver<bool>) {
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.wait_for(|v| *v) => return,
+                Some(report) = self.rx.recv() => {
+                    if self.fold(report) && deadline.is_none() {
+                        deadline = Some(Instant::now() + self.coalesce);
+                    }
+                    // With no coalescing window, publish before reading the next result.
+                    if deadline.is_some_and(|d| d <= Instant::now()) {
+                        deadline = None;
+                        self.publish_health();
+                    }
+                }
+                () = sleep => {
+                    deadline = None;
+                    self.publish_health();
+                }
+                Some(req) = reloads.recv() => {
+                    let result = self.reload();
+                    if let Some(reply) = req {
+                        let _ = reply.send(result);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies one probe result; true when the target's status flipped.
+    fn fold(&mut self, r: ProbeReport) -> bool {
+        if r.epoch != self.epoch {
+            return false; // from a configuration that has been replaced
+        }
+        let setup = self.snapshot.load().setup.clone();
+        let (Some(target), Some(info)) = (setup.gslb.targets.get(r.target), self.states.get_mut(r.target)) else {
+            return false;
+        };
+        let Some(check) = setup.check_of(target) else {
+            return false;
+        };
+        info.last_ok = Some(r.result.ok);
+        info.last_reason = r.result.reason.clone();
+        info.last_duration = r.result.duration;
+        let flipped = match info.state.apply(r.result.ok, check.rise, check.fall) {
+            Some(t) => {
+                info.since = SystemTime::now();
+                info!(
+                    "health: target {} (check {}) {} -> {}: {}",
+                    target.key,
+                    check.name,
+                    t.from.as_str(),
+                    t.to.as_str(),
+                    r.result.reason
+                );
+                true
+            }
+            None => false,
+        };
+        if let Ok(mut table) = self.targets.write() {
+            table.insert(target.key.clone(), info.clone());
+        }
+        self.check_first_round();
+        flipped
+    }
+
+    fn health(&self, setup: &GslbSetup) -> Health {
+        Health {
+            target_up: self.states.iter().map(|s| s.state.status == Status::Up).collect(),
+            drained: vec![false; setup.gslb.providers.len()],
+        }
+    }
+
+    /// Swaps in a snapshot with the current health (zones and setup shared with the old one).
+    fn publish_health(&mut self) {
+        let old = self.snapshot.load_full();
+        let health = self.health(&old.setup);
+        if health == old.health {
+            return;
+        }
+        let next = old.with_health(old.generation + 1, health);
+        log_changes(&old, &next);
+        info!(generation = next.generation, "snapshot published");
+        self.snapshot.store(Arc::new(next));
+    }
+
+    /// Rebuilds config and zones; swaps only when everything is valid.
+    fn reload(&mut self) -> Result<u64, Vec<String>> {
+        let old = self.snapshot.load_full();
+        let next_gen = old.generation + 1;
+        let built = reload::load_config(&self.overrides).and_then(|cfg| {
+            let snap = reload::build_snapshot(&cfg, next_gen)?;
+            Ok((cfg, snap))
+        });
+        match built {
+            Ok((cfg, fresh)) => {
+                if cfg.server.dns_listen != self.running.server.dns_listen
+                    || cfg.server.http_listen != self.running.server.http_listen
+                {
+                    warn!("reload: listen addresses changed in the config; they take effect at the next restart");
+                }
+                // Health carries over for targets that still exist (by check@address key).
+                let previous: HashMap<String, TargetInfo> = old
+                    .setup
+                    .gslb
+                    .targets
+                    .iter()
+                    .zip(self.states.iter())
+                    .map(|(t, s)| (t.key.clone(), s.clone()))
+                    .collect();
+                self.states = fresh_states(&fresh.setup, &previous);
+                let health = self.health(&fresh.setup);
+                let next = Snapshot::new(next_gen, fresh.zones.clone(), fresh.setup.clone(), health);
+                log_changes(&old, &next);
+                self.snapshot.store(Arc::new(next));
+                self.coalesce = cfg.server.coalesce;
+                self.running = cfg;
+                self.restart_probes();
+                info!(generation = next_gen, "reload succeeded");
+                Ok(next_gen)
+            }
+            Err(diags) => {
+                let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+                for l in &lines {
+                    error!("reload: {l}");
+                }
+                error!(errors = lines.len(), "reload failed; still serving the previous data");
+                Err(lines)
+            }
+        }
+    }
+
+    fn export_targets(&self, setup: &GslbSetup) {
+        if let Ok(mut table) = self.targets.write() {
+            table.clear();
+            for (t, s) in setup.gslb.targets.iter().zip(&self.states) {
+                table.insert(t.key.clone(), s.clone());
+            }
+        }
+    }
+}
+
+fn fresh_states(setup: &GslbSetup, previous: &HashMap<String, TargetInfo>) -> Vec<TargetInfo> {
+    setup
+        .gslb
+        .targets
+        .iter()
+        .map(|t| {
+            previous.get(&t.key).cloned().unwrap_or_else(|| TargetInfo {
+                state: TargetState::new(setup.check_of(t).map(|c| c.initial).unwrap_or(Status::Up)),
+                since: SystemTime::now(),
+                last_ok: None,
+                last_reason: "not probed yet".into(),
+                last_duration: Duration::ZERO,
+            })
+        })
+        .collect()
+}
+
+/// Logs provider flips and pools entering or leaving the all-down state.
+fn log_changes(old: &Snapshot, new: &Snapshot) {
+    let name_of = |s: &Snapshot, i: usize| {
+        s.setup
+            .gslb
+            .providers
+            .get(i)
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
+    };
+    for (i, p) in new.pools.providers.iter().enumerate() {
+        let before: Option<&ProviderState> = old
+            .setup
+            .gslb
+            .providers
+            .iter()
+            .position(|op| op.name == name_of(new, i))
+            .and_then(|j| old.pools.providers.get(j));
+        if before.map(|b| b.up) != Some(p.up) {
+            let state = if p.up { "up" } else { "down" };
+            info!(
+                "provider {} {state} ({}; {} of {} members up)",
+                name_of(new, i),
+                p.reason,
+                p.members_up,
+                p.members_total
+            );
+        }
+    }
+    for (i, pool) in new.setup.gslb.pools.iter().enumerate() {
+        for (f, fam) in ["A", "AAAA", "CNAME"].iter().enumerate() {
+            let now = new.pools.selections[i][f].all_down;
+            let was = old
+                .setup
+                .gslb
+                .pools
+                .iter()
+                .position(|p| p.name == pool.name)
+                .map(|j| old.pools.selections[j][f].all_down)
+                .unwrap_or(false);
+            if now && !was {
+                warn!(
+                    "pool {} {fam}: every member is down; answering {}",
+                    pool.name,
+                    match pool.when_all_down {
+                        crate::gslb::AllDown::ServeAll => "all members (fail-open)",
+                        crate::gslb::AllDown::Fallback(_) => "the fallback",
+                    }
+                );
+            } else if was && !now {
+                info!("pool {} {fam}: members are healthy again", pool.name);
+            }
+        }
+    }
+}
