@@ -129,6 +129,16 @@ pub fn build_snapshot(cfg: &Config, generation: u64) -> Result<Arc<Snapshot>, Ve
     };
     let setup = gslb::build(&cfg.raw, &set, &mut rep);
     if !rep.diags.is_empty() {
+        // Report in file order: line, then column.
+        let key = |d: &Diagnostic| {
+            let mut it = d
+                .location
+                .rsplitn(3, ':')
+                .map(|x| x.parse::<usize>().unwrap_or(usize::MAX));
+            let col = it.next().unwrap_or(usize::MAX);
+            (it.next().unwrap_or(usize::MAX), col)
+        };
+        rep.diags.sort_by_key(key);
         return Err(rep.diags);
     }
     for (i, pool) in setup.gslb.pools.iter().enumerate() {

@@ -243,3 +243,80 @@ fn tcp_idle_timeout_and_connection_cap() {
     // UDP is unaffected meanwhile
     assert_eq!(s.query("mail.example.test.", RecordType::A).answers.len(), 1);
 }
+
+#[test]
+fn gslb_config_errors_are_located_and_all_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("zones/example.test.zone"),
+        dir.path().join("example.test.zone"),
+    )
+    .unwrap();
+    let cfg = "version: 1
+zones: [example.test.zone]
+checks:
+  web: { type: http, port: 80, interval: 5x, timeout: 2s }
+  tcp: { type: tcp }
+  slow: { type: http, interval: 1s, timeout: 2s }
+  odd: { type: ftp, port: 21 }
+providers:
+  aws: { min_up: 3 }
+  gcp: { min_up: \"150%\" }
+pools:
+  www.example.test.:
+    policy: all
+    members:
+      - { provider: aws, address: 192.0.2.1, check: web, weight: 3 }
+      - { provider: azure, address: 192.0.2.2 }
+      - { provider: aws, address: 192.0.2.1, check: web }
+      - { provider: aws, address: 192.0.2.300 }
+      - { provider: aws, address: 192.0.2.5, check: nope }
+  mail.example.test.:
+    members:
+      - { provider: aws, address: 192.0.2.7 }
+  www.example.org.:
+    members:
+      - { provider: aws, address: 192.0.2.8 }
+  x.dev.example.test.:
+    policy: failover
+    order: [aws, oracle]
+    members:
+      - { provider: aws, address: 192.0.2.9 }
+  api.example.test.:
+    policy: roundrobin
+    when_all_down: fallback
+    members:
+      - { provider: gcp, cname: lb.example.net, check: web }
+      - { provider: gcp, address: 192.0.2.10 }
+";
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, cfg).unwrap();
+    let (code, _, err) = run_cli(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 64);
+    let got: Vec<String> = err
+        .lines()
+        .map(|l| l.replace(&format!("{}/", dir.path().display()), ""))
+        .collect();
+    let want = [
+        "c.yaml:4:42: bad duration \"5x\": unit must be ms, s, m or h",
+        "c.yaml:5:10: tcp check \"tcp\" needs a port",
+        "c.yaml:6:46: timeout 2s is longer than interval 1s",
+        "c.yaml:7:16: check \"odd\" has unknown type \"ftp\": use http, https or tcp",
+        "c.yaml:10:18: min_up must be a count or a percentage like \"50%\", not \"150%\"",
+        "c.yaml:15:66: weight on a member of \"all\" pool \"www.example.test.\": weights need policy weighted",
+        "c.yaml:16:21: pool \"www.example.test.\" names unknown provider \"azure\"",
+        "c.yaml:17:11: duplicate member 192.0.2.1 of provider \"aws\" in pool \"www.example.test.\"",
+        "c.yaml:18:35: bad address \"192.0.2.300\": expected an IPv4 or IPv6 address",
+        "c.yaml:19:53: pool \"www.example.test.\" names unknown check \"nope\"",
+        "c.yaml:21:5: pool \"mail.example.test.\": zone file example.test.zone also has A, AAAA records at this name",
+        "c.yaml:24:5: pool \"www.example.org.\" is outside every served zone",
+        "c.yaml:27:5: pool \"x.dev.example.test.\" lies at or below a delegation in zone example.test.",
+        "c.yaml:28:18: pool \"x.dev.example.test.\" order names unknown provider \"oracle\"",
+        "c.yaml:32:13: unknown policy \"roundrobin\": use all, failover or weighted",
+        "c.yaml:33:20: when_all_down: fallback needs a fallback list",
+        "c.yaml:35:7: pool \"api.example.test.\" mixes cname and address members",
+        "c.yaml:35:56: CNAME member needs a check with address or url (check \"web\" has neither)",
+        "18 error(s)",
+    ];
+    assert_eq!(got, want, "\n{}", got.join("\n"));
+}

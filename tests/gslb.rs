@@ -245,3 +245,57 @@ fn each_target_is_probed_once_however_many_pools_use_it() {
     assert_eq!(addrs(&c.server, "api.example.test.").0, set(&["192.0.2.10"]));
     let _ = (&c.rackspace, &c.flexiscale);
 }
+
+#[test]
+fn cname_weighted_and_ipv6_members() {
+    let c = clouds(
+        "  www.example.test.:
+    policy: weighted
+    ttl: 60
+    provider_weights: { aws: 3, rackspace: 1 }
+    members:
+      - { provider: aws,       address: 192.0.2.10,       check: aws }
+      - { provider: aws,       address: \"2001:db8::10\",  check: aws }
+      - { provider: rackspace, address: 198.51.100.10,    check: rackspace }
+      - { provider: rackspace, address: \"2001:db8:1::10\", check: rackspace }
+  api.example.test.:
+    policy: failover
+    members:
+      - { provider: aws,       cname: lb-aws.example.net.,   check: aws }
+      - { provider: rackspace, cname: lb-rack.example.net., check: rackspace }
+",
+    );
+    let s = &c.server;
+    // weighted: one address per answer, split about 3:1
+    let mut aws = 0;
+    for _ in 0..400 {
+        let (got, ttl) = addrs(s, "www.example.test.");
+        assert_eq!(got.len(), 1);
+        assert_eq!(ttl, 60);
+        if got.contains("192.0.2.10") {
+            aws += 1;
+        }
+    }
+    assert!((240..=360).contains(&aws), "aws got {aws} of 400, expected about 300");
+    // AAAA queries get the IPv6 members only
+    let m = s.query("www.example.test.", RecordType::AAAA);
+    assert_eq!(m.answers.len(), 1);
+    assert_eq!(m.answers[0].record_type(), RecordType::AAAA);
+    // CNAME pool: one CNAME, the first healthy provider's, for A and AAAA alike
+    let m = s.query("api.example.test.", RecordType::A);
+    assert_eq!(rrs(&m.answers), ["api.example.test. 30 in cname lb-aws.example.net."]);
+    c.aws.set(Mode::Stopped);
+    let t0 = Instant::now();
+    loop {
+        let m = s.query("api.example.test.", RecordType::AAAA);
+        if rrs(&m.answers) == ["api.example.test. 30 in cname lb-rack.example.net."] {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", m.answers);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // with aws down, every weighted answer is rackspace's
+    for _ in 0..50 {
+        assert_eq!(addrs(s, "www.example.test.").0, set(&["198.51.100.10"]));
+    }
+}

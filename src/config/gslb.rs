@@ -586,7 +586,7 @@ pub fn build(raw: &RawConfig, zones: &ZoneSet, rep: &mut Reporter<'_>) -> GslbSe
     for (i, pr) in gslb.providers.iter().enumerate() {
         if let MinUp::Count(n) = pr.min_up {
             let total = gslb.provider_members(i).len();
-            if n as usize > total {
+            if total > 0 && n as usize > total {
                 rep.error(
                     &join(&join("providers", &pr.name), "min_up"),
                     format!("provider {:?} has min_up {n} but only {total} members", pr.name),
