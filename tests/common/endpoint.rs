@@ -4,8 +4,8 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -24,6 +24,8 @@ pub struct Endpoint {
     mode: Arc<AtomicU8>,
     quit: Arc<AtomicBool>,
     pub hits: Arc<AtomicU64>,
+    /// When each failing (503) response was written, for propagation measurements.
+    pub fails: Arc<Mutex<Vec<Instant>>>,
 }
 
 impl Endpoint {
@@ -34,9 +36,16 @@ impl Endpoint {
         let mode = Arc::new(AtomicU8::new(Mode::Healthy as u8));
         let quit = Arc::new(AtomicBool::new(false));
         let hits = Arc::new(AtomicU64::new(0));
-        let (m, q, h) = (mode.clone(), quit.clone(), hits.clone());
-        std::thread::spawn(move || serve(Some(listener), addr, m, q, h));
-        Endpoint { addr, mode, quit, hits }
+        let fails = Arc::new(Mutex::new(Vec::new()));
+        let (m, q, h, f) = (mode.clone(), quit.clone(), hits.clone(), fails.clone());
+        std::thread::spawn(move || serve(Some(listener), addr, m, q, h, f));
+        Endpoint {
+            addr,
+            mode,
+            quit,
+            hits,
+            fails,
+        }
     }
 
     pub fn set(&self, mode: Mode) {
@@ -56,6 +65,7 @@ fn serve(
     mode: Arc<AtomicU8>,
     quit: Arc<AtomicBool>,
     hits: Arc<AtomicU64>,
+    fails: Arc<Mutex<Vec<Instant>>>,
 ) {
     let flip = Arc::new(AtomicU64::new(0));
     while !quit.load(Ordering::SeqCst) {
@@ -80,6 +90,7 @@ fn serve(
             Ok((mut s, _)) => {
                 hits.fetch_add(1, Ordering::SeqCst);
                 let flip = flip.clone();
+                let fails = fails.clone();
                 std::thread::spawn(move || {
                     s.set_nonblocking(false).unwrap();
                     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -112,6 +123,9 @@ fn serve(
                         "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         body.len()
                     );
+                    if status != 200 {
+                        fails.lock().unwrap().push(Instant::now());
+                    }
                 });
             }
             Err(_) => std::thread::sleep(Duration::from_millis(2)),
