@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! A stand-in health endpoint on 127.0.0.x: plain HTTP/1.1 whose behaviour a test switches at
 //! run time (healthy, 503, hanging, flapping, or stopped so that connects are refused).
 
