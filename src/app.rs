@@ -12,8 +12,9 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::dns::listen::{self, TcpLimits};
-use crate::dns::{LogObserver, QueryObserver};
+use crate::dns::QueryObserver;
 use crate::http::{self, HttpState};
+use crate::metrics::Metrics;
 use crate::publisher::Publisher;
 use crate::reload::Overrides;
 use crate::snapshot::{SharedSnapshot, Snapshot};
@@ -88,7 +89,8 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let snapshot: SharedSnapshot = Arc::new(ArcSwap::new(first));
-    let observer: Arc<dyn QueryObserver> = Arc::new(LogObserver);
+    let metrics = Arc::new(Metrics::new());
+    let observer: Arc<dyn QueryObserver> = metrics.clone();
     let limits = TcpLimits {
         max_connections: config.server.tcp_max_connections,
         idle_timeout: config.server.tcp_idle_timeout,
@@ -124,9 +126,20 @@ pub async fn run(
         ));
         info!("listening for TCP on {addr}");
     }
+    let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(8);
+    let (admin_tx, admin_rx) = mpsc::channel(16);
+    spawn_sighup(reload_tx.clone());
+    let admin_token = config.server.admin_token.clone();
+    let mut publisher = Publisher::new(snapshot.clone(), config, overrides, metrics.clone())?;
     let http_state = Arc::new(HttpState {
         snapshot: snapshot.clone(),
         ready: false.into(),
+        metrics: metrics.clone(),
+        targets: publisher.targets.clone(),
+        admin: publisher.admin_view.clone(),
+        admin_token,
+        reload: reload_tx.clone(),
+        admin_tx,
     });
     if let Some(l) = listeners.http {
         let addr = l.local_addr()?;
@@ -134,21 +147,19 @@ pub async fn run(
         let app = http::router(http_state.clone());
         let mut sd = shutdown.clone();
         tasks.spawn(async move {
-            let serve = axum::serve(l, app).with_graceful_shutdown(async move {
-                let _ = sd.wait_for(|v| *v).await;
-            });
+            let serve = axum::serve(l, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
+                async move {
+                    let _ = sd.wait_for(|v| *v).await;
+                },
+            );
             if let Err(e) = serve.await {
                 error!(error = %e, "HTTP server failed");
             }
         });
         info!("listening for HTTP on {addr}");
     }
-
-    let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(8);
-    spawn_sighup(reload_tx.clone());
-    let mut publisher = Publisher::new(snapshot.clone(), config, overrides)?;
     let first_round = publisher.start();
-    let publisher_task = tokio::spawn(publisher.run(reload_rx, shutdown.clone()));
+    let publisher_task = tokio::spawn(publisher.run(reload_rx, admin_rx, shutdown.clone()));
 
     // Ready once the first probe round has reported (every target probed once).
     tokio::select! {

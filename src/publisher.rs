@@ -11,17 +11,25 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
+use crate::admin::{Action, AdminState, StateFile};
 use crate::config::gslb::GslbSetup;
 use crate::config::Config;
-use crate::gslb::{Health, ProviderState};
+use crate::gslb::{Family, Health, ProviderState};
 use crate::health::probe::Prober;
 use crate::health::runner::{self, ProbeReport, Runner};
 use crate::health::state::{Status, TargetState};
+use crate::metrics::Metrics;
 use crate::reload::{self, Overrides};
 use crate::snapshot::{SharedSnapshot, Snapshot};
 
 /// A reload request; the reply carries the new generation or every diagnostic.
 pub type ReloadReply = oneshot::Sender<Result<u64, Vec<String>>>;
+
+/// An admin action; the reply is the logged description, or why it was refused.
+pub struct AdminRequest {
+    pub action: Action,
+    pub reply: oneshot::Sender<Result<String, String>>,
+}
 
 /// What the publisher knows about one target beyond up/down (for the status page).
 #[derive(Debug, Clone)]
@@ -49,15 +57,43 @@ pub struct Publisher {
     rx: mpsc::Receiver<ProbeReport>,
     first_round: Option<oneshot::Sender<()>>,
     pub targets: TargetTable,
+    metrics: Arc<Metrics>,
+    admin: AdminState,
+    state_file: Option<StateFile>,
+    /// The overrides as last published, readable by the HTTP layer.
+    pub admin_view: Arc<std::sync::RwLock<AdminState>>,
 }
 
 impl Publisher {
     /// `snapshot` already holds the first snapshot built from `config`.
-    pub fn new(snapshot: SharedSnapshot, config: Config, overrides: Overrides) -> anyhow::Result<Publisher> {
+    pub fn new(
+        snapshot: SharedSnapshot,
+        config: Config,
+        overrides: Overrides,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Publisher> {
         let (tx, rx) = mpsc::channel(1024);
         let prober = Arc::new(Prober::new()?);
         let setup = snapshot.load().setup.clone();
         let states = fresh_states(&setup, &HashMap::new());
+        let state_file = config.server.state_file.clone().map(|path| StateFile { path });
+        let admin = match state_file.as_ref().map(StateFile::load) {
+            None => AdminState::default(),
+            Some(Ok(st)) => {
+                if !st.drains.is_empty() || !st.forces.is_empty() {
+                    info!(
+                        "admin: restored {} drains and {} forced targets from the state file",
+                        st.drains.len(),
+                        st.forces.len()
+                    );
+                }
+                st
+            }
+            Some(Err(e)) => {
+                error!("{e}; starting without operator overrides (the file is left as it is)");
+                AdminState::default()
+            }
+        };
         Ok(Publisher {
             snapshot,
             coalesce: config.server.coalesce,
@@ -71,6 +107,10 @@ impl Publisher {
             rx,
             first_round: None,
             targets: Arc::default(),
+            metrics,
+            admin_view: Arc::new(std::sync::RwLock::new(admin.clone())),
+            admin,
+            state_file,
         })
     }
 
@@ -80,6 +120,9 @@ impl Publisher {
         self.first_round = Some(tx);
         self.restart_probes();
         self.check_first_round();
+        // Overrides restored from the state file apply from the start.
+        self.publish_health();
+        update_gauges(&self.metrics, &self.snapshot.load());
         rx
     }
 
@@ -99,8 +142,14 @@ impl Publisher {
     }
 
     /// Runs until `shutdown`: probe results, reload requests, coalesced publishing.
-    pub async fn run(mut self, mut reloads: mpsc::Receiver<Option<ReloadReply>>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(
+        mut self,
+        mut reloads: mpsc::Receiver<Option<ReloadReply>>,
+        mut admin: mpsc::Receiver<AdminRequest>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let mut deadline: Option<Instant> = None;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             let sleep = async {
                 match deadline {
@@ -130,6 +179,20 @@ impl Publisher {
                         let _ = reply.send(result);
                     }
                 }
+                Some(req) = admin.recv() => {
+                    let result = self.admin_action(req.action);
+                    let _ = req.reply.send(result);
+                }
+                _ = tick.tick() => {
+                    let expired = self.admin.expire(crate::admin::now());
+                    if !expired.is_empty() {
+                        for e in &expired {
+                            info!("admin: {e}");
+                        }
+                        self.persist_admin();
+                        self.publish_health();
+                    }
+                }
             }
         }
     }
@@ -146,12 +209,23 @@ impl Publisher {
         let Some(check) = setup.check_of(target) else {
             return false;
         };
+        self.metrics
+            .probe_seconds
+            .with_label_values(&[&check.name])
+            .observe(r.result.duration.as_secs_f64());
+        if !r.result.ok {
+            self.metrics
+                .probe_failures
+                .with_label_values(&[check.name.as_str(), Metrics::reason_label(&r.result.reason)])
+                .inc();
+        }
         info.last_ok = Some(r.result.ok);
         info.last_reason = r.result.reason.clone();
         info.last_duration = r.result.duration;
         let flipped = match info.state.apply(r.result.ok, check.rise, check.fall) {
             Some(t) => {
                 info.since = SystemTime::now();
+                self.metrics.transitions.with_label_values(&[t.to.as_str()]).inc();
                 info!(
                     "health: target {} (check {}) {} -> {}: {}",
                     target.key,
@@ -171,23 +245,63 @@ impl Publisher {
         flipped
     }
 
+    /// Health from the probes, with the operators' overrides on top.
     fn health(&self, setup: &GslbSetup) -> Health {
-        Health {
+        let mut h = Health {
             target_up: self.states.iter().map(|s| s.state.status == Status::Up).collect(),
             drained: vec![false; setup.gslb.providers.len()],
+            drained_members: Vec::new(),
+        };
+        self.admin.overlay(setup, &mut h);
+        h
+    }
+
+    /// Applies, persists and publishes one admin action. A state file that cannot be written
+    /// means the action is not applied (the previous state stays, in memory and on disk).
+    fn admin_action(&mut self, action: Action) -> Result<String, String> {
+        let setup = self.snapshot.load().setup.clone();
+        let before = self.admin.clone();
+        let label = match &action {
+            Action::Drain { .. } => "drain",
+            Action::Undrain { .. } => "undrain",
+            Action::Force { .. } => "force",
+        };
+        let line = self.admin.apply(action, &setup, crate::admin::now())?;
+        if let Some(sf) = &self.state_file {
+            if let Err(e) = sf.save(&self.admin) {
+                self.admin = before;
+                error!("admin: {e}; action not applied");
+                return Err(format!("not applied: {e}"));
+            }
+        }
+        info!("{line}");
+        self.metrics.admin_actions.with_label_values(&[label]).inc();
+        self.publish_health();
+        Ok(line)
+    }
+
+    fn persist_admin(&self) {
+        if let Some(sf) = &self.state_file {
+            if let Err(e) = sf.save(&self.admin) {
+                error!("admin: {e}");
+            }
         }
     }
 
     /// Swaps in a snapshot with the current health (zones and setup shared with the old one).
     fn publish_health(&mut self) {
+        if let Ok(mut v) = self.admin_view.write() {
+            v.clone_from(&self.admin);
+        }
         let old = self.snapshot.load_full();
         let health = self.health(&old.setup);
         if health == old.health {
             return;
         }
         let next = old.with_health(old.generation + 1, health);
-        log_changes(&old, &next);
+        log_changes(&old, &next, &self.metrics);
         info!(generation = next.generation, "snapshot published");
+        update_gauges(&self.metrics, &next);
         self.snapshot.store(Arc::new(next));
     }
 
@@ -218,8 +332,10 @@ impl Publisher {
                 self.states = fresh_states(&fresh.setup, &previous);
                 let health = self.health(&fresh.setup);
                 let next = Snapshot::new(next_gen, fresh.zones.clone(), fresh.setup.clone(), health);
-                log_changes(&old, &next);
+                log_changes(&old, &next, &self.metrics);
+                update_gauges(&self.metrics, &next);
                 self.snapshot.store(Arc::new(next));
+                self.metrics.reloads.with_label_values(&["success"]).inc();
                 self.coalesce = cfg.server.coalesce;
                 self.running = cfg;
                 self.restart_probes();
@@ -232,6 +348,7 @@ impl Publisher {
                     error!("reload: {l}");
                 }
                 error!(errors = lines.len(), "reload failed; still serving the previous data");
+                self.metrics.reloads.with_label_values(&["failure"]).inc();
                 Err(lines)
             }
         }
@@ -265,7 +382,7 @@ fn fresh_states(setup: &GslbSetup, previous: &HashMap<String, TargetInfo>) -> Ve
 }
 
 /// Logs provider flips and pools entering or leaving the all-down state.
-fn log_changes(old: &Snapshot, new: &Snapshot) {
+fn log_changes(old: &Snapshot, new: &Snapshot, metrics: &Metrics) {
     let name_of = |s: &Snapshot, i: usize| {
         s.setup
             .gslb
@@ -305,6 +422,10 @@ fn log_changes(old: &Snapshot, new: &Snapshot) {
                 .map(|j| old.pools.selections[j][f].all_down)
                 .unwrap_or(false);
             if now && !was {
+                metrics
+                    .all_down_events
+                    .with_label_values(&[&pool.name.to_string()])
+                    .inc();
                 warn!(
                     "pool {} {fam}: every member is down; answering {}",
                     pool.name,
@@ -315,6 +436,52 @@ fn log_changes(old: &Snapshot, new: &Snapshot) {
                 );
             } else if was && !now {
                 info!("pool {} {fam}: members are healthy again", pool.name);
+            }
+        }
+    }
+}
+
+/// Sets the state gauges from a snapshot about to be published.
+fn update_gauges(m: &Metrics, snap: &Snapshot) {
+    m.snapshot_generation.set(snap.generation as i64);
+    m.snapshot_swaps.inc();
+    let g = &snap.setup.gslb;
+    m.target_up.reset();
+    for (i, t) in g.targets.iter().enumerate() {
+        let mut providers: Vec<&str> = g
+            .pools
+            .iter()
+            .flat_map(|p| &p.members)
+            .filter(|mb| mb.target == Some(i))
+            .map(|mb| g.providers[mb.provider].name.as_str())
+            .chain(
+                g.providers
+                    .iter()
+                    .filter(|p| p.check == Some(i))
+                    .map(|p| p.name.as_str()),
+            )
+            .collect();
+        providers.sort();
+        providers.dedup();
+        let up = snap.health.target_up.get(i).copied().unwrap_or(true);
+        m.target_up
+            .with_label_values(&[t.key.as_str(), &providers.join(","), t.check.as_str()])
+            .set(up as i64);
+    }
+    m.provider_up.reset();
+    for (p, st) in g.providers.iter().zip(&snap.pools.providers) {
+        m.provider_up.with_label_values(&[&p.name]).set(st.up as i64);
+    }
+    m.pool_members_answered.reset();
+    for (pool, sels) in g.pools.iter().zip(&snap.pools.selections) {
+        let name = pool.name.to_string();
+        let families = [(Family::V4, "A"), (Family::V6, "AAAA"), (Family::Cname, "CNAME")];
+        for ((fam, label), sel) in families.iter().zip(sels.iter()) {
+            if pool.members.iter().any(|mb| mb.value.family() == *fam) {
+                let n = sel.members.len() + sel.fallback.len();
+                m.pool_members_answered
+                    .with_label_values(&[name.as_str(), label])
+                    .set(n as i64);
             }
         }
     }

@@ -163,5 +163,6 @@ pub fn initial_health(setup: &GslbSetup) -> Health {
             .map(|t| setup.check_of(t).is_none_or(|c| c.initial == Status::Up))
             .collect(),
         drained: vec![false; setup.gslb.providers.len()],
+        drained_members: Vec::new(),
     }
 }

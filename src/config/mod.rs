@@ -76,6 +76,9 @@ pub struct ServerConfig {
     pub tcp_max_connections: usize,
     pub tcp_idle_timeout: Duration,
     pub coalesce: Duration,
+    /// Admin API bearer token; `None` disables the admin endpoints. Never logged.
+    pub admin_token: Option<String>,
+    pub state_file: Option<PathBuf>,
 }
 
 /// The validated configuration.
@@ -173,7 +176,8 @@ pub fn load_str(text: &str, path: &Path, source: Source) -> Result<Config, Vec<D
         );
     }
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let server = server_config(&raw.server, &mut rep);
+    let mut server = server_config(&raw.server, &mut rep);
+    server.state_file = raw.server.state_file.as_ref().map(|p| base.join(p));
     let mut zones = Vec::new();
     for (i, z) in raw.zones.iter().enumerate() {
         let at = locate::index("zones", i);
@@ -251,12 +255,21 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
     if tcp_max_connections == 0 {
         rep.error("server.tcp_max_connections", "tcp_max_connections must be at least 1");
     }
+    let admin_token = std::env::var("GSLBD_ADMIN_TOKEN")
+        .ok()
+        .or_else(|| s.admin_token.clone())
+        .filter(|t| !t.is_empty());
+    if admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+        rep.error("server.admin_token", "admin_token must be at least 16 characters");
+    }
     ServerConfig {
         dns_listen,
         http_listen,
         tcp_max_connections,
         tcp_idle_timeout,
         coalesce,
+        admin_token,
+        state_file: None,
     }
 }
 
@@ -275,7 +288,7 @@ mod tests {
     fn unknown_keys_and_bad_values_are_located() {
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listn: [\"127.0.0.1:53\"]\n"),
-            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_idle_timeout`, `coalesce`"]
+            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_idle_timeout`, `coalesce`, `admin_token`, `state_file`"]
         );
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listen: [\"127.0.0.1\"]\n  tcp_idle_timeout: 5x\n"),

@@ -34,6 +34,10 @@ pub struct RawServer {
     pub tcp_idle_timeout: Option<RawDuration>,
     /// Window in which health transitions are folded into one snapshot swap, e.g. `100ms`.
     pub coalesce: Option<RawDuration>,
+    /// Bearer token for the admin API (or env GSLBD_ADMIN_TOKEN); admin is off without one.
+    pub admin_token: Option<String>,
+    /// Where operator overrides (drains, forced targets) are kept across restarts.
+    pub state_file: Option<String>,
 }
 
 /// A zone: a path (origin from the file's SOA), or a mapping with an explicit origin.

@@ -15,22 +15,3 @@ pub trait QueryObserver: Send + Sync + 'static {
     fn observe(&self, transport: Transport, outcome: &Outcome, elapsed: Duration);
     fn dropped(&self, transport: Transport);
 }
-
-/// An observer that only logs each response at debug level.
-pub struct LogObserver;
-
-impl QueryObserver for LogObserver {
-    fn observe(&self, transport: Transport, outcome: &Outcome, elapsed: Duration) {
-        tracing::debug!(
-            transport = transport.as_str(),
-            rcode = outcome.rcode,
-            qtype = outcome.qtype,
-            tc = outcome.truncated,
-            micros = elapsed.as_micros() as u64,
-            "answered"
-        );
-    }
-    fn dropped(&self, transport: Transport) {
-        tracing::debug!(transport = transport.as_str(), "dropped message");
-    }
-}

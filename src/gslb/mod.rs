@@ -155,6 +155,8 @@ pub struct Health {
     pub target_up: Vec<bool>,
     /// Per provider: drained by an operator at run time.
     pub drained: Vec<bool>,
+    /// Single members drained by an operator: (provider, member value).
+    pub drained_members: Vec<(ProviderIdx, MemberValue)>,
 }
 
 /// Per provider: up, and why not.
@@ -238,6 +240,10 @@ pub struct Selection {
 /// Is member `m` usable: its provider up and its own target up.
 pub fn member_up(m: &Member, providers: &[ProviderState], health: &Health) -> bool {
     providers.get(m.provider).is_some_and(|p| p.up)
+        && !health
+            .drained_members
+            .iter()
+            .any(|(p, v)| *p == m.provider && *v == m.value)
         && m.target
             .is_none_or(|t| health.target_up.get(t).copied().unwrap_or(true))
 }
@@ -380,6 +386,7 @@ mod tests {
         Health {
             target_up: up.to_vec(),
             drained: vec![false; 3],
+            drained_members: Vec::new(),
         }
     }
 
@@ -420,6 +427,8 @@ mod tests {
         let mut h = health([true; 6]);
         h.drained[1] = true;
         assert_eq!(sel(&g, &h).members, [0, 1, 4, 5]);
+        h.drained_members.push((0, v4("192.0.2.1")));
+        assert_eq!(sel(&g, &h).members, [0, 4, 5]);
         let mut g = gslb(Policy::All);
         g.providers[2].check = Some(0);
         let h = health([false, true, true, true, true, true]);

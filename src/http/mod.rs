@@ -1,27 +1,54 @@
-//! The HTTP listener (L2): `/healthz` (the process is alive), `/ready` (serving real data), and
-//! the operator endpoints as they are added. axum, on the caller's bound listener.
+//! The HTTP listener (L2): `/healthz` (alive), `/ready` (first health round done), `/metrics`
+//! (Prometheus), `/status` (JSON), `/` (a human status page, server-rendered, no JavaScript),
+//! and the token-protected admin actions (`/admin/*`, `POST /reload`). axum, on the caller's
+//! bound listener. Admin requests go to the publisher, the only writer.
 
+use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
 
-use crate::snapshot::SharedSnapshot;
+use crate::admin::{Action, AdminState};
+use crate::metrics::Metrics;
+use crate::publisher::{AdminRequest, TargetTable};
+use crate::snapshot::{SharedSnapshot, Snapshot};
 
-/// What the HTTP handlers read.
+/// What the HTTP handlers read and whom they ask.
 pub struct HttpState {
     pub snapshot: SharedSnapshot,
-    /// Set once the first snapshot is published and the first health round has completed.
+    /// Set once the first health round has reported.
     pub ready: AtomicBool,
+    pub metrics: Arc<Metrics>,
+    pub targets: TargetTable,
+    pub admin: Arc<std::sync::RwLock<AdminState>>,
+    /// Admin bearer token; `None` disables the admin endpoints.
+    pub admin_token: Option<String>,
+    pub reload: mpsc::Sender<Option<crate::publisher::ReloadReply>>,
+    pub admin_tx: mpsc::Sender<AdminRequest>,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
+        .route("/", get(page))
         .route("/healthz", get(healthz))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/status", get(status))
+        .route("/reload", post(reload))
+        .route("/admin/state", get(admin_state))
+        .route("/admin/drain", post(drain))
+        .route("/admin/undrain", post(undrain))
+        .route("/admin/force", post(force))
         .with_state(state)
 }
 
@@ -38,5 +65,429 @@ async fn ready(State(st): State<Arc<HttpState>>) -> (StatusCode, String) {
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: first health round running\n".into(),
         )
+    }
+}
+
+async fn metrics(State(st): State<Arc<HttpState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        st.metrics.render(),
+    )
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The whole state as JSON: providers, pools with members and what they answer now, targets.
+fn status_json(st: &HttpState) -> Value {
+    let snap = st.snapshot.load();
+    let g = &snap.setup.gslb;
+    let targets = st.targets.read().map(|t| t.clone()).unwrap_or_default();
+    let admin = st.admin.read().map(|a| a.clone()).unwrap_or_default();
+    let target_json: Vec<Value> = g
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let info = targets.get(&t.key);
+            let forced = admin.forces.iter().find(|f| f.target == t.key);
+            json!({
+                "key": t.key,
+                "check": t.check,
+                "address": t.addr.map(|a| a.to_string()),
+                "status": if snap.health.target_up.get(i).copied().unwrap_or(true) { "up" } else { "down" },
+                "probed_status": info.map(|x| x.state.status.as_str()),
+                "since": info.map(|x| unix(x.since)),
+                "last_ok": info.and_then(|x| x.last_ok),
+                "last_reason": info.map(|x| x.last_reason.clone()),
+                "last_probe_ms": info.map(|x| x.last_duration.as_secs_f64() * 1000.0),
+                "probes": info.map(|x| x.state.probes),
+                "forced": forced.map(|f| json!({"up": f.up, "reason": f.reason, "who": f.who, "since": f.since, "expires": f.expires})),
+            })
+        })
+        .collect();
+    let providers: Vec<Value> = g
+        .providers
+        .iter()
+        .zip(&snap.pools.providers)
+        .map(|(p, ps)| {
+            let drain = admin.drains.iter().find(|d| d.provider == p.name && d.member.is_none());
+            json!({
+                "name": p.name,
+                "status": if ps.up { "up" } else { "down" },
+                "reason": ps.reason,
+                "members_up": ps.members_up,
+                "members_total": ps.members_total,
+                "drained": p.drained || drain.is_some(),
+                "drain": drain.map(|d| json!({"reason": d.reason, "who": d.who, "since": d.since, "expires": d.expires})),
+            })
+        })
+        .collect();
+    let pools: Vec<Value> = g
+        .pools
+        .iter()
+        .zip(&snap.pools.selections)
+        .map(|(pool, sels)| {
+            let answering = |f: usize| -> Vec<String> {
+                let s = &sels[f];
+                s.members
+                    .iter()
+                    .map(|&i| pool.members[i].value.to_string())
+                    .chain(s.fallback.iter().map(|v| v.to_string()))
+                    .collect()
+            };
+            let members: Vec<Value> = pool
+                .members
+                .iter()
+                .map(|m| {
+                    let up = crate::gslb::member_up(m, &snap.pools.providers, &snap.health);
+                    let t = m.target.and_then(|t| g.targets.get(t));
+                    let info = t.and_then(|t| targets.get(&t.key));
+                    let provider = &g.providers[m.provider].name;
+                    let value = m.value.to_string();
+                    json!({
+                        "provider": provider,
+                        "value": value,
+                        "weight": m.weight,
+                        "target": t.map(|t| t.key.clone()),
+                        "status": if up { "up" } else { "down" },
+                        "since": info.map(|x| unix(x.since)),
+                        "last_reason": info.map(|x| x.last_reason.clone()),
+                        "drained": admin.drains.iter().any(|d| &d.provider == provider && d.member.as_deref() == Some(value.as_str())),
+                    })
+                })
+                .collect();
+            json!({
+                "name": pool.name.to_string(),
+                "policy": match pool.policy { crate::gslb::Policy::All => "all", crate::gslb::Policy::Failover { .. } => "failover", crate::gslb::Policy::Weighted => "weighted" },
+                "ttl": pool.ttl,
+                "degraded_ttl": pool.degraded_ttl,
+                "answering": { "A": answering(0), "AAAA": answering(1), "CNAME": answering(2) },
+                "all_down": sels.iter().any(|s| s.all_down),
+                "degraded": sels.iter().any(|s| s.degraded),
+                "members": members,
+            })
+        })
+        .collect();
+    json!({
+        "generation": snap.generation,
+        "ready": st.ready.load(Ordering::Acquire),
+        "zones": snap.zones.iter().map(|z| json!({"origin": z.origin.to_string(), "serial": z.serial(), "file": z.file})).collect::<Vec<_>>(),
+        "providers": providers,
+        "pools": pools,
+        "targets": target_json,
+    })
+}
+
+async fn status(State(st): State<Arc<HttpState>>) -> Json<Value> {
+    Json(status_json(&st))
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The human status page: providers green/red, pools with what they answer now.
+async fn page(State(st): State<Arc<HttpState>>) -> Html<String> {
+    let v = status_json(&st);
+    let snap: arc_swap::Guard<Arc<Snapshot>> = st.snapshot.load();
+    let mut h = String::with_capacity(8192);
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">\
+         <title>gslbd status</title><style>body{{font:15px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:2em}}\
+         td,th{{border:1px solid #ccc;padding:.3em .7em;text-align:left}}.up{{background:#c8f7c5}}.down{{background:#f7c5c5}}\
+         code{{font-size:14px}}</style></head><body><h1>gslbd</h1><p>snapshot generation {} &middot; {} zones &middot; \
+         refreshes every 5 s</p><h2>Providers</h2><table><tr><th>provider</th><th>status</th><th>why</th><th>members up</th></tr>",
+        snap.generation,
+        snap.zones.len()
+    );
+    for p in v["providers"].as_array().into_iter().flatten() {
+        let status = p["status"].as_str().unwrap_or("?");
+        let _ = write!(
+            h,
+            "<tr class=\"{status}\" id=\"provider-{name}\"><td>{name}</td><td>{}</td><td>{}</td><td>{} / {}</td></tr>",
+            status.to_uppercase(),
+            esc(p["reason"].as_str().unwrap_or("")),
+            p["members_up"],
+            p["members_total"],
+            name = esc(p["name"].as_str().unwrap_or("")),
+        );
+    }
+    h.push_str(
+        "</table><h2>Pools</h2><table><tr><th>name</th><th>policy</th><th>answering now</th><th>members</th></tr>",
+    );
+    for p in v["pools"].as_array().into_iter().flatten() {
+        let answering: Vec<String> = ["A", "AAAA", "CNAME"]
+            .iter()
+            .flat_map(|f| p["answering"][f].as_array().cloned().unwrap_or_default())
+            .map(|x| esc(x.as_str().unwrap_or("")))
+            .collect();
+        let members: Vec<String> = p["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                format!(
+                    "<span class=\"{}\">{} ({})</span>",
+                    m["status"].as_str().unwrap_or(""),
+                    esc(m["value"].as_str().unwrap_or("")),
+                    esc(m["provider"].as_str().unwrap_or(""))
+                )
+            })
+            .collect();
+        let class = if p["all_down"].as_bool() == Some(true) {
+            "down"
+        } else {
+            "up"
+        };
+        let _ = write!(
+            h,
+            "<tr class=\"{class}\"><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            esc(p["name"].as_str().unwrap_or("")),
+            esc(p["policy"].as_str().unwrap_or("")),
+            answering.join(" "),
+            members.join(" ")
+        );
+    }
+    h.push_str("</table><h2>Health targets</h2><table><tr><th>target</th><th>status</th><th>last result</th></tr>");
+    for t in v["targets"].as_array().into_iter().flatten() {
+        let status = t["status"].as_str().unwrap_or("?");
+        let _ = write!(
+            h,
+            "<tr class=\"{status}\"><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            esc(t["key"].as_str().unwrap_or("")),
+            status.to_uppercase(),
+            esc(t["last_reason"].as_str().unwrap_or(""))
+        );
+    }
+    h.push_str("</table><p><a href=\"/status\">JSON</a> &middot; <a href=\"/metrics\">metrics</a></p></body></html>");
+    Html(h)
+}
+
+/// A JSON error response.
+fn error(code: StatusCode, msg: impl Into<String>) -> Response {
+    (code, Json(json!({ "error": msg.into() }))).into_response()
+}
+
+/// Constant-time comparison of the presented token with ours.
+fn token_ok(expected: &str, presented: &str) -> bool {
+    let (a, b) = (expected.as_bytes(), presented.as_bytes());
+    let mut diff = (a.len() != b.len()) as u8;
+    for i in 0..a.len() {
+        diff |= a[i] ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+/// Checks the bearer token. The admin API is disabled when no token is configured.
+fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(expected) = &st.admin_token else {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "admin API disabled: set server.admin_token or GSLBD_ADMIN_TOKEN",
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if token_ok(expected, presented) {
+        Ok(())
+    } else {
+        Err(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
+    }
+}
+
+async fn reload(State(st): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&st, &headers) {
+        return r;
+    }
+    let (tx, rx) = oneshot::channel();
+    if st.reload.send(Some(tx)).await.is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    match rx.await {
+        Ok(Ok(generation)) => Json(json!({ "result": "reloaded", "generation": generation })).into_response(),
+        Ok(Err(diags)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": "reload failed; still serving the previous data", "diagnostics": diags })),
+        )
+            .into_response(),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+    }
+}
+
+async fn admin_state(State(st): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&st, &headers) {
+        return r;
+    }
+    let a = st.admin.read().map(|a| a.clone()).unwrap_or_default();
+    Json(json!(a)).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrainBody {
+    provider: String,
+    member: Option<String>,
+    reason: Option<String>,
+    who: Option<String>,
+    /// Seconds, or a duration like "30m".
+    expires_in: Option<crate::config::raw::RawDuration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForceBody {
+    target: String,
+    /// "up", "down", or "auto" to clear.
+    status: String,
+    reason: Option<String>,
+    who: Option<String>,
+    expires_in: Option<crate::config::raw::RawDuration>,
+}
+
+/// Parses a JSON body into `T`, answering 400 with serde's message on failure.
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad request body: {e}")))
+}
+
+fn expires(v: &Option<crate::config::raw::RawDuration>) -> Result<Option<u64>, Response> {
+    match v {
+        None => Ok(None),
+        Some(d) => crate::config::parse_duration(d)
+            .map(|d| Some(d.as_secs().max(1)))
+            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("expires_in: {e}"))),
+    }
+}
+
+async fn send(st: &HttpState, action: Action) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if st.admin_tx.send(AdminRequest { action, reply: tx }).await.is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    match rx.await {
+        Ok(Ok(line)) => Json(json!({ "result": line })).into_response(),
+        Ok(Err(e)) if e.starts_with("not applied") => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Ok(Err(e)) => error(StatusCode::UNPROCESSABLE_ENTITY, e),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+    }
+}
+
+fn who(given: Option<String>, peer: SocketAddr) -> String {
+    given
+        .filter(|w| !w.trim().is_empty())
+        .unwrap_or_else(|| format!("admin@{}", peer.ip()))
+}
+
+async fn drain(
+    State(st): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = authorize(&st, &headers) {
+        return r;
+    }
+    let b: DrainBody = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let expires_in = match expires(&b.expires_in) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let action = Action::Drain {
+        provider: b.provider,
+        member: b.member,
+        reason: b.reason.unwrap_or_default(),
+        who: who(b.who, peer),
+        expires_in,
+    };
+    send(&st, action).await
+}
+
+async fn undrain(
+    State(st): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = authorize(&st, &headers) {
+        return r;
+    }
+    let b: DrainBody = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    send(
+        &st,
+        Action::Undrain {
+            provider: b.provider,
+            member: b.member,
+            who: who(b.who, peer),
+        },
+    )
+    .await
+}
+
+async fn force(
+    State(st): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = authorize(&st, &headers) {
+        return r;
+    }
+    let b: ForceBody = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let up = match b.status.as_str() {
+        "up" => Some(true),
+        "down" => Some(false),
+        "auto" => None,
+        other => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("status must be up, down or auto, not {other:?}"),
+            )
+        }
+    };
+    let expires_in = match expires(&b.expires_in) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    send(
+        &st,
+        Action::Force {
+            target: b.target,
+            up,
+            reason: b.reason.unwrap_or_default(),
+            who: who(b.who, peer),
+            expires_in,
+        },
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_comparison() {
+        assert!(token_ok("s3cret-token-abcdef", "s3cret-token-abcdef"));
+        assert!(!token_ok("s3cret-token-abcdef", "s3cret-token-abcdeg"));
+        assert!(!token_ok("s3cret-token-abcdef", "s3cret"));
+        assert!(!token_ok("s3cret", "s3cret-token-abcdef"));
+        assert!(!token_ok("s3cret-token-abcdef", ""));
     }
 }

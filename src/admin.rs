@@ -1,0 +1,341 @@
+//! Operator overrides (L3): drains of providers or single members and forced target states,
+//! each with who, why, since and an optional expiry; validation against the running setup; and
+//! persistence to a state file written atomically (temp file, fsync, rename), so that overrides
+//! survive a restart and a failed write never loses the previous state.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::gslb::GslbSetup;
+use crate::gslb::{Health, MemberValue};
+
+/// A drain of a provider (member `None`) or of one member address / CNAME of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drain {
+    pub provider: String,
+    #[serde(default)]
+    pub member: Option<String>,
+    pub reason: String,
+    pub who: String,
+    pub since: u64,
+    #[serde(default)]
+    pub expires: Option<u64>,
+}
+
+/// A target forced up or down regardless of its probes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Force {
+    pub target: String,
+    pub up: bool,
+    pub reason: String,
+    pub who: String,
+    pub since: u64,
+    #[serde(default)]
+    pub expires: Option<u64>,
+}
+
+/// Everything operators have overridden.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminState {
+    #[serde(default)]
+    pub drains: Vec<Drain>,
+    #[serde(default)]
+    pub forces: Vec<Force>,
+}
+
+/// One admin request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Drain {
+        provider: String,
+        member: Option<String>,
+        reason: String,
+        who: String,
+        expires_in: Option<u64>,
+    },
+    Undrain {
+        provider: String,
+        member: Option<String>,
+        who: String,
+    },
+    /// `up: None` clears a force.
+    Force {
+        target: String,
+        up: Option<bool>,
+        reason: String,
+        who: String,
+        expires_in: Option<u64>,
+    },
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn parse_member(v: &str) -> Option<MemberValue> {
+    match v.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => Some(MemberValue::V4(a)),
+        Ok(std::net::IpAddr::V6(a)) => Some(MemberValue::V6(a)),
+        Err(_) => v.parse().ok().map(MemberValue::Cname),
+    }
+}
+
+impl AdminState {
+    /// Applies an action after checking it against the running setup. Returns a log line.
+    pub fn apply(&mut self, action: Action, setup: &GslbSetup, now: u64) -> Result<String, String> {
+        let gslb = &setup.gslb;
+        let provider_exists = |p: &str| gslb.providers.iter().any(|x| x.name == p);
+        let member_exists = |p: &str, m: &str| {
+            let (Some(pi), Some(v)) = (gslb.providers.iter().position(|x| x.name == p), parse_member(m)) else {
+                return false;
+            };
+            gslb.pools
+                .iter()
+                .flat_map(|pl| &pl.members)
+                .any(|mb| mb.provider == pi && mb.value == v)
+        };
+        match action {
+            Action::Drain {
+                provider,
+                member,
+                reason,
+                who,
+                expires_in,
+            } => {
+                if !provider_exists(&provider) {
+                    return Err(format!("unknown provider {provider:?}"));
+                }
+                if let Some(m) = &member {
+                    if !member_exists(&provider, m) {
+                        return Err(format!("provider {provider:?} has no member {m:?}"));
+                    }
+                }
+                if reason.trim().is_empty() {
+                    return Err("a drain needs a reason".into());
+                }
+                self.drains.retain(|d| !(d.provider == provider && d.member == member));
+                let what = match &member {
+                    Some(m) => format!("member {m} of provider {provider}"),
+                    None => format!("provider {provider}"),
+                };
+                let until = expires_in.map(|s| format!(" for {s}s")).unwrap_or_default();
+                self.drains.push(Drain {
+                    provider,
+                    member,
+                    reason: reason.clone(),
+                    who: who.clone(),
+                    since: now,
+                    expires: expires_in.map(|s| now + s),
+                });
+                Ok(format!("admin: {who} drained {what}{until}: {reason}"))
+            }
+            Action::Undrain { provider, member, who } => {
+                let before = self.drains.len();
+                self.drains.retain(|d| !(d.provider == provider && d.member == member));
+                if self.drains.len() == before {
+                    return Err(match member {
+                        Some(m) => format!("member {m:?} of provider {provider:?} is not drained"),
+                        None => format!("provider {provider:?} is not drained"),
+                    });
+                }
+                let what = member
+                    .map(|m| format!("member {m} of provider {provider}"))
+                    .unwrap_or(format!("provider {provider}"));
+                Ok(format!("admin: {who} undrained {what}"))
+            }
+            Action::Force {
+                target,
+                up,
+                reason,
+                who,
+                expires_in,
+            } => {
+                if !gslb.targets.iter().any(|t| t.key == target) {
+                    return Err(format!("unknown target {target:?} (see /status for target keys)"));
+                }
+                self.forces.retain(|f| f.target != target);
+                match up {
+                    None => Ok(format!("admin: {who} cleared the force on target {target}")),
+                    Some(up) => {
+                        if reason.trim().is_empty() {
+                            return Err("forcing a target needs a reason".into());
+                        }
+                        let state = if up { "up" } else { "down" };
+                        self.forces.push(Force {
+                            target: target.clone(),
+                            up,
+                            reason: reason.clone(),
+                            who: who.clone(),
+                            since: now,
+                            expires: expires_in.map(|s| now + s),
+                        });
+                        Ok(format!("admin: {who} forced target {target} {state}: {reason}"))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops expired overrides; returns what expired, for the log.
+    pub fn expire(&mut self, now: u64) -> Vec<String> {
+        let mut gone = Vec::new();
+        self.drains.retain(|d| {
+            let keep = d.expires.is_none_or(|e| e > now);
+            if !keep {
+                gone.push(format!(
+                    "drain of {} {} expired",
+                    d.provider,
+                    d.member.as_deref().unwrap_or("")
+                ));
+            }
+            keep
+        });
+        self.forces.retain(|f| {
+            let keep = f.expires.is_none_or(|e| e > now);
+            if !keep {
+                gone.push(format!("force of target {} expired", f.target));
+            }
+            keep
+        });
+        gone
+    }
+
+    /// Folds the overrides into a health view computed from probes.
+    pub fn overlay(&self, setup: &GslbSetup, health: &mut Health) {
+        let g = &setup.gslb;
+        for f in &self.forces {
+            if let Some(i) = g.targets.iter().position(|t| t.key == f.target) {
+                if let Some(slot) = health.target_up.get_mut(i) {
+                    *slot = f.up;
+                }
+            }
+        }
+        for d in &self.drains {
+            let Some(pi) = g.providers.iter().position(|p| p.name == d.provider) else {
+                continue;
+            };
+            match d.member.as_deref().and_then(parse_member) {
+                None if d.member.is_none() => {
+                    if let Some(slot) = health.drained.get_mut(pi) {
+                        *slot = true;
+                    }
+                }
+                Some(v) => health.drained_members.push((pi, v)),
+                None => {}
+            }
+        }
+    }
+}
+
+/// Where overrides are kept between restarts.
+#[derive(Debug, Clone)]
+pub struct StateFile {
+    pub path: PathBuf,
+}
+
+impl StateFile {
+    /// Reads the state file. A missing file is an empty state; a corrupt one is an error the
+    /// caller reports (and then starts empty, keeping the file for inspection).
+    pub fn load(&self) -> Result<AdminState, String> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => {
+                serde_json::from_str(&text).map_err(|e| format!("{}: corrupt state file: {e}", self.path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AdminState::default()),
+            Err(e) => Err(format!("{}: cannot read state file: {e}", self.path.display())),
+        }
+    }
+
+    /// Writes atomically: a temp file beside the target, fsync, rename. On any error the
+    /// previous file is untouched.
+    pub fn save(&self, state: &AdminState) -> Result<(), String> {
+        write_atomic(
+            &self.path,
+            &serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| format!("{}: cannot write state file: {e}", self.path.display()))
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_file_round_trip_and_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let sf = StateFile {
+            path: dir.path().join("state.json"),
+        };
+        assert_eq!(sf.load().unwrap(), AdminState::default());
+        let st = AdminState {
+            drains: vec![Drain {
+                provider: "aws".into(),
+                member: None,
+                reason: "maintenance".into(),
+                who: "ops".into(),
+                since: 1,
+                expires: Some(100),
+            }],
+            forces: vec![],
+        };
+        sf.save(&st).unwrap();
+        assert_eq!(sf.load().unwrap(), st);
+        std::fs::write(&sf.path, "{not json").unwrap();
+        assert!(sf.load().unwrap_err().contains("corrupt state file"));
+        // a failed write (directory gone) leaves no temp file and reports the path
+        let gone = StateFile {
+            path: dir.path().join("missing/state.json"),
+        };
+        assert!(gone.save(&st).unwrap_err().contains("cannot write state file"));
+    }
+
+    #[test]
+    fn expiry() {
+        let mut st = AdminState::default();
+        st.forces.push(Force {
+            target: "t".into(),
+            up: false,
+            reason: "r".into(),
+            who: "w".into(),
+            since: 0,
+            expires: Some(10),
+        });
+        assert!(st.expire(5).is_empty());
+        assert_eq!(st.expire(10).len(), 1);
+        assert!(st.forces.is_empty());
+    }
+}

@@ -1,0 +1,304 @@
+//! Prometheus metrics (L2), prefix `gslbd_`. Label values come from configuration or from small
+//! fixed sets, never from query names. Query-path handles are resolved once at start-up into a
+//! table indexed by transport, rcode and qtype, so answering a query does no label lookup.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::dns::handler::{Outcome, Transport};
+use crate::dns::QueryObserver;
+
+const RCODES: [(u16, &str); 8] = [
+    (0, "NOERROR"),
+    (1, "FORMERR"),
+    (2, "SERVFAIL"),
+    (3, "NXDOMAIN"),
+    (4, "NOTIMP"),
+    (5, "REFUSED"),
+    (6, "YXDOMAIN"),
+    (16, "BADVERS"),
+];
+const QTYPES: [(u16, &str); 16] = [
+    (1, "A"),
+    (2, "NS"),
+    (5, "CNAME"),
+    (6, "SOA"),
+    (12, "PTR"),
+    (15, "MX"),
+    (16, "TXT"),
+    (28, "AAAA"),
+    (33, "SRV"),
+    (39, "DNAME"),
+    (43, "DS"),
+    (64, "SVCB"),
+    (65, "HTTPS"),
+    (257, "CAA"),
+    (255, "ANY"),
+    (0, "OTHER"),
+];
+const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
+
+/// Every metric gslbd exports.
+pub struct Metrics {
+    pub registry: Registry,
+    /// [transport][rcode][qtype]
+    queries: Vec<IntCounter>,
+    response_seconds: [Histogram; 2],
+    truncated: [IntCounter; 2],
+    dropped: [IntCounter; 2],
+    pub target_up: IntGaugeVec,
+    pub provider_up: IntGaugeVec,
+    pub pool_members_answered: IntGaugeVec,
+    pub probe_seconds: HistogramVec,
+    pub probe_failures: IntCounterVec,
+    pub transitions: IntCounterVec,
+    pub snapshot_generation: IntGauge,
+    pub snapshot_swaps: IntCounter,
+    pub reloads: IntCounterVec,
+    pub all_down_events: IntCounterVec,
+    pub admin_actions: IntCounterVec,
+}
+
+fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
+    r.register(Box::new(c.clone())).expect("metric names are unique");
+    c
+}
+
+impl Metrics {
+    /// Builds and registers everything (a start-up invariant: names are static and unique).
+    pub fn new() -> Metrics {
+        let r = Registry::new();
+        let queries_vec = reg(
+            &r,
+            IntCounterVec::new(
+                Opts::new(
+                    "gslbd_queries_total",
+                    "DNS responses sent, by rcode, qtype and transport",
+                ),
+                &["rcode", "qtype", "transport"],
+            )
+            .expect("valid metric"),
+        );
+        let mut queries = Vec::with_capacity(2 * RCODES.len() * QTYPES.len());
+        for t in TRANSPORTS {
+            for (_, rc) in RCODES {
+                for (_, qt) in QTYPES {
+                    queries.push(queries_vec.with_label_values(&[rc, qt, t]));
+                }
+            }
+        }
+        let resp = reg(
+            &r,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "gslbd_response_seconds",
+                    "Time from receiving a query to sending its response",
+                )
+                .buckets(vec![1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.025, 0.1]),
+                &["transport"],
+            )
+            .expect("valid metric"),
+        );
+        let trunc = reg(
+            &r,
+            IntCounterVec::new(
+                Opts::new("gslbd_responses_truncated_total", "Responses sent with TC=1"),
+                &["transport"],
+            )
+            .expect("valid metric"),
+        );
+        let dropped = reg(
+            &r,
+            IntCounterVec::new(
+                Opts::new("gslbd_dropped_total", "Messages dropped unanswered (responses, runts)"),
+                &["transport"],
+            )
+            .expect("valid metric"),
+        );
+        let m = Metrics {
+            queries,
+            response_seconds: [resp.with_label_values(&["udp"]), resp.with_label_values(&["tcp"])],
+            truncated: [trunc.with_label_values(&["udp"]), trunc.with_label_values(&["tcp"])],
+            dropped: [dropped.with_label_values(&["udp"]), dropped.with_label_values(&["tcp"])],
+            target_up: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new("gslbd_target_up", "Health of each probed target (1 up, 0 down)"),
+                    &["target", "provider", "check"],
+                )
+                .expect("valid metric"),
+            ),
+            provider_up: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new("gslbd_provider_up", "Provider state (1 up, 0 down)"),
+                    &["provider"],
+                )
+                .expect("valid metric"),
+            ),
+            pool_members_answered: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new("gslbd_pool_members_answered", "Members a pool currently answers with"),
+                    &["pool", "family"],
+                )
+                .expect("valid metric"),
+            ),
+            probe_seconds: reg(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::new("gslbd_probe_duration_seconds", "Health probe duration")
+                        .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                    &["check"],
+                )
+                .expect("valid metric"),
+            ),
+            probe_failures: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new("gslbd_probe_failures_total", "Failed health probes by reason"),
+                    &["check", "reason"],
+                )
+                .expect("valid metric"),
+            ),
+            transitions: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new("gslbd_health_transitions_total", "Target status flips"),
+                    &["to"],
+                )
+                .expect("valid metric"),
+            ),
+            snapshot_generation: reg(
+                &r,
+                IntGauge::new("gslbd_snapshot_generation", "Generation of the snapshot being served")
+                    .expect("valid metric"),
+            ),
+            snapshot_swaps: reg(
+                &r,
+                IntCounter::new("gslbd_snapshot_swaps_total", "Snapshots published").expect("valid metric"),
+            ),
+            reloads: reg(
+                &r,
+                IntCounterVec::new(Opts::new("gslbd_reloads_total", "Reloads by result"), &["result"])
+                    .expect("valid metric"),
+            ),
+            all_down_events: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new("gslbd_all_down_events_total", "Times a pool had no healthy member"),
+                    &["pool"],
+                )
+                .expect("valid metric"),
+            ),
+            admin_actions: reg(
+                &r,
+                IntCounterVec::new(Opts::new("gslbd_admin_actions_total", "Admin API actions"), &["action"])
+                    .expect("valid metric"),
+            ),
+            registry: r,
+        };
+        let info =
+            IntGaugeVec::new(Opts::new("gslbd_build_info", "Build information"), &["version"]).expect("valid metric");
+        info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        m.registry.register(Box::new(info)).expect("unique");
+        for result in ["success", "failure"] {
+            m.reloads.with_label_values(&[result]);
+        }
+        m
+    }
+
+    /// Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    /// A bounded reason label for a probe failure reason.
+    pub fn reason_label(reason: &str) -> &'static str {
+        match reason {
+            "timeout" => "timeout",
+            "connect refused" => "connect_refused",
+            "body mismatch" => "body_mismatch",
+            r if r.starts_with("status ") => "status",
+            r if r.starts_with("tls") => "tls",
+            r if r.starts_with("connect") => "connect",
+            r if r.contains("redirect") => "redirect",
+            _ => "other",
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+fn t_idx(t: Transport) -> usize {
+    match t {
+        Transport::Udp => 0,
+        Transport::Tcp => 1,
+    }
+}
+
+impl QueryObserver for Metrics {
+    fn observe(&self, transport: Transport, outcome: &Outcome, elapsed: Duration) {
+        let t = t_idx(transport);
+        let rc = RCODES.iter().position(|(c, _)| *c == outcome.rcode).unwrap_or(2);
+        let qt = QTYPES
+            .iter()
+            .position(|(c, _)| *c == outcome.qtype)
+            .unwrap_or(QTYPES.len() - 1);
+        self.queries[(t * RCODES.len() + rc) * QTYPES.len() + qt].inc();
+        self.response_seconds[t].observe(elapsed.as_secs_f64());
+        if outcome.truncated {
+            self.truncated[t].inc();
+        }
+        tracing::debug!(
+            transport = transport.as_str(),
+            rcode = outcome.rcode,
+            qtype = outcome.qtype,
+            tc = outcome.truncated,
+            "answered"
+        );
+    }
+
+    fn dropped(&self, transport: Transport) {
+        self.dropped[t_idx(transport)].inc();
+        tracing::debug!(transport = transport.as_str(), "dropped message");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_counters_use_bounded_labels() {
+        let m = Metrics::new();
+        let o = |rcode, qtype| Outcome {
+            rcode,
+            qtype,
+            truncated: false,
+        };
+        m.observe(Transport::Udp, &o(0, 1), Duration::from_micros(20));
+        m.observe(Transport::Tcp, &o(3, 65000), Duration::from_micros(20));
+        m.dropped(Transport::Udp);
+        let text = m.render();
+        assert!(
+            text.contains("gslbd_queries_total{qtype=\"A\",rcode=\"NOERROR\",transport=\"udp\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("gslbd_queries_total{qtype=\"OTHER\",rcode=\"NXDOMAIN\",transport=\"tcp\"} 1"));
+        assert!(text.contains("gslbd_dropped_total{transport=\"udp\"} 1"));
+        assert!(text.contains("gslbd_build_info{version="));
+        assert_eq!(Metrics::reason_label("status 503"), "status");
+        assert_eq!(Metrics::reason_label("tls: invalid peer certificate"), "tls");
+    }
+}
