@@ -1,0 +1,403 @@
+//! Operations end to end: /status field by field, the admin API (token, drain, force, expiry,
+//! persistence across a restart, bad requests), POST /reload, a real Prometheus server scraping
+//! gslbd, and the status page rendered by headless Chromium.
+
+mod common;
+
+#[path = "common/endpoint.rs"]
+mod endpoint;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use endpoint::{Endpoint, Mode};
+use serde_json::Value;
+
+const TOKEN: &str = "test-token-0123456789";
+
+struct Clouds {
+    aws: Endpoint,
+    _rack: Endpoint,
+    dir: tempfile::TempDir,
+}
+
+fn clouds() -> Clouds {
+    let aws = Endpoint::start("127.0.0.11");
+    let rack = Endpoint::start("127.0.0.12");
+    let dir = tempfile::tempdir().unwrap();
+    let zone = repo().join("zones/example.test.zone");
+    let chk = |e: &Endpoint| {
+        format!(
+            "{{ type: http, address: {}, port: {}, interval: 200ms, timeout: 150ms, rise: 1, fall: 1 }}",
+            e.addr.ip(),
+            e.addr.port()
+        )
+    };
+    let cfg = format!(
+        "version: 1\nserver:\n  coalesce: 0ms\n  admin_token: {TOKEN}\n  state_file: state.json\nzones: [{:?}]\n\
+         checks:\n  aws: {}\n  rack: {}\nproviders:\n  aws: {{}}\n  rackspace: {{}}\npools:\n  www.example.test.:\n\
+         \x20   ttl: 30\n    degraded_ttl: 5\n    members:\n\
+         \x20     - {{ provider: aws, address: 192.0.2.10, check: aws }}\n\
+         \x20     - {{ provider: rackspace, address: 198.51.100.10, check: rack }}\n",
+        zone.display(),
+        chk(&aws),
+        chk(&rack)
+    );
+    std::fs::write(dir.path().join("gslbd.yaml"), cfg).unwrap();
+    Clouds { aws, _rack: rack, dir }
+}
+
+fn start(c: &Clouds) -> Server {
+    Server::start(&["--config", c.dir.path().join("gslbd.yaml").to_str().unwrap()])
+}
+
+fn answer(s: &Server) -> BTreeSet<String> {
+    s.query("www.example.test.", RecordType::A)
+        .answers
+        .iter()
+        .map(|r| r.data.to_string())
+        .collect()
+}
+
+fn wait_answer(s: &Server, want: &[&str]) {
+    let want: BTreeSet<String> = want.iter().map(|x| x.to_string()).collect();
+    let t0 = Instant::now();
+    while answer(s) != want {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "still {:?}, want {want:?}",
+            answer(s)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn admin(s: &Server, path: &str, body: &str) -> (u16, Value) {
+    let auth = format!("Bearer {TOKEN}");
+    let (code, text) = http_request(
+        s.http.unwrap(),
+        "POST",
+        path,
+        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        body,
+    );
+    (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn status(s: &Server) -> Value {
+    let (code, body) = http_get(s.http.unwrap(), "/status");
+    assert_eq!(code, 200);
+    serde_json::from_str(&body).unwrap()
+}
+
+#[test]
+fn status_json_field_by_field() {
+    let c = clouds();
+    let s = start(&c);
+    let v = status(&s);
+    assert!(v["generation"].as_u64().unwrap() >= 1);
+    assert_eq!(v["ready"], true);
+    assert_eq!(v["zones"][0]["origin"], "example.test.");
+    assert_eq!(v["zones"][0]["serial"], 2026112901);
+    let aws = &v["providers"][0];
+    assert_eq!(aws["name"], "aws");
+    assert_eq!(aws["status"], "up");
+    assert_eq!(aws["drained"], false);
+    assert_eq!(aws["members_up"], 1);
+    let pool = &v["pools"][0];
+    assert_eq!(pool["name"], "www.example.test.");
+    assert_eq!(pool["policy"], "all");
+    assert_eq!(pool["ttl"], 30);
+    assert_eq!(pool["degraded_ttl"], 5);
+    let mut answering: Vec<&str> = pool["answering"]["A"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    answering.sort();
+    assert_eq!(answering, ["192.0.2.10", "198.51.100.10"]);
+    assert_eq!(pool["members"][0]["provider"], "aws");
+    assert_eq!(pool["members"][0]["status"], "up");
+    let t = &v["targets"][0];
+    assert_eq!(t["key"], format!("aws@{}", c.aws.addr.ip()));
+    assert_eq!(t["status"], "up");
+    assert_eq!(t["last_reason"], "ok");
+    assert!(t["probes"].as_u64().unwrap() >= 1);
+
+    c.aws.set(Mode::Fail503);
+    wait_answer(&s, &["198.51.100.10"]);
+    let v = status(&s);
+    assert_eq!(v["providers"][0]["status"], "down");
+    assert_eq!(v["providers"][0]["reason"], "fewer than min_up members up");
+    assert_eq!(v["targets"][0]["status"], "down");
+    assert_eq!(v["targets"][0]["last_reason"], "status 503");
+    assert_eq!(v["pools"][0]["answering"]["A"], serde_json::json!(["198.51.100.10"]));
+    assert_eq!(v["pools"][0]["degraded"], true);
+}
+
+#[test]
+fn admin_drain_force_persist_and_bad_requests() {
+    let c = clouds();
+    let mut s = start(&c);
+    // no token, wrong token
+    let (code, body) = http_request(s.http.unwrap(), "POST", "/admin/drain", &[], "{}");
+    assert_eq!(code, 401, "{body}");
+    let (code, _) = http_request(
+        s.http.unwrap(),
+        "POST",
+        "/admin/drain",
+        &[("Authorization", "Bearer nope")],
+        "{\"provider\":\"aws\"}",
+    );
+    assert_eq!(code, 401);
+    // bad requests name the problem
+    let (code, v) = admin(&s, "/admin/drain", "{\"provider\":\"azure\",\"reason\":\"x\"}");
+    assert_eq!(
+        (code, v["error"].as_str().unwrap()),
+        (422, "unknown provider \"azure\"")
+    );
+    let (code, v) = admin(&s, "/admin/drain", "{\"provider\":\"aws\"}");
+    assert_eq!((code, v["error"].as_str().unwrap()), (422, "a drain needs a reason"));
+    let (code, v) = admin(&s, "/admin/drain", "{\"provider\":\"aws\",\"reasn\":\"x\"}");
+    assert_eq!(code, 400);
+    assert!(v["error"].as_str().unwrap().contains("unknown field `reasn`"), "{v}");
+    let (code, _) = admin(&s, "/admin/drain", "not json");
+    assert_eq!(code, 400);
+    let (code, v) = admin(
+        &s,
+        "/admin/force",
+        "{\"target\":\"nope\",\"status\":\"down\",\"reason\":\"x\"}",
+    );
+    assert_eq!(code, 422);
+    assert!(v["error"].as_str().unwrap().starts_with("unknown target"));
+
+    // drain aws: it leaves at once, logged with who and why
+    let (code, v) = admin(
+        &s,
+        "/admin/drain",
+        "{\"provider\":\"aws\",\"reason\":\"maintenance window\",\"who\":\"alice\"}",
+    );
+    assert_eq!(code, 200, "{v}");
+    wait_answer(&s, &["198.51.100.10"]);
+    assert!(s.wait_log(
+        "admin: alice drained provider aws: maintenance window",
+        Duration::from_secs(2)
+    ));
+    assert!(!s.log_text().contains(TOKEN), "the token is never logged");
+    let st = status(&s);
+    assert_eq!(st["providers"][0]["drained"], true);
+    assert_eq!(st["providers"][0]["drain"]["who"], "alice");
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(c.dir.path().join("state.json")).unwrap()).unwrap();
+    assert_eq!(saved["drains"][0]["provider"], "aws");
+
+    // survives a restart
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+    let s = start(&c);
+    assert!(s.log_text().contains("restored 1 drains"), "{}", s.log_text());
+    assert_eq!(answer(&s), ["198.51.100.10".to_string()].into());
+
+    // undrain, then force the rackspace target down with an expiry
+    let (code, _) = admin(&s, "/admin/undrain", "{\"provider\":\"aws\"}");
+    assert_eq!(code, 200);
+    wait_answer(&s, &["192.0.2.10", "198.51.100.10"]);
+    let rack_key = "rack@127.0.0.12";
+    let (code, v) = admin(
+        &s,
+        "/admin/force",
+        &format!("{{\"target\":\"{rack_key}\",\"status\":\"down\",\"reason\":\"bad deploy\",\"expires_in\":\"1s\"}}"),
+    );
+    assert_eq!(code, 200, "{v}");
+    wait_answer(&s, &["192.0.2.10"]);
+    // the force expires by itself
+    wait_answer(&s, &["192.0.2.10", "198.51.100.10"]);
+    assert!(
+        s.log_text().contains("force of target rack@127.0.0.12 expired"),
+        "{}",
+        s.log_text()
+    );
+}
+
+#[test]
+fn post_reload_reports_success_and_failure() {
+    let c = clouds();
+    let s = start(&c);
+    let (code, v) = admin(&s, "/reload", "");
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["result"], "reloaded");
+    let path = c.dir.path().join("gslbd.yaml");
+    let good = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, good.replace("provider: rackspace,", "provider: azure,")).unwrap();
+    let (code, v) = admin(&s, "/reload", "");
+    assert_eq!(code, 422);
+    assert!(
+        v["diagnostics"][0]
+            .as_str()
+            .unwrap()
+            .contains("names unknown provider \"azure\""),
+        "{v}"
+    );
+    assert_eq!(answer(&s).len(), 2, "old snapshot still served");
+    let (_, m) = http_get(s.http.unwrap(), "/metrics");
+    assert!(m.contains("gslbd_reloads_total{result=\"failure\"} 1"), "{m}");
+    assert!(m.contains("gslbd_reloads_total{result=\"success\"} 1"));
+}
+
+#[test]
+fn admin_is_disabled_without_a_token() {
+    let s = Server::start(&["--zone", repo().join("zones/example.test.zone").to_str().unwrap()]);
+    let (code, body) = http_request(s.http.unwrap(), "POST", "/reload", &[("Authorization", "Bearer x")], "");
+    assert_eq!(code, 403);
+    assert!(body.contains("admin API disabled"));
+}
+
+struct Prometheus {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_prometheus(target: std::net::SocketAddr) -> Prometheus {
+    let bin = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("prometheus is not installed: run tests/run.sh");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: gslbd\n    static_configs:\n      - targets: [\"{target}\"]\n"),
+    )
+    .unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(bin)
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .arg(format!("--web.listen-address={addr}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Prometheus { child, addr, _dir: dir }
+}
+
+/// Asks Prometheus's query API for one instant value.
+fn prom_value(p: &Prometheus, query: &str) -> Option<f64> {
+    let q: String = query
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let addr: std::net::SocketAddr = p.addr.parse().ok()?;
+    std::net::TcpStream::connect(addr).ok()?; // not listening yet
+    let (code, body) = http_get(addr, &format!("/api/v1/query?query={q}"));
+    if code != 200 {
+        return None;
+    }
+    let v: Value = serde_json::from_str(&body).ok()?;
+    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+#[test]
+fn prometheus_sees_a_provider_go_down() {
+    let c = clouds();
+    let s = start(&c);
+    let p = start_prometheus(s.http.unwrap());
+    let wait = |q: &str, want: f64| {
+        let t0 = Instant::now();
+        loop {
+            if prom_value(&p, q) == Some(want) {
+                return;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(30), "{q} never became {want}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    wait("gslbd_provider_up{provider=\"aws\"}", 1.0);
+    // queries are counted by rcode/qtype/transport
+    for _ in 0..5 {
+        s.query("www.example.test.", RecordType::A);
+    }
+    c.aws.set(Mode::Stopped);
+    wait("gslbd_provider_up{provider=\"aws\"}", 0.0);
+    wait(
+        "gslbd_pool_members_answered{pool=\"www.example.test.\",family=\"A\"}",
+        1.0,
+    );
+    let swaps = prom_value(&p, "gslbd_snapshot_swaps_total").unwrap();
+    assert!(swaps >= 2.0);
+    let q = prom_value(
+        &p,
+        "sum(gslbd_queries_total{rcode=\"NOERROR\",qtype=\"A\",transport=\"udp\"})",
+    )
+    .unwrap();
+    assert!(q >= 5.0, "{q}");
+    let fails = prom_value(
+        &p,
+        "sum(gslbd_probe_failures_total{check=\"aws\",reason=\"connect_refused\"})",
+    )
+    .unwrap();
+    assert!(fails >= 1.0);
+}
+
+#[test]
+fn status_page_renders_in_headless_chromium() {
+    let bin = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("chromium is not installed: run tests/run.sh");
+    let c = clouds();
+    let s = start(&c);
+    c.aws.set(Mode::Fail503);
+    wait_answer(&s, &["198.51.100.10"]);
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("http://{}/", s.http.unwrap()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(dom.contains("<h1>gslbd</h1>"), "{dom}");
+    assert!(
+        dom.contains("<tr class=\"down\" id=\"provider-aws\"><td>aws</td><td>DOWN</td>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<tr class=\"up\" id=\"provider-rackspace\"><td>rackspace</td><td>UP</td>"),
+        "{dom}"
+    );
+    assert!(dom.contains("198.51.100.10"));
+}
