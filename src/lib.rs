@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 pub mod app;
 pub mod config;
+pub mod demo;
 pub mod dns;
 pub mod gslb;
 pub mod health;
