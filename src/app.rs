@@ -64,7 +64,7 @@ fn bind_dns(addr: SocketAddr) -> anyhow::Result<(std::net::UdpSocket, std::net::
     }
 }
 
-fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+pub(crate) fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
     sock.set_reuse_address(true)?;
     if addr.is_ipv6() {
@@ -86,7 +86,19 @@ pub async fn run(
     first: Arc<Snapshot>,
     overrides: Overrides,
     listeners: Listeners,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    run_notify(config, first, overrides, listeners, shutdown, None).await
+}
+
+/// [`run`], and also sends on `on_ready` right after logging `ready` (used by `gslbd demo`).
+pub async fn run_notify(
+    config: Config,
+    first: Arc<Snapshot>,
+    overrides: Overrides,
+    listeners: Listeners,
     mut shutdown: watch::Receiver<bool>,
+    on_ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
     let snapshot: SharedSnapshot = Arc::new(ArcSwap::new(first));
     let metrics = Arc::new(Metrics::new());
@@ -177,6 +189,9 @@ pub async fn run(
     );
     drop(snap);
     info!("ready");
+    if let Some(tx) = on_ready {
+        let _ = tx.send(());
+    }
 
     let _ = shutdown.wait_for(|v| *v).await;
     info!("shutting down");

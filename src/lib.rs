@@ -2,6 +2,7 @@
 pub mod admin;
 pub mod app;
 pub mod config;
+pub mod demo;
 pub mod dns;
 pub mod gslb;
 pub mod health;

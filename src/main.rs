@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use gslbd::demo::DemoArgs;
 use gslbd::reload::{self, Overrides};
 
 const EXIT_USAGE: u8 = 64;
@@ -36,6 +37,8 @@ enum Command {
     Serve(ServeArgs),
     /// Validate the configuration and every zone file; print every problem; exit 0 or 64.
     Check(ServeArgs),
+    /// Run the built-in example against local stand-ins for its three clouds, which you can fail.
+    Demo(DemoArgs),
 }
 
 #[derive(clap::Args)]
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check(&args),
         Command::Serve(args) => serve(&args),
+        Command::Demo(args) => gslbd::demo::run(&args, wait_for_stop_signal()),
     }
 }
 

@@ -41,8 +41,17 @@ impl Server {
     }
 
     pub fn start_in(args: &[&str], dir: Option<&Path>) -> Server {
+        Self::start_cmd_in("serve", args, dir)
+    }
+
+    /// Like [`Server::start`] for another subcommand, e.g. `gslbd demo ARGS`.
+    pub fn start_cmd(subcommand: &str, args: &[&str]) -> Server {
+        Self::start_cmd_in(subcommand, args, None)
+    }
+
+    fn start_cmd_in(subcommand: &str, args: &[&str], dir: Option<&Path>) -> Server {
         let mut cmd = Command::new(bin());
-        cmd.arg("serve").args(args);
+        cmd.arg(subcommand).args(args);
         if !args.contains(&"--dns-listen") {
             cmd.args(["--dns-listen", "127.0.0.1:0"]);
         }
