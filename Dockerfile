@@ -7,6 +7,7 @@ COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY src ./src
 COPY config ./config
 COPY zones ./zones
+COPY benches ./benches
 RUN cargo build --release --locked --bin gslbd
 
 FROM debian:bookworm-slim
