@@ -249,6 +249,25 @@ fn post_reload_reports_success_and_failure() {
 }
 
 #[test]
+fn reload_carries_health_over_for_targets_that_still_exist() {
+    let c = clouds();
+    let s = start(&c);
+    c.aws.set(Mode::Stopped);
+    wait_answer(&s, &["198.51.100.10"]);
+    let path = c.dir.path().join("gslbd.yaml");
+    let cfg = std::fs::read_to_string(&path).unwrap();
+    // a new TTL, same targets: aws must stay down right after the swap, not restart as "up"
+    std::fs::write(&path, cfg.replace("ttl: 30", "ttl: 40")).unwrap();
+    let (code, v) = admin(&s, "/reload", "");
+    assert_eq!(code, 200, "{v}");
+    let m = s.query("www.example.test.", RecordType::A);
+    assert_eq!(rrs(&m.answers), ["www.example.test. 5 in a 198.51.100.10"]);
+    c.aws.set(Mode::Healthy);
+    wait_answer(&s, &["192.0.2.10", "198.51.100.10"]);
+    assert_eq!(s.query("www.example.test.", RecordType::A).answers[0].ttl, 40);
+}
+
+#[test]
 fn admin_is_disabled_without_a_token() {
     let s = Server::start(&["--zone", repo().join("zones/example.test.zone").to_str().unwrap()]);
     let (code, body) = http_request(s.http.unwrap(), "POST", "/reload", &[("Authorization", "Bearer x")], "");
