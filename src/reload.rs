@@ -75,7 +75,7 @@ pub fn parse_zone_arg(arg: &str) -> Result<ZoneSource, Vec<Diagnostic>> {
 /// Reads and validates one zone file.
 pub fn load_zone(z: &ZoneSource, source: Source) -> Result<Zone, Vec<Diagnostic>> {
     let file = z.path.display().to_string();
-    let text = source.read(&z.path).map_err(|e| {
+    let text = source.read_zone(&z.path).map_err(|e| {
         vec![Diagnostic {
             location: file.clone(),
             message: format!("cannot read zone file: {e}"),

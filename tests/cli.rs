@@ -62,6 +62,14 @@ fn bad_zone_files_give_located_errors_and_exit_64() {
             "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n@ SOA ns hm 2 2 3 4 5\n",
             "bad.zone:5:1: second SOA record in zone t.: exactly one is allowed",
         ),
+        (
+            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n@ CNAME x.\n",
+            "bad.zone:5:1: zone apex t. must not have a CNAME record",
+        ),
+        (
+            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nold DNAME new.t.\nx.old A 192.0.2.1\n",
+            "bad.zone:6:1: x.old.t. lies below a DNAME record; RFC 6672 forbids data there",
+        ),
     ];
     for (text, want) in cases {
         let path = dir.path().join("bad.zone");
@@ -86,6 +94,23 @@ fn bad_zone_files_give_located_errors_and_exit_64() {
             err.replace(&format!("{}/", dir.path().display()), "").contains(want),
             "{err}"
         );
+    }
+}
+
+#[test]
+fn zone_files_with_8bit_bytes_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.zone");
+    let mut text = b"$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n; caf".to_vec();
+    text.extend_from_slice(&[0xe9, b'\n']);
+    text.extend_from_slice(b"x TXT \"caf");
+    text.extend_from_slice(&[0xe9, b'"', b'\n']);
+    std::fs::write(&path, text).unwrap();
+    let s = Server::start(&["--zone", path.to_str().unwrap()]);
+    let m = s.query_tcp("x.t.", RecordType::TXT);
+    match &m.answers[0].data {
+        RData::TXT(t) => assert_eq!(&*t.txt_data[0], b"caf\xe9"),
+        other => panic!("{other:?}"),
     }
 }
 

@@ -222,6 +222,23 @@ fn additional_section_for_ns_mx_srv() {
     );
     let m = s.query("_sip._tcp.example.net.", RecordType::SRV);
     assert_eq!(rrs(&m.additionals), ["sip.example.net. 3600 in a 192.0.2.50"]);
+    // a target in another served zone (here the delegated child) is not volunteered
+    let m = s.query("xmx.example.net.", RecordType::MX);
+    assert_eq!(m.answers.len(), 1);
+    assert!(m.additionals.is_empty(), "{:?}", m.additionals);
+}
+
+#[test]
+fn qclass_any_is_answered_like_in() {
+    let s = core_server();
+    let mut q = Message::query();
+    q.metadata.id = 79;
+    let mut query = Query::query(Name::from_ascii("www.example.net.").unwrap(), RecordType::A);
+    query.set_query_class(DNSClass::ANY);
+    q.add_query(query);
+    let m = udp_query(s.udp, &q.to_vec().unwrap());
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(m.answers.len(), 2);
 }
 
 #[test]
@@ -249,10 +266,11 @@ fn rcode_ladder_refused_notimp_formerr_badvers() {
     let m = udp_query(s.udp, &q.to_vec().unwrap());
     assert_eq!(m.metadata.response_code, ResponseCode::Refused);
     // opcode STATUS (2): NOTIMP
-    let mut raw = query_msg("www.example.net.", RecordType::A, None);
+    let mut raw = query_msg("www.example.net.", RecordType::A, Some(1232));
     raw[2] |= 2 << 3;
     let m = udp_query(s.udp, &raw);
     assert_eq!(m.metadata.response_code, ResponseCode::NotImp);
+    assert!(m.edns.is_some(), "OPT echoed on NOTIMP (RFC 6891 7)");
     // two questions: FORMERR
     let mut q = Message::query();
     q.metadata.id = 78;

@@ -487,9 +487,21 @@ pub fn build(raw: &RawConfig, zones: &ZoneSet, rep: &mut Reporter<'_>) -> GslbSe
                         }
                     }
                 }
+                let min_healthy = p.min_healthy.unwrap_or(1);
+                let largest = order
+                    .iter()
+                    .map(|g| members.iter().filter(|m| g.contains(&m.provider)).count())
+                    .max()
+                    .unwrap_or(0);
+                if min_healthy == 0 || min_healthy > largest.max(1) {
+                    rep.error(
+                        &join(&at, "min_healthy"),
+                        format!("min_healthy {min_healthy} must be between 1 and the largest group's member count ({largest})"),
+                    );
+                }
                 Policy::Failover {
                     order,
-                    min_healthy: p.min_healthy.unwrap_or(1).max(1),
+                    min_healthy: min_healthy.max(1),
                 }
             }
             other => {

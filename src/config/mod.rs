@@ -57,6 +57,15 @@ impl Source {
             Source::Embedded => embedded::read(path),
         }
     }
+
+    /// Reads a zone file. Master files are 8-bit (RFC 1035 5.1): bytes that are not UTF-8 are
+    /// turned into `\DDD` escapes, which the zone parser reads back as the same bytes.
+    pub fn read_zone(self, path: &Path) -> std::io::Result<String> {
+        match self {
+            Source::Disk => std::fs::read(path).map(|b| crate::zone::parse::decode_8bit(&b)),
+            Source::Embedded => embedded::read(path),
+        }
+    }
 }
 
 /// A zone to serve.
@@ -129,6 +138,11 @@ pub fn parse_duration(d: &raw::RawDuration) -> Result<Duration, String> {
             let ms = match unit {
                 "ms" => n,
                 "" | "s" => n * 1000,
+                _ if unit.starts_with('.') => {
+                    return Err(format!(
+                        "bad duration {t:?}: use a whole number, e.g. 1500ms rather than 1.5s"
+                    ))
+                }
                 "m" => n * 60_000,
                 "h" => n * 3_600_000,
                 _ => return Err(format!("bad duration {t:?}: unit must be ms, s, m or h")),

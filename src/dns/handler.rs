@@ -102,11 +102,10 @@ pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -
     }
     let qtype = question.qtype;
     let refuse = match qtype {
-        // RFC 6895 3.1: meta-types are not questions; OPT/TSIG/TKEY in a question is malformed.
-        rtype::OPT | 249 | 250 => Some(RCODE_FORMERR),
         // Zone transfers are not served yet.
         rtype::AXFR | rtype::IXFR => Some(RCODE_REFUSED),
-        _ if question.qclass != crate::zone::CLASS_IN => Some(RCODE_REFUSED),
+        // We serve class IN; QCLASS * (255) matches it (RFC 1035 3.2.5).
+        _ if question.qclass != crate::zone::CLASS_IN && question.qclass != 255 => Some(RCODE_REFUSED),
         _ => None,
     };
     if let Some(rcode) = refuse {

@@ -142,8 +142,9 @@ async fn serve_connection(
             }
             Ok(None) => return,
             Err(_) => {
+                // The last response was written before this read started: nothing is pending.
                 debug!(%peer, "tcp idle timeout");
-                break;
+                return;
             }
         };
         let started = std::time::Instant::now();

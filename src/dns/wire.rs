@@ -36,8 +36,6 @@ pub enum WireError {
     SeveralOpt,
     #[error("OPT record not owned by the root")]
     BadOpt,
-    #[error("trailing bytes after the last record")]
-    Trailing,
 }
 
 /// The parsed header (flags kept raw).
@@ -202,9 +200,7 @@ pub fn parse_edns(msg: &[u8], header: &Header, mut pos: usize) -> Result<Option<
         }
         pos = next;
     }
-    if pos != msg.len() {
-        return Err(WireError::Trailing);
-    }
+    // Bytes after the last record are ignored, as NSD and BIND do.
     Ok(edns)
 }
 

@@ -248,8 +248,8 @@ pub fn member_up(m: &Member, providers: &[ProviderState], health: &Health) -> bo
             .is_none_or(|t| health.target_up.get(t).copied().unwrap_or(true))
 }
 
-/// Applies the pool's policy to the health view for one family (pure).
-pub fn select(pool: &Pool, family: Family, providers: &[ProviderState], health: &Health) -> Selection {
+/// The members of `family` and those the policy chooses among the healthy ones.
+fn choose(pool: &Pool, family: Family, providers: &[ProviderState], health: &Health) -> (Vec<usize>, Vec<usize>) {
     let candidates: Vec<usize> = (0..pool.members.len())
         .filter(|&i| pool.members[i].value.family() == family)
         .collect();
@@ -258,9 +258,8 @@ pub fn select(pool: &Pool, family: Family, providers: &[ProviderState], health: 
         .copied()
         .filter(|&i| member_up(&pool.members[i], providers, health))
         .collect();
-    let degraded = pool.members.iter().any(|m| !member_up(m, providers, health));
     let chosen: Vec<usize> = match &pool.policy {
-        Policy::All | Policy::Weighted => up.clone(),
+        Policy::All | Policy::Weighted => up,
         Policy::Failover { order, min_healthy } => order
             .iter()
             .map(|group| {
@@ -272,7 +271,21 @@ pub fn select(pool: &Pool, family: Family, providers: &[ProviderState], health: 
             .find(|g| !g.is_empty() && g.len() >= *min_healthy)
             .unwrap_or_default(),
     };
-    if !chosen.is_empty() || candidates.is_empty() {
+    (candidates, chosen)
+}
+
+/// Applies the pool's policy to the health view for one family (pure). Fail-open (or the
+/// fallback) applies only when the whole pool has nothing healthy: a pool that still answers A
+/// from live members answers AAAA with nothing rather than with a dead provider's addresses.
+pub fn select(pool: &Pool, family: Family, providers: &[ProviderState], health: &Health) -> Selection {
+    let (candidates, chosen) = choose(pool, family, providers, health);
+    let degraded = pool.members.iter().any(|m| !member_up(m, providers, health));
+    let pool_alive = !chosen.is_empty()
+        || [Family::V4, Family::V6, Family::Cname]
+            .into_iter()
+            .filter(|f| *f != family)
+            .any(|f| !choose(pool, f, providers, health).1.is_empty());
+    if !chosen.is_empty() || candidates.is_empty() || pool_alive {
         return Selection {
             members: chosen,
             fallback: Vec::new(),
@@ -446,6 +459,26 @@ mod tests {
         let s = sel(&g, &health([false; 6]));
         assert!(s.members.is_empty());
         assert_eq!(s.fallback, [v4("198.51.100.99")]);
+    }
+
+    #[test]
+    fn a_family_without_live_members_is_empty_while_the_pool_lives() {
+        let mut g = gslb(Policy::All);
+        // aws also has the only IPv6 member
+        g.pools[0].members.push(Member {
+            provider: 0,
+            value: MemberValue::V6("2001:db8::10".parse().unwrap()),
+            target: Some(0),
+            weight: 1,
+        });
+        let h = health([false, false, true, true, true, true]);
+        let ps = g.provider_states(&h);
+        let s6 = select(&g.pools[0], Family::V6, &ps, &h);
+        assert!(s6.members.is_empty() && !s6.all_down, "{s6:?}");
+        // the whole pool down: both families fail open
+        let h = health([false; 6]);
+        let ps = g.provider_states(&h);
+        assert_eq!(select(&g.pools[0], Family::V6, &ps, &h).members, [6]);
     }
 
     #[test]

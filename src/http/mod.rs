@@ -52,6 +52,8 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/admin/drain", post(drain))
         .route("/admin/undrain", post(undrain))
         .route("/admin/force", post(force))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
+        .method_not_allowed_fallback(|| async { error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here") })
         .with_state(state)
 }
 

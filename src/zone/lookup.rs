@@ -198,7 +198,12 @@ fn answer_node<'a, P: PoolSource>(
     }
     if qtype == rtype::ANY {
         // RFC 8482 4.1: answer with one RRset of the name rather than all of them.
-        if let Some(set) = node.rrsets.iter().find(|s| s.rtype != rtype::RRSIG) {
+        if let Some(set) = node
+            .rrsets
+            .iter()
+            .find(|s| s.rtype != rtype::RRSIG)
+            .or(node.rrsets.first())
+        {
             ans.answer.push(Rr::with_owner(set, &owner));
             return Step::Done;
         }
@@ -246,15 +251,15 @@ fn referral<'a>(zone: &'a Zone, ns: &'a RRset, ans: &mut Answer<'a>) {
         ans.aa = false;
     }
     ans.authority.push(Rr::from_set(ns));
-    for target in ns.rdatas.iter().map(|d| Name::from_wire_unchecked(d).to_lowercase()) {
-        if !target.is_subdomain_of(&zone.origin) {
-            continue;
-        }
-        if let Some(node) = zone.nodes.get(&target) {
-            for t in [rtype::A, rtype::AAAA] {
-                if let Some(set) = node.get(t) {
-                    push_unique(&mut ans.additional, Rr::from_set(set));
-                }
+    // IPv4 glue of every name server first, then IPv6 (as NSD orders it; what fits under a
+    // small UDP limit then covers the most servers).
+    for t in [rtype::A, rtype::AAAA] {
+        for target in ns.rdatas.iter().map(|d| Name::from_wire_unchecked(d).to_lowercase()) {
+            if !target.is_subdomain_of(&zone.origin) {
+                continue;
+            }
+            if let Some(set) = zone.nodes.get(&target).and_then(|node| node.get(t)) {
+                push_unique(&mut ans.additional, Rr::from_set(set));
             }
         }
     }
@@ -281,9 +286,10 @@ fn synthesize_dname<'a>(dname: &'a RRset, name: &Name, qtype: u16, ans: &mut Ans
 }
 
 /// Additional-section processing (RFC 1034 3.6, RFC 2782): A/AAAA for the targets of NS, MX and
-/// SRV records in the answer, when the target lies in one of our zones.
+/// SRV records in the answer, when the target lies in the same zone as the record and not below
+/// one of its cuts (as NSD does: other zones' data is not volunteered).
 fn add_additional<'a, P: PoolSource>(zones: &'a ZoneSet, pools: &'a P, ans: &mut Answer<'a>) {
-    let mut targets: Vec<Name> = Vec::new();
+    let mut targets: Vec<(Name, &'a Zone)> = Vec::new();
     for rr in &ans.answer {
         let offset = match rr.rtype {
             rtype::NS => 0,
@@ -291,17 +297,20 @@ fn add_additional<'a, P: PoolSource>(zones: &'a ZoneSet, pools: &'a P, ans: &mut
             rtype::SRV => 6,
             _ => continue,
         };
+        let Some(zone) = zones.find(&rr.owner) else { continue };
         for d in rr.rdatas.iter() {
             if let Some(wire) = d.get(offset..) {
                 let t = Name::from_wire_unchecked(wire).to_lowercase();
-                if !t.is_root() && !targets.contains(&t) {
-                    targets.push(t);
+                if !t.is_root() && !targets.iter().any(|(x, _)| *x == t) {
+                    targets.push((t, zone));
                 }
             }
         }
     }
-    for t in targets {
-        let Some(zone) = zones.find(&t) else { continue };
+    for (t, zone) in targets {
+        if zones.find(&t).is_none_or(|z| z.origin != zone.origin) || zone.is_below_cut(&t) {
+            continue;
+        }
         let Some(node) = zone.nodes.get(&t) else { continue };
         let owner: Cow<'a, Name> = match node.rrsets.first() {
             Some(set) => Cow::Borrowed(&set.owner),

@@ -23,6 +23,24 @@ pub const MAX_INCLUDE_DEPTH: usize = 10;
 /// Largest TTL, RFC 2181 section 8.
 pub const MAX_TTL: u32 = 0x7fff_ffff;
 
+/// Zone-file bytes as text: valid UTF-8 as is; any other byte as a `\DDD` escape, which names
+/// and strings read back as that byte (and which comments ignore).
+pub fn decode_8bit(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => {
+            let mut out = String::with_capacity(bytes.len() + 16);
+            for chunk in bytes.utf8_chunks() {
+                out.push_str(chunk.valid());
+                for b in chunk.invalid() {
+                    out.push_str(&format!("\\{b:03}"));
+                }
+            }
+            out
+        }
+    }
+}
+
 /// Parses a zone file's text.
 ///
 /// `file` names the file in errors and records. `origin` is the initial `$ORIGIN` (usually the
@@ -299,8 +317,9 @@ impl State {
             }
             let path = base.join(t.text);
             let shown = path.display().to_string();
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| at(t, format!("cannot read $INCLUDE file {shown}: {e}")))?;
+            let text = std::fs::read(&path)
+                .map(|b| decode_8bit(&b))
+                .map_err(|e| at(t, format!("cannot read $INCLUDE file {shown}: {e}")))?;
             let canon = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
             if self.stack.contains(&canon) {
                 return Err(at(t, format!("$INCLUDE loop: {shown} is already being read")));

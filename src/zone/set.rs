@@ -168,6 +168,20 @@ impl Zone {
                 }
             }
         }
+        // RFC 6672 2.3: no records may exist below the owner of a DNAME.
+        for rec in &records {
+            let below_dname = (zone.origin_labels..rec.owner.label_count()).any(|k| {
+                zone.nodes
+                    .get(rec.owner.suffix_wire(k))
+                    .is_some_and(|n| n.get(rtype::DNAME).is_some())
+            });
+            if below_dname && rec.owner.is_subdomain_of(&origin) {
+                errors.push(err(
+                    rec,
+                    format!("{} lies below a DNAME record; RFC 6672 forbids data there", rec.owner),
+                ));
+            }
+        }
         if let Some(apex) = zone.nodes.get(&origin) {
             if apex.get(rtype::NS).is_none() {
                 let line = soas.first().map(|s| s.line).unwrap_or(1);
@@ -178,13 +192,8 @@ impl Zone {
                     msg: format!("zone {origin} has no NS records at its apex"),
                 });
             }
-            if apex.get(rtype::CNAME).is_some() {
-                errors.push(ZoneError {
-                    file: file.into(),
-                    line: 1,
-                    col: 1,
-                    msg: format!("zone apex {origin} must not have a CNAME record"),
-                });
+            if let Some(rec) = records.iter().find(|r| r.rtype == rtype::CNAME && r.owner == origin) {
+                errors.push(err(rec, format!("zone apex {origin} must not have a CNAME record")));
             }
         }
         if errors.is_empty() {
