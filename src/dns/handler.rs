@@ -56,19 +56,28 @@ pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -
     let base_flags = QR | ((opcode as u16) << 11) | (header.flags & (RD | CD));
     // RFC 1035 4.1.1 / RFC 6895 2.2: only QUERY is implemented.
     if opcode != 0 {
+        // Echo the question and the OPT record when they parse (RFC 6891 7).
         let q = (header.qdcount == 1).then(|| wire::parse_question(msg).ok()).flatten();
+        let edns = q
+            .as_ref()
+            .and_then(|(_, end)| wire::parse_edns(msg, &header, *end).ok())
+            .flatten();
         return Some(error_response(
             out,
             &header,
             base_flags,
             q.map(|(q, _)| q),
-            None,
+            edns,
             RCODE_NOTIMP,
         ));
     }
     // RFC 9619: a query has exactly one question.
     if header.qdcount != 1 {
-        return Some(error_response(out, &header, base_flags, None, None, RCODE_FORMERR));
+        let edns = (header.qdcount == 0)
+            .then(|| wire::parse_edns(msg, &header, wire::HEADER_LEN).ok())
+            .flatten()
+            .flatten();
+        return Some(error_response(out, &header, base_flags, None, edns, RCODE_FORMERR));
     }
     let Ok((question, end)) = wire::parse_question(msg) else {
         return Some(error_response(out, &header, base_flags, None, None, RCODE_FORMERR));
