@@ -128,20 +128,52 @@ fn summary_full(m: &Message) -> String {
     )
 }
 
+/// A query built from gslbd's own name parser, so that escaped names (`sp\\026ace`) work too.
+fn query_wire(name: &str, t: RecordType, edns: bool) -> Vec<u8> {
+    let n: gslbd::name::Name = name.parse().expect("name parses");
+    let mut m = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, edns as u8];
+    m[..2].copy_from_slice(&rand_id().to_be_bytes());
+    m.extend_from_slice(n.wire());
+    m.extend_from_slice(&u16::from(t).to_be_bytes());
+    m.extend_from_slice(&[0, 1]);
+    if edns {
+        m.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+    }
+    m
+}
+
+fn raw_udp(server: SocketAddr, msg: &[u8]) -> Vec<u8> {
+    (0..3)
+        .find_map(|_| udp_exchange(server, msg, Duration::from_secs(2)))
+        .unwrap_or_else(|| panic!("no UDP reply from {server}"))
+}
+
+fn raw_tcp(server: SocketAddr, msg: &[u8]) -> Vec<u8> {
+    let mut s = std::net::TcpStream::connect(server).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write_framed(&mut s, msg);
+    read_framed(&mut s).expect("tcp reply")
+}
+
 fn compare(gslbd: &Server, nsd: &Nsd, names: &[&str], types: &[RecordType]) -> (usize, Vec<String>) {
     let mut diffs = Vec::new();
     let mut n = 0;
     for name in names {
         for &t in types {
             for mode in ["udp", "udp-edns", "tcp"] {
-                let msg = query_msg(name, t, (mode == "udp-edns").then_some(1232));
+                let msg = query_wire(name, t, mode == "udp-edns");
                 let (a, b) = if mode == "tcp" {
-                    (tcp_query(gslbd.tcp, &msg), tcp_query(nsd.addr, &msg))
+                    (raw_tcp(gslbd.tcp, &msg), raw_tcp(nsd.addr, &msg))
                 } else {
-                    (udp_query(gslbd.udp, &msg), udp_query(nsd.addr, &msg))
+                    (raw_udp(gslbd.udp, &msg), raw_udp(nsd.addr, &msg))
                 };
                 n += 1;
-                let (sa, sb) = (summary(&a, t), summary(&b, t));
+                // hickory-proto cannot decode a few RDATA shapes (e.g. empty RDATA of some
+                // types); then the two wire messages are compared byte for byte.
+                let (sa, sb) = match (Message::from_vec(&a), Message::from_vec(&b)) {
+                    (Ok(a), Ok(b)) => (summary(&a, t), summary(&b, t)),
+                    _ => (format!("wire {:02x?}", &a[2..]), format!("wire {:02x?}", &b[2..])),
+                };
                 if sa != sb {
                     diffs.push(format!("{name} {t:?} over {mode}:\n gslbd {sa}\n nsd   {sb}"));
                 }
@@ -228,6 +260,56 @@ fn answers_match_nsd_on_the_core_fixture() {
         RecordType::Unknown(65000),
         RecordType::ANY,
     ];
+    let (n, diffs) = compare(&gslbd, &nsd, &names, &types);
+    assert!(
+        diffs.is_empty(),
+        "{} of {n} answers differ from NSD:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+    eprintln!("{n} answers identical to NSD's");
+}
+
+/// Every owner name of the zones (read with gslbd's parser), a child below each that does not
+/// exist, and every type present, plus the common ones.
+fn names_and_types(files: &[&Path]) -> (Vec<String>, Vec<RecordType>) {
+    let mut names = std::collections::BTreeSet::new();
+    let mut types: std::collections::BTreeSet<u16> = [1, 2, 5, 6, 15, 16, 28, 33, 39, 43, 255].into();
+    for f in files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let recs = gslbd::zone::parse::parse_zone(&text, &f.display().to_string(), None, None).unwrap();
+        for r in recs {
+            let n = r.owner.to_string();
+            names.insert(format!("nx-probe.{n}"));
+            names.insert(n);
+            types.insert(r.rtype);
+        }
+    }
+    let types = types.into_iter().filter(|t| *t != 41).map(RecordType::from).collect();
+    (names.into_iter().collect(), types)
+}
+
+#[test]
+fn answers_match_nsd_on_the_rich_fixture() {
+    if std::env::var_os("GSLBD_SKIP_NSD").is_some() {
+        eprintln!("GSLBD_SKIP_NSD set: skipping the NSD comparison");
+        return;
+    }
+    let dir = fixture("rich");
+    let zones = ["rich.test", "other.example", "deleg.rich.test", "big.test"];
+    let files: Vec<std::path::PathBuf> = zones.iter().map(|z| dir.join(format!("{z}.zone"))).collect();
+    let pairs: Vec<(&str, &Path)> = zones.iter().copied().zip(files.iter().map(|p| p.as_path())).collect();
+    let nsd = start_nsd(&pairs);
+    let mut args = Vec::new();
+    for (z, f) in &pairs {
+        args.push("--zone".to_string());
+        args.push(format!("{z}.={}", f.display()));
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let gslbd = Server::start(&argv);
+    let file_refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let (names, types) = names_and_types(&file_refs);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let (n, diffs) = compare(&gslbd, &nsd, &names, &types);
     assert!(
         diffs.is_empty(),

@@ -189,7 +189,8 @@ fn answer_node<'a, P: PoolSource>(
         }
     }
     // A CNAME answers every type but itself and ANY, and is followed (RFC 1034 4.3.2 step 3a).
-    if qtype != rtype::CNAME && qtype != rtype::ANY {
+    // NSEC3 questions are not redirected either: NSEC3 data lives outside the name tree.
+    if qtype != rtype::CNAME && qtype != rtype::ANY && qtype != rtype::NSEC3 {
         if let Some(cname) = node.get(rtype::CNAME) {
             ans.answer.push(Rr::with_owner(cname, &owner));
             let target = Name::from_wire_unchecked(&cname.rdatas[0]).to_lowercase();

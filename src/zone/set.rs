@@ -45,6 +45,8 @@ pub struct Zone {
     pub nodes: HashMap<Name, Node>,
     /// Lines with warnings found while building (TTL mismatches inside an RRset and the like).
     pub warnings: Vec<String>,
+    /// NSEC3 records and their RRSIGs: not part of the lookup tree.
+    pub nsec3: Vec<Record>,
     origin_labels: usize,
 }
 
@@ -100,6 +102,7 @@ impl Zone {
             file: file.into(),
             nodes: HashMap::new(),
             warnings: Vec::new(),
+            nsec3: Vec::new(),
         };
         zone.nodes.insert(origin.clone(), Node::default());
         for rec in &records {
@@ -112,6 +115,12 @@ impl Zone {
             }
             if rec.class != CLASS_IN {
                 errors.push(err(rec, "only class IN is supported".into()));
+                continue;
+            }
+            // NSEC3 records (and their signatures) live in their own hashed namespace: they do not
+            // make their owner exist for lookups (as in NSD), and are kept aside for transfers.
+            if rec.rtype == rtype::NSEC3 || (rec.rtype == rtype::RRSIG && rec.rdata.get(..2) == Some(&[0, 50][..])) {
+                zone.nsec3.push(rec.clone());
                 continue;
             }
             zone.add_with_ancestors(&rec.owner);
