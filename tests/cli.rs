@@ -345,3 +345,27 @@ pools:
     ];
     assert_eq!(got, want, "\n{}", got.join("\n"));
 }
+
+#[test]
+fn json_logs_carry_the_contract_lines() {
+    let zone = repo().join("zones/example.test.zone");
+    let mut s = Server::start(&["--zone", zone.to_str().unwrap(), "--log-format", "json"]);
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+    let mut messages = Vec::new();
+    for line in s.log_text().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        messages.push(v["fields"]["message"].as_str().unwrap_or("").to_string());
+    }
+    for prefix in [
+        "listening for UDP on 127.0.0.1:",
+        "listening for TCP on 127.0.0.1:",
+        "listening for HTTP on 127.0.0.1:",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.starts_with(prefix)),
+            "{prefix} in {messages:?}"
+        );
+    }
+    assert!(messages.iter().any(|m| m == "ready"));
+}

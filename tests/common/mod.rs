@@ -92,7 +92,12 @@ impl Server {
                     panic!("gslbd did not become ready; log:\n{}", log.lock().unwrap().join("\n"));
                 }
             };
-            let addr = |tag: &str| line.split(tag).nth(1).map(|s| s.trim().parse::<SocketAddr>().unwrap());
+            let addr = |tag: &str| {
+                line.split(tag)
+                    .nth(1)
+                    .and_then(|s| s.split(['"', ' ']).next())
+                    .map(|s| s.trim().parse::<SocketAddr>().unwrap())
+            };
             if let Some(a) = addr("listening for UDP on ") {
                 udp.get_or_insert(a);
             } else if let Some(a) = addr("listening for TCP on ") {
