@@ -15,13 +15,8 @@ use crate::name::Name;
 use crate::zone::rtype;
 use crate::zone::set::ZoneSet;
 
-/// Protocol of a check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckKind {
-    Http,
-    Https,
-    Tcp,
-}
+/// Protocol of a check (the probe layer's type: one name per concept).
+pub use crate::health::probe::CheckKind;
 
 /// A validated check.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,8 +10,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::probe::{self, ProbeResult, ProbeSpec, Prober};
-use crate::config::gslb::{Check, CheckKind, GslbSetup};
+use super::probe::{ProbeResult, ProbeSpec, Prober};
+use crate::config::gslb::{Check, GslbSetup};
 use crate::gslb::Target;
 
 /// One probe result, tagged with the configuration epoch it was scheduled under (results of a
@@ -30,12 +30,11 @@ pub struct Runner {
 
 /// The probe a target runs.
 pub fn spec_for(check: &Check, target: &Target) -> ProbeSpec {
-    let kind = match check.kind {
-        CheckKind::Http => probe::CheckKind::Http,
-        CheckKind::Https => probe::CheckKind::Https,
-        CheckKind::Tcp => probe::CheckKind::Tcp,
-    };
-    let mut spec = ProbeSpec::new(kind, target.addr.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)), check.port);
+    let mut spec = ProbeSpec::new(
+        check.kind,
+        target.addr.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        check.port,
+    );
     spec.path = check.path.clone();
     spec.method = reqwest::Method::from_bytes(check.method.as_bytes()).unwrap_or(reqwest::Method::GET);
     spec.host = check.host.clone();

@@ -391,16 +391,19 @@ fn who(given: Option<String>, peer: SocketAddr) -> String {
         .unwrap_or_else(|| format!("admin@{}", peer.ip()))
 }
 
+/// Checks the token and decodes the JSON body of an admin request.
+fn admin_body<T: serde::de::DeserializeOwned>(st: &HttpState, headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
+    authorize(st, headers)?;
+    parse_body(body)
+}
+
 async fn drain(
     State(st): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = authorize(&st, &headers) {
-        return r;
-    }
-    let b: DrainBody = match parse_body(&body) {
+    let b: DrainBody = match admin_body(&st, &headers, &body) {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -424,10 +427,7 @@ async fn undrain(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = authorize(&st, &headers) {
-        return r;
-    }
-    let b: DrainBody = match parse_body(&body) {
+    let b: DrainBody = match admin_body(&st, &headers, &body) {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -448,10 +448,7 @@ async fn force(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = authorize(&st, &headers) {
-        return r;
-    }
-    let b: ForceBody = match parse_body(&body) {
+    let b: ForceBody = match admin_body(&st, &headers, &body) {
         Ok(b) => b,
         Err(r) => return r,
     };
