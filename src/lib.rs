@@ -1,3 +1,29 @@
+//! gslbd: an authoritative DNS server with global server load balancing across cloud providers.
+//!
+//! ```text
+//!  UDP/TCP socket ──► dns::listen ──► dns::handler::answer(&Snapshot, bytes) ──► dns::wire ──► socket
+//!                                         │ one ArcSwap load, then pure sync code
+//!                                         ▼
+//!                  Snapshot { generation, zones, setup, health, pools }   (immutable, Arc)
+//!                                         ▲ store(), by exactly one task
+//!  config + zone files ──► reload ──► publisher ◄── probe results ◄── health::runner ◄── health::probe
+//!      (SIGHUP / POST /reload)     (rise/fall, coalesce, admin overrides, swap)
+//! ```
+//!
+//! Layers (imports point downwards only):
+//! - L4 `main.rs`, [`app`], [`demo`]: CLI, logging, binding sockets, tasks, shutdown.
+//! - L3 [`publisher`], [`reload`], [`admin`]: the only snapshot writer; reloads; operator overrides.
+//! - L2 [`config`], [`dns`], [`health`] (probe, runner), [`http`], [`metrics`].
+//! - L1 [`snapshot`].
+//! - L0 [`name`], [`zone`] (parser, `ZoneSet`, pure `lookup`), [`gslb`] (pure `select`),
+//!   `health::state` (pure rise/fall).
+//!
+//! Glossary: **Zone** (one apex and its data), **ZoneSet** (all served zones), **Answer** (what a
+//! lookup decided), **Provider** (a cloud), **Pool** (a GSLB name's candidates), **Member** (one
+//! address or CNAME target in a pool, of one provider), **Target** (one probed endpoint,
+//! deduplicated by check + address), **Check** (probe spec), **Status** (up/down),
+//! **Transition** (a status flip), **Snapshot** (the immutable world queries read),
+//! **Selection** (what a pool answers now).
 #![forbid(unsafe_code)]
 pub mod admin;
 pub mod app;
