@@ -1,5 +1,5 @@
-//! Zones (L0): zone-file parsing into wire-form records, the validated in-memory [`Zone`] and
-//! [`ZoneSet`], and the pure [`lookup`](lookup::lookup) that turns a question into an [`Answer`].
+//! Zones (L0): zone-file parsing into wire-form records, the validated in-memory [`Zone`](set::Zone) and
+//! [`ZoneSet`](set::ZoneSet), and the pure [`lookup`](lookup::lookup) that turns a question into an [`Answer`](lookup::Answer).
 //! Imports only `crate::name` and `crate::wire`.
 
 pub mod parse;
