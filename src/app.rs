@@ -109,6 +109,8 @@ pub async fn run_notify(
         ..TcpLimits::default()
     };
     let mut tasks = tokio::task::JoinSet::new();
+    // One limiter shared by every UDP socket (its settings apply from start-up).
+    let rrl = crate::dns::rrl::Rrl::new(config.server.rrl).map(Arc::new);
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -121,6 +123,7 @@ pub async fn run_notify(
                 sock.clone(),
                 snapshot.clone(),
                 observer.clone(),
+                rrl.clone(),
                 shutdown.clone(),
             ));
         }

@@ -61,6 +61,7 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     pub all_down_events: IntCounterVec,
     pub admin_actions: IntCounterVec,
+    rrl: [IntCounter; 2],
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
@@ -119,7 +120,16 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let rrl = reg(
+            &r,
+            IntCounterVec::new(
+                Opts::new("gslbd_rrl_limited_total", "UDP responses held back by rate limiting"),
+                &["action"],
+            )
+            .expect("valid metric"),
+        );
         let m = Metrics {
+            rrl: [rrl.with_label_values(&["dropped"]), rrl.with_label_values(&["slipped"])],
             queries,
             response_seconds: [resp.with_label_values(&["udp"]), resp.with_label_values(&["tcp"])],
             truncated: [trunc.with_label_values(&["udp"]), trunc.with_label_values(&["tcp"])],
@@ -272,6 +282,10 @@ impl QueryObserver for Metrics {
     fn dropped(&self, transport: Transport) {
         self.dropped[t_idx(transport)].inc();
         tracing::debug!(transport = transport.as_str(), "dropped message");
+    }
+
+    fn rate_limited(&self, slipped: bool) {
+        self.rrl[slipped as usize].inc();
     }
 }
 

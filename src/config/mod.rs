@@ -88,6 +88,7 @@ pub struct ServerConfig {
     /// Admin API bearer token; `None` disables the admin endpoints. Never logged.
     pub admin_token: Option<String>,
     pub state_file: Option<PathBuf>,
+    pub rrl: crate::dns::rrl::RrlConfig,
 }
 
 /// The validated configuration.
@@ -276,6 +277,19 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
     if admin_token.as_ref().is_some_and(|t| t.len() < 16) {
         rep.error("server.admin_token", "admin_token must be at least 16 characters");
     }
+    let mut rrl = crate::dns::rrl::RrlConfig::default();
+    if let Some(r) = &s.rrl {
+        rrl.responses_per_second = r.responses_per_second.unwrap_or(0);
+        rrl.slip = r.slip.unwrap_or(rrl.slip);
+        rrl.ipv4_prefix = r.ipv4_prefix.unwrap_or(rrl.ipv4_prefix);
+        rrl.ipv6_prefix = r.ipv6_prefix.unwrap_or(rrl.ipv6_prefix);
+        if rrl.ipv4_prefix > 32 {
+            rep.error("server.rrl.ipv4_prefix", "ipv4_prefix must be 0-32");
+        }
+        if rrl.ipv6_prefix > 128 {
+            rep.error("server.rrl.ipv6_prefix", "ipv6_prefix must be 0-128");
+        }
+    }
     ServerConfig {
         dns_listen,
         http_listen,
@@ -284,6 +298,7 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         coalesce,
         admin_token,
         state_file: None,
+        rrl,
     }
 }
 
@@ -302,7 +317,7 @@ mod tests {
     fn unknown_keys_and_bad_values_are_located() {
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listn: [\"127.0.0.1:53\"]\n"),
-            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_idle_timeout`, `coalesce`, `admin_token`, `state_file`"]
+            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_idle_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`"]
         );
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listen: [\"127.0.0.1\"]\n  tcp_idle_timeout: 5x\n"),

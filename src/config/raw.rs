@@ -38,6 +38,18 @@ pub struct RawServer {
     pub admin_token: Option<String>,
     /// Where operator overrides (drains, forced targets) are kept across restarts.
     pub state_file: Option<String>,
+    /// Response rate limiting for UDP.
+    pub rrl: Option<RawRrl>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawRrl {
+    /// Responses per second per client prefix; 0 turns RRL off.
+    pub responses_per_second: Option<u32>,
+    pub slip: Option<u32>,
+    pub ipv4_prefix: Option<u8>,
+    pub ipv6_prefix: Option<u8>,
 }
 
 /// A zone: a path (origin from the file's SOA), or a mapping with an explicit origin.

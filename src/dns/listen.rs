@@ -16,6 +16,7 @@ use tokio::sync::{watch, Semaphore};
 use tracing::{debug, warn};
 
 use super::handler::{self, Transport};
+use super::rrl::{slip_response, Rrl, Verdict};
 use super::QueryObserver;
 use crate::snapshot::SharedSnapshot;
 
@@ -45,6 +46,7 @@ pub async fn serve_udp(
     socket: Arc<UdpSocket>,
     snapshot: SharedSnapshot,
     observer: Arc<dyn QueryObserver>,
+    rrl: Option<Arc<Rrl>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; 65535];
@@ -66,7 +68,20 @@ pub async fn serve_udp(
         }
         let started = std::time::Instant::now();
         let snap = snapshot.load();
-        if let Some((resp, outcome)) = handler::answer(&snap, &buf[..len], Transport::Udp, std::mem::take(&mut out)) {
+        if let Some((mut resp, outcome)) = handler::answer(&snap, &buf[..len], Transport::Udp, std::mem::take(&mut out))
+        {
+            match rrl.as_ref().map(|r| r.check(src.ip(), started)) {
+                None | Some(Verdict::Send) => {}
+                Some(Verdict::Slip) => {
+                    slip_response(&mut resp);
+                    observer.rate_limited(true);
+                }
+                Some(Verdict::Drop) => {
+                    observer.rate_limited(false);
+                    out = resp;
+                    continue;
+                }
+            }
             if let Err(e) = socket.send_to(&resp, src).await {
                 debug!(error = %e, %src, "udp send error");
             }

@@ -3,6 +3,7 @@
 
 pub mod handler;
 pub mod listen;
+pub mod rrl;
 pub mod wire;
 
 use std::time::Duration;
@@ -14,4 +15,6 @@ use handler::{Outcome, Transport};
 pub trait QueryObserver: Send + Sync + 'static {
     fn observe(&self, transport: Transport, outcome: &Outcome, elapsed: Duration);
     fn dropped(&self, transport: Transport);
+    /// A UDP response held back by rate limiting: `slipped` when sent truncated instead.
+    fn rate_limited(&self, slipped: bool);
 }

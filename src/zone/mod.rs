@@ -1,6 +1,6 @@
 //! Zones (L0): zone-file parsing into wire-form records, the validated in-memory [`Zone`](set::Zone) and
 //! [`ZoneSet`](set::ZoneSet), and the pure [`lookup`](lookup::lookup) that turns a question into an [`Answer`](lookup::Answer).
-//! Imports only `crate::name` and `crate::wire`.
+//! Imports only `crate::name`.
 
 pub mod parse;
 pub mod rdata;
