@@ -107,10 +107,13 @@ fn check(args: &ServeArgs) -> ExitCode {
         Ok((cfg, snap)) => {
             let records: usize = snap.zones.iter().map(|z| z.record_count()).sum();
             println!(
-                "{}: ok ({} zones, {} records)",
+                "{}: ok ({} zones, {} records, {} pools, {} providers, {} health targets)",
                 cfg.path.display(),
                 snap.zones.len(),
-                records
+                records,
+                snap.setup.gslb.pools.len(),
+                snap.setup.gslb.providers.len(),
+                snap.setup.gslb.targets.len()
             );
             ExitCode::SUCCESS
         }
