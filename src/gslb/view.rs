@@ -143,3 +143,67 @@ impl PoolSource for PoolView {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gslb::{AllDown, Member, MemberValue, MinUp, Pool, Provider};
+
+    fn view(max_answers: Option<usize>) -> PoolView {
+        let members = (1..=4)
+            .map(|i| Member {
+                provider: 0,
+                value: MemberValue::V4(format!("192.0.2.{i}").parse().unwrap()),
+                target: None,
+                weight: 1,
+            })
+            .collect();
+        let gslb = Gslb {
+            providers: vec![Provider {
+                name: "aws".into(),
+                min_up: MinUp::Count(1),
+                check: None,
+                drained: false,
+            }],
+            pools: vec![Pool {
+                name: "www.example.test.".parse().unwrap(),
+                policy: Policy::All,
+                ttl: 30,
+                degraded_ttl: 10,
+                max_answers,
+                when_all_down: AllDown::ServeAll,
+                members,
+            }],
+            targets: vec![],
+        };
+        PoolView::build(
+            &gslb,
+            &Health {
+                target_up: vec![],
+                drained: vec![false],
+                drained_members: vec![],
+            },
+        )
+    }
+
+    #[test]
+    fn all_policy_rotates_and_caps_answers() {
+        let v = view(Some(2));
+        let owner: Name = "www.example.test.".parse().unwrap();
+        let owner = Cow::Borrowed(&owner);
+        let mut firsts = std::collections::BTreeSet::new();
+        for _ in 0..100 {
+            let rr = v.pool_rrset(0, &owner, rtype::A).unwrap();
+            assert_eq!(rr.rdatas.len(), 2, "max_answers");
+            assert_eq!(rr.ttl, 30);
+            firsts.insert(rr.rdatas[0].clone());
+        }
+        assert_eq!(firsts.len(), 4, "every member leads some answers");
+        let uncapped = view(None);
+        assert_eq!(uncapped.pool_rrset(0, &owner, rtype::A).unwrap().rdatas.len(), 4);
+        assert!(
+            uncapped.pool_rrset(0, &owner, rtype::AAAA).is_none(),
+            "no IPv6 members: no AAAA"
+        );
+    }
+}
