@@ -45,6 +45,32 @@ pub struct Outcome {
     pub truncated: bool,
 }
 
+/// [`answer`], with a bug turned into SERVFAIL instead of a dead worker: a panic on the query
+/// path is caught, logged at error level, and answered with SERVFAIL (design.md: SERVFAIL only for
+/// our own bugs), so that one hostile packet can never stop a socket from serving.
+pub fn answer_guarded(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || answer(snap, msg, transport, out))) {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!(
+                transport = transport.as_str(),
+                len = msg.len(),
+                "bug: the query path panicked; answered SERVFAIL"
+            );
+            let header = Header::parse(msg).ok()?;
+            let base_flags = QR | ((header.opcode() as u16) << 11) | (header.flags & (RD | CD));
+            Some(error_response(
+                Vec::new(),
+                &header,
+                base_flags,
+                None,
+                None,
+                RCODE_SERVFAIL,
+            ))
+        }
+    }
+}
+
 /// Answers one message. `None` means drop it silently (RFC 1035 4.1.1: we never answer
 /// responses; a message shorter than a header has no ID to answer with).
 pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {

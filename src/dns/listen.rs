@@ -68,7 +68,8 @@ pub async fn serve_udp(
         }
         let started = std::time::Instant::now();
         let snap = snapshot.load();
-        if let Some((mut resp, outcome)) = handler::answer(&snap, &buf[..len], Transport::Udp, std::mem::take(&mut out))
+        if let Some((mut resp, outcome)) =
+            handler::answer_guarded(&snap, &buf[..len], Transport::Udp, std::mem::take(&mut out))
         {
             match rrl.as_ref().map(|r| r.check(src.ip(), started)) {
                 None | Some(Verdict::Send) => {}
@@ -164,7 +165,7 @@ async fn serve_connection(
         };
         let started = std::time::Instant::now();
         let snap = snapshot.load();
-        match handler::answer(&snap, msg.bytes(), Transport::Tcp, Vec::new()) {
+        match handler::answer_guarded(&snap, msg.bytes(), Transport::Tcp, Vec::new()) {
             Some((resp, outcome)) => {
                 if handle.send(SerialMessage::new(resp, peer)).is_err() {
                     return;

@@ -330,11 +330,15 @@ impl Encoder {
     /// Writes an uncompressed wire name, replacing its longest already-written suffix with a
     /// pointer and remembering the new labels for later names.
     fn write_name(&mut self, wire: &[u8]) {
+        // Only names written before this one are complete in `buf`; the labels of this name are
+        // remembered as they go out but must not be matched until the name is finished (a name
+        // with a repeated label, `a.a.example.`, would otherwise be compared against its own
+        // half-written self and read past the end of `buf`).
+        let complete = self.names.len();
         let mut pos = 0;
         while wire[pos] != 0 {
             let suffix = &wire[pos..];
-            if let Some(&off) = self
-                .names
+            if let Some(&off) = self.names[..complete]
                 .iter()
                 .find(|&&off| names_equal(&self.buf, off as usize, suffix))
             {
@@ -453,6 +457,28 @@ mod tests {
         assert_eq!(&msg[rdata..rdata + 5], b"\x04mail");
         assert_eq!(&msg[rdata + 5..rdata + 7], &[0xc0, 16]);
         assert_eq!(u16::from_be_bytes([msg[6], msg[7]]), 1);
+    }
+
+    #[test]
+    fn names_with_repeated_labels_compress_safely() {
+        // found by the `request` fuzz target: a DNAME-made CNAME target `\x01.\x01.new...`
+        let q = Question {
+            name: "x.test.".parse().unwrap(),
+            qtype: 5,
+            qclass: 1,
+        };
+        let mut e = Encoder::new(Vec::new(), 1, QR, Some(&q), 512, 0);
+        let owner: Name = "x.test.".parse().unwrap();
+        let rr = Rr {
+            owner: std::borrow::Cow::Borrowed(&owner),
+            rtype: rtype::CNAME,
+            ttl: 60,
+            rdatas: std::borrow::Cow::Owned(vec![b"\x01a\x01a\x01a\x04test\x00".to_vec().into()]),
+        };
+        assert!(e.push_rrset(Section::Answer, &rr));
+        let msg = e.finish();
+        let m = hickory_proto::op::Message::from_vec(&msg).unwrap();
+        assert_eq!(m.answers[0].data.to_string(), "a.a.a.test.");
     }
 
     #[test]
