@@ -330,11 +330,15 @@ impl Encoder {
     /// Writes an uncompressed wire name, replacing its longest already-written suffix with a
     /// pointer and remembering the new labels for later names.
     fn write_name(&mut self, wire: &[u8]) {
+        // Only names written before this one are complete in `buf`; the labels of this name are
+        // remembered as they go out but must not be matched until the name is finished (a name
+        // with a repeated label, `a.a.example.`, would otherwise be compared against its own
+        // half-written self and read past the end of `buf`).
+        let complete = self.names.len();
         let mut pos = 0;
         while wire[pos] != 0 {
             let suffix = &wire[pos..];
-            if let Some(&off) = self
-                .names
+            if let Some(&off) = self.names[..complete]
                 .iter()
                 .find(|&&off| names_equal(&self.buf, off as usize, suffix))
             {
