@@ -37,13 +37,7 @@ fn main() {
     let rack = Endpoint::start("127.0.0.12");
     let dir = tempfile::tempdir().unwrap();
     let zone = repo().join("zones/example.test.zone");
-    let chk = |e: &Endpoint| {
-        format!(
-            "{{ type: http, address: {}, port: {}, interval: 100ms, timeout: 80ms, rise: 1, fall: {FALL} }}",
-            e.addr.ip(),
-            e.addr.port()
-        )
-    };
+    let chk = |e: &Endpoint| e.check_yaml(100, 80, 1, FALL as u64);
     let cfg = format!(
         "version: 1\nserver:\n  coalesce: {coalesce}ms\nzones: [{:?}]\nchecks:\n  aws: {}\n  rack: {}\n\
          providers:\n  aws: {{}}\n  rackspace: {{}}\npools:\n  www.example.test.:\n    members:\n\

@@ -229,17 +229,7 @@ fn healthz_and_ready() {
 
 #[test]
 fn tcp_idle_timeout_and_connection_cap() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.yaml");
-    let zone = repo().join("zones/example.test.zone");
-    std::fs::write(
-        &cfg,
-        format!(
-            "version: 1\nserver:\n  tcp_max_connections: 2\n  tcp_idle_timeout: 1s\nzones: [{:?}]\n",
-            zone.display()
-        ),
-    )
-    .unwrap();
+    let (_dir, cfg) = example_config("  tcp_max_connections: 2\n  tcp_idle_timeout: 1s\n");
     let s = Server::start(&["--config", cfg.to_str().unwrap()]);
     // idle connection is closed after about a second
     let mut idle = TcpStream::connect(s.tcp).unwrap();

@@ -31,13 +31,7 @@ fn clouds(pools: &str) -> Clouds {
     let flexiscale = Endpoint::start("127.0.0.13");
     let dir = tempfile::tempdir().unwrap();
     let zone = repo().join("zones/example.test.zone");
-    let check = |e: &Endpoint| {
-        format!(
-            "{{ type: http, address: {}, port: {}, path: /healthz, interval: {INTERVAL_MS}ms, timeout: 150ms, rise: {RISE}, fall: {FALL} }}",
-            e.addr.ip(),
-            e.addr.port()
-        )
-    };
+    let check = |e: &Endpoint| e.check_yaml(INTERVAL_MS, 150, RISE, FALL);
     let cfg = format!(
         "version: 1\nserver:\n  coalesce: 0ms\nzones: [{:?}]\nchecks:\n  aws: {}\n  rackspace: {}\n  flexiscale: {}\n\
          providers:\n  aws: {{ min_up: 1 }}\n  rackspace: {{ min_up: 1 }}\n  flexiscale: {{ min_up: 1 }}\npools:\n{pools}",

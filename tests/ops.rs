@@ -29,13 +29,7 @@ fn clouds() -> Clouds {
     let rack = Endpoint::start("127.0.0.12");
     let dir = tempfile::tempdir().unwrap();
     let zone = repo().join("zones/example.test.zone");
-    let chk = |e: &Endpoint| {
-        format!(
-            "{{ type: http, address: {}, port: {}, interval: 200ms, timeout: 150ms, rise: 1, fall: 1 }}",
-            e.addr.ip(),
-            e.addr.port()
-        )
-    };
+    let chk = |e: &Endpoint| e.check_yaml(200, 150, 1, 1);
     let cfg = format!(
         "version: 1\nserver:\n  coalesce: 0ms\n  admin_token: {TOKEN}\n  state_file: state.json\nzones: [{:?}]\n\
          checks:\n  aws: {}\n  rack: {}\nproviders:\n  aws: {{}}\n  rackspace: {{}}\npools:\n  www.example.test.:\n\

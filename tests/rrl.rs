@@ -10,17 +10,7 @@ use common::*;
 
 #[test]
 fn rrl_slips_and_drops_over_budget_then_recovers() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("c.yaml");
-    let zone = repo().join("zones/example.test.zone");
-    std::fs::write(
-        &cfg,
-        format!(
-            "version: 1\nserver:\n  rrl: {{ responses_per_second: 5, slip: 2 }}\nzones: [{:?}]\n",
-            zone.display()
-        ),
-    )
-    .unwrap();
+    let (_dir, cfg) = example_config("  rrl: { responses_per_second: 5, slip: 2 }\n");
     let s = Server::start(&["--config", cfg.to_str().unwrap()]);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(150))).unwrap();

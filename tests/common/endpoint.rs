@@ -49,6 +49,15 @@ impl Endpoint {
         }
     }
 
+    /// An http check of this endpoint as a YAML flow mapping, e.g. for `checks:` entries.
+    pub fn check_yaml(&self, interval_ms: u64, timeout_ms: u64, rise: u64, fall: u64) -> String {
+        format!(
+            "{{ type: http, address: {}, port: {}, path: /healthz, interval: {interval_ms}ms, timeout: {timeout_ms}ms, rise: {rise}, fall: {fall} }}",
+            self.addr.ip(),
+            self.addr.port()
+        )
+    }
+
     pub fn set(&self, mode: Mode) {
         self.mode.store(mode as u8, Ordering::SeqCst);
     }

@@ -305,3 +305,17 @@ fn dechunk(body: &str) -> String {
         rest = after[n..].trim_start_matches("\r\n");
     }
 }
+
+/// Writes a config that serves the shipped example zone with `server_yaml` (lines indented under
+/// `server:`) into a new temp dir; returns the dir (keep it alive) and the config path.
+pub fn example_config(server_yaml: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    let zone = repo().join("zones/example.test.zone");
+    std::fs::write(
+        &cfg,
+        format!("version: 1\nserver:\n{server_yaml}zones: [{:?}]\n", zone.display()),
+    )
+    .unwrap();
+    (dir, cfg)
+}
