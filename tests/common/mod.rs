@@ -81,16 +81,15 @@ impl Server {
                 }
             });
         }
+        // Until the server is handed out, a panic here must not leave the process running.
+        let mut guard = ChildGuard(Some(child));
         let (mut udp, mut tcp, mut http) = (None, None, None);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match rx.recv_timeout(left) {
                 Ok(l) => l,
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("gslbd did not become ready; log:\n{}", log.lock().unwrap().join("\n"));
-                }
+                Err(_) => panic!("gslbd did not become ready; log:\n{}", log.lock().unwrap().join("\n")),
             };
             let addr = |tag: &str| {
                 line.split(tag)
@@ -108,10 +107,11 @@ impl Server {
                 break;
             }
         }
+        let (udp, tcp) = (udp.expect("UDP address logged"), tcp.expect("TCP address logged"));
         Server {
-            child,
-            udp: udp.expect("UDP address logged"),
-            tcp: tcp.expect("TCP address logged"),
+            child: guard.0.take().expect("child present"),
+            udp,
+            tcp,
             http,
             log,
         }
@@ -164,6 +164,18 @@ impl Server {
 
     pub fn query_tcp(&self, name: &str, qtype: RecordType) -> Message {
         tcp_query(self.tcp, &query_msg(name, qtype, None))
+    }
+}
+
+/// Kills the child process on drop unless it has been taken.
+struct ChildGuard(Option<Child>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
