@@ -391,10 +391,22 @@ fn who(given: Option<String>, peer: SocketAddr) -> String {
         .unwrap_or_else(|| format!("admin@{}", peer.ip()))
 }
 
-/// Checks the token and decodes the JSON body of an admin request.
-fn admin_body<T: serde::de::DeserializeOwned>(st: &HttpState, headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
-    authorize(st, headers)?;
-    parse_body(body)
+/// The shared admin request path: token, JSON body, turn it into an [`Action`] (with the peer's
+/// address as the default "who"), hand it to the publisher.
+async fn admin_request<B: serde::de::DeserializeOwned>(
+    st: &HttpState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+    to_action: impl FnOnce(B, SocketAddr) -> Result<Action, Response>,
+) -> Response {
+    if let Err(r) = authorize(st, headers) {
+        return r;
+    }
+    match parse_body(body).and_then(|b| to_action(b, peer)) {
+        Ok(action) => send(st, action).await,
+        Err(r) => r,
+    }
 }
 
 async fn drain(
@@ -403,22 +415,16 @@ async fn drain(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let b: DrainBody = match admin_body(&st, &headers, &body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let expires_in = match expires(&b.expires_in) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let action = Action::Drain {
-        provider: b.provider,
-        member: b.member,
-        reason: b.reason.unwrap_or_default(),
-        who: who(b.who, peer),
-        expires_in,
-    };
-    send(&st, action).await
+    admin_request(&st, peer, &headers, &body, |b: DrainBody, peer| {
+        Ok(Action::Drain {
+            expires_in: expires(&b.expires_in)?,
+            provider: b.provider,
+            member: b.member,
+            reason: b.reason.unwrap_or_default(),
+            who: who(b.who, peer),
+        })
+    })
+    .await
 }
 
 async fn undrain(
@@ -427,18 +433,13 @@ async fn undrain(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let b: DrainBody = match admin_body(&st, &headers, &body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    send(
-        &st,
-        Action::Undrain {
+    admin_request(&st, peer, &headers, &body, |b: DrainBody, peer| {
+        Ok(Action::Undrain {
             provider: b.provider,
             member: b.member,
             who: who(b.who, peer),
-        },
-    )
+        })
+    })
     .await
 }
 
@@ -448,35 +449,26 @@ async fn force(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let b: ForceBody = match admin_body(&st, &headers, &body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let up = match b.status.as_str() {
-        "up" => Some(true),
-        "down" => Some(false),
-        "auto" => None,
-        other => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("status must be up, down or auto, not {other:?}"),
-            )
-        }
-    };
-    let expires_in = match expires(&b.expires_in) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    send(
-        &st,
-        Action::Force {
+    admin_request(&st, peer, &headers, &body, |b: ForceBody, peer| {
+        let up = match b.status.as_str() {
+            "up" => Some(true),
+            "down" => Some(false),
+            "auto" => None,
+            other => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    format!("status must be up, down or auto, not {other:?}"),
+                ))
+            }
+        };
+        Ok(Action::Force {
+            expires_in: expires(&b.expires_in)?,
             target: b.target,
             up,
             reason: b.reason.unwrap_or_default(),
             who: who(b.who, peer),
-            expires_in,
-        },
-    )
+        })
+    })
     .await
 }
 
