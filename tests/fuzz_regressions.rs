@@ -2,14 +2,7 @@
 //! that a plain `cargo test` guards them. One file per input under tests/fuzz_regressions/,
 //! named `<target>-<what>.bin`; the first byte is the target's selector byte (see fuzz/README.md).
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
-
-use gslbd::config::{self, Source};
-use gslbd::dns::handler::{answer, Transport, EDNS_UDP_SIZE};
-use gslbd::dns::wire;
-use gslbd::reload;
-use gslbd::snapshot::Snapshot;
+use std::path::Path;
 
 fn input(name: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -18,59 +11,12 @@ fn input(name: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn example() -> &'static Arc<Snapshot> {
-    static SNAP: OnceLock<Arc<Snapshot>> = OnceLock::new();
-    SNAP.get_or_init(|| {
-        let cfg = config::load(Path::new(config::embedded::CONFIG_PATH), Source::Embedded).expect("example config");
-        reload::build_snapshot(&cfg, 1).expect("example snapshot")
-    })
-}
+#[path = "common/fuzz_request.rs"]
+mod fuzz_request;
 
-fn fixtures() -> &'static Arc<Snapshot> {
-    static SNAP: OnceLock<Arc<Snapshot>> = OnceLock::new();
-    SNAP.get_or_init(|| {
-        let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/core");
-        let ov = reload::Overrides {
-            zones: vec![
-                dir.join("example.net.zone").display().to_string(),
-                dir.join("child.example.net.zone").display().to_string(),
-            ],
-            ..Default::default()
-        };
-        let cfg = reload::load_config(&ov).expect("fixture config");
-        reload::build_snapshot(&cfg, 1).expect("fixture snapshot")
-    })
-}
-
-fn udp_limit(msg: &[u8]) -> usize {
-    let edns = wire::Header::parse(msg).ok().and_then(|h| {
-        let end = if h.qdcount == 0 {
-            wire::HEADER_LEN
-        } else {
-            wire::parse_question(msg).ok()?.1
-        };
-        wire::parse_edns(msg, &h, end).ok().flatten()
-    });
-    match edns {
-        Some(e) => e.udp_size.clamp(512, EDNS_UDP_SIZE) as usize,
-        None => 512,
-    }
-}
-
-/// The `request` fuzz target: selector byte (bit 0 transport, bit 1 snapshot), then the query.
-/// Returns the response so callers can check more.
+/// The `request` fuzz target's code path, with its invariants.
 fn request(data: &[u8]) -> Option<Vec<u8>> {
-    let (&sel, msg) = data.split_first()?;
-    let transport = if sel & 1 == 0 { Transport::Udp } else { Transport::Tcp };
-    let snap = if sel & 2 == 0 { example() } else { fixtures() };
-    let (resp, _) = answer(snap, msg, transport, Vec::new())?;
-    assert!(resp.len() >= 12, "response shorter than a header");
-    assert_eq!(resp[..2], msg[..2], "response ID differs from the query's");
-    assert!(resp[2] & 0x80 != 0, "QR not set");
-    if transport == Transport::Udp {
-        assert!(resp.len() <= udp_limit(msg), "UDP response over the size limit");
-    }
-    Some(resp)
+    fuzz_request::request(Path::new(env!("CARGO_MANIFEST_DIR")), data)
 }
 
 /// Builds a query like `query()` in benches/query_path.rs from raw labels.
