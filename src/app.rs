@@ -109,6 +109,29 @@ pub async fn run_notify(
         ..TcpLimits::default()
     };
     let mut tasks = tokio::task::JoinSet::new();
+    // Zone transfers out (crate::xfr), when configured at start: the engine publishes the
+    // transfer table, the listeners answer AXFR/IXFR/SOA/TSIG from it.
+    let xfr_table: crate::xfr::SharedTable = Arc::default();
+    let xfr_hook: Option<Arc<dyn crate::dns::TransferHook>> = (!config.transfers.is_empty()).then(|| {
+        Arc::new(crate::xfr::serve::Transfers {
+            table: xfr_table.clone(),
+            snapshot: snapshot.clone(),
+            metrics: metrics.clone(),
+        }) as Arc<dyn crate::dns::TransferHook>
+    });
+    let mut xfr_engine = xfr_hook.as_ref().map(|_| {
+        crate::xfr::engine::Engine::new(
+            xfr_table.clone(),
+            snapshot.clone(),
+            config.transfers.clone(),
+            config.server.state_file.as_deref(),
+            metrics.clone(),
+        )
+    });
+    if let Some(e) = xfr_engine.as_mut() {
+        e.start();
+    }
+    let xfr_status = xfr_engine.as_ref().map(|e| (e.zones.clone(), e.peers.clone()));
     // One limiter shared by every UDP socket (its settings apply from start-up).
     let rrl = crate::dns::rrl::Rrl::new(config.server.rrl).map(Arc::new);
     let workers = std::thread::available_parallelism()
@@ -124,6 +147,7 @@ pub async fn run_notify(
                 snapshot.clone(),
                 observer.clone(),
                 rrl.clone(),
+                xfr_hook.clone(),
                 shutdown.clone(),
             ));
         }
@@ -137,6 +161,7 @@ pub async fn run_notify(
             snapshot.clone(),
             observer.clone(),
             limits,
+            xfr_hook.clone(),
             shutdown.clone(),
         ));
         info!("listening for TCP on {addr}");
@@ -155,6 +180,7 @@ pub async fn run_notify(
         admin_token,
         reload: reload_tx.clone(),
         admin_tx,
+        xfr: xfr_status,
     });
     if let Some(l) = listeners.http {
         let addr = l.local_addr()?;
@@ -172,6 +198,10 @@ pub async fn run_notify(
             }
         });
         info!("listening for HTTP on {addr}");
+    }
+    if let Some(engine) = xfr_engine {
+        let swaps = publisher.watch_swaps();
+        tasks.spawn(engine.run(swaps, shutdown.clone()));
     }
     let first_round = publisher.start();
     let publisher_task = tokio::spawn(publisher.run(reload_rx, admin_rx, shutdown.clone()));

@@ -38,4 +38,5 @@ pub mod name;
 pub mod publisher;
 pub mod reload;
 pub mod snapshot;
+pub mod xfr;
 pub mod zone;

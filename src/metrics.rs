@@ -62,6 +62,12 @@ pub struct Metrics {
     pub all_down_events: IntCounterVec,
     pub admin_actions: IntCounterVec,
     rrl: [IntCounter; 2],
+    /// Zone transfers out: serial per zone, bumps, NOTIFY results, transfers served and refused.
+    pub xfr_serial: IntGaugeVec,
+    pub xfr_serial_bumps: IntCounterVec,
+    pub xfr_notify: IntCounterVec,
+    pub xfr_transfers: IntCounterVec,
+    pub xfr_refused: IntCounterVec,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
@@ -209,6 +215,52 @@ impl Metrics {
                 &r,
                 IntCounterVec::new(Opts::new("gslbd_admin_actions_total", "Admin API actions"), &["action"])
                     .expect("valid metric"),
+            ),
+            xfr_serial: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new("gslbd_xfr_serial", "SOA serial of each transferred zone"),
+                    &["zone"],
+                )
+                .expect("valid metric"),
+            ),
+            xfr_serial_bumps: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new("gslbd_xfr_serial_bumps_total", "Serial increases of transferred zones"),
+                    &["zone", "reason"],
+                )
+                .expect("valid metric"),
+            ),
+            xfr_notify: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "gslbd_xfr_notify_total",
+                        "NOTIFY messages by result: sent (every datagram), retried, acked, failed (error answer), given_up, superseded",
+                    ),
+                    &["zone", "peer", "result"],
+                )
+                .expect("valid metric"),
+            ),
+            xfr_transfers: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "gslbd_xfr_transfers_total",
+                        "Zone transfers served, by type (axfr, ixfr) and style (full, incremental, current)",
+                    ),
+                    &["zone", "type", "style", "peer"],
+                )
+                .expect("valid metric"),
+            ),
+            xfr_refused: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new("gslbd_xfr_refused_total", "Transfer requests refused, by reason"),
+                    &["reason"],
+                )
+                .expect("valid metric"),
             ),
             registry: r,
         };

@@ -62,6 +62,8 @@ pub struct Publisher {
     state_file: Option<StateFile>,
     /// The overrides as last published, readable by the HTTP layer.
     pub admin_view: Arc<std::sync::RwLock<AdminState>>,
+    /// Told after every swap (with the running transfer config): wakes the zone-transfer engine.
+    swaps: Option<watch::Sender<Arc<crate::config::xfr::TransferConfig>>>,
 }
 
 impl Publisher {
@@ -111,7 +113,21 @@ impl Publisher {
             admin_view: Arc::new(std::sync::RwLock::new(admin.clone())),
             admin,
             state_file,
+            swaps: None,
         })
+    }
+
+    /// Subscribes the zone-transfer engine to snapshot swaps.
+    pub fn watch_swaps(&mut self) -> watch::Receiver<Arc<crate::config::xfr::TransferConfig>> {
+        let (tx, rx) = watch::channel(self.running.transfers.clone());
+        self.swaps = Some(tx);
+        rx
+    }
+
+    fn swapped(&self) {
+        if let Some(tx) = &self.swaps {
+            tx.send_replace(self.running.transfers.clone());
+        }
     }
 
     /// Starts probing; the returned receiver fires once every target has reported once.
@@ -303,6 +319,7 @@ impl Publisher {
         info!(generation = next.generation, "snapshot published");
         update_gauges(&self.metrics, &next);
         self.snapshot.store(Arc::new(next));
+        self.swapped();
     }
 
     /// Rebuilds config and zones; swaps only when everything is valid.
@@ -319,6 +336,9 @@ impl Publisher {
                     || cfg.server.http_listen != self.running.server.http_listen
                 {
                     warn!("reload: listen addresses changed in the config; they take effect at the next restart");
+                }
+                if self.swaps.is_none() && !cfg.transfers.is_empty() {
+                    warn!("reload: zone transfers were not configured at start; they take effect at the next restart");
                 }
                 // Health carries over for targets that still exist (by check@address key).
                 let previous: HashMap<String, TargetInfo> = old
@@ -338,6 +358,7 @@ impl Publisher {
                 self.metrics.reloads.with_label_values(&["success"]).inc();
                 self.coalesce = cfg.server.coalesce;
                 self.running = cfg;
+                self.swapped();
                 self.restart_probes();
                 info!(generation = next_gen, "reload succeeded");
                 Ok(next_gen)

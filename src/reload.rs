@@ -128,6 +128,12 @@ pub fn build_snapshot(cfg: &Config, generation: u64) -> Result<Arc<Snapshot>, Ve
         diags: Vec::new(),
     };
     let setup = gslb::build(&cfg.raw, &set, &mut rep);
+    for apex in cfg.transfers.zones.keys() {
+        if set.get(apex).is_none() {
+            let key = config::locate::join("transfers", &apex.to_string());
+            rep.error(&key, format!("transfers name zone {apex}, which is not served (list it under zones)"));
+        }
+    }
     if !rep.diags.is_empty() {
         // Report in file order: line, then column.
         let key = |d: &Diagnostic| {

@@ -6,6 +6,7 @@ pub mod embedded;
 pub mod gslb;
 pub mod locate;
 pub mod raw;
+pub mod xfr;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -102,6 +103,8 @@ pub struct Config {
     /// The raw GSLB sections, validated when the snapshot is built (they need the zones).
     pub raw: raw::RawConfig,
     pub locations: Locations,
+    /// Zone transfers out (`tsig_keys`, `transfers`).
+    pub transfers: std::sync::Arc<xfr::TransferConfig>,
 }
 
 /// Collects diagnostics with positions from one config file.
@@ -213,6 +216,7 @@ pub fn load_str(text: &str, path: &Path, source: Source) -> Result<Config, Vec<D
             origin,
         });
     }
+    let transfers = std::sync::Arc::new(xfr::build(&raw, &base, source, &mut rep));
     let diags = rep.diags;
     if !diags.is_empty() {
         return Err(diags);
@@ -224,6 +228,7 @@ pub fn load_str(text: &str, path: &Path, source: Source) -> Result<Config, Vec<D
         zones,
         raw,
         locations,
+        transfers,
     })
 }
 

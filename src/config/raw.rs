@@ -21,6 +21,47 @@ pub struct RawConfig {
     pub providers: BTreeMap<String, RawProvider>,
     #[serde(default)]
     pub pools: BTreeMap<String, RawPool>,
+    /// TSIG keys by name (RFC 8945), used by `transfers`.
+    #[serde(default)]
+    pub tsig_keys: BTreeMap<String, RawTsigKey>,
+    /// Zones served to secondaries by AXFR/IXFR, keyed by zone apex.
+    #[serde(default)]
+    pub transfers: BTreeMap<String, RawTransfer>,
+}
+
+/// A TSIG key: the algorithm and the shared secret (base64), inline or in a file.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawTsigKey {
+    pub algorithm: Option<String>,
+    pub secret: Option<String>,
+    pub secret_file: Option<String>,
+}
+
+/// Zone transfer settings of one zone.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawTransfer {
+    #[serde(default)]
+    pub secondaries: Vec<RawSecondary>,
+    /// Further prefixes allowed to transfer (still subject to `key` when set).
+    pub allow: Option<Vec<String>>,
+    /// Key required from `allow` prefixes.
+    pub allow_key: Option<String>,
+    pub min_serial_interval: Option<RawDuration>,
+    pub ixfr_history: Option<usize>,
+    pub notify_retries: Option<u32>,
+    pub notify_timeout: Option<RawDuration>,
+}
+
+/// One secondary: where NOTIFY goes (and whose address may transfer), and its key.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecondary {
+    pub address: String,
+    pub key: Option<String>,
+    /// `false` to allow transfers from it without sending NOTIFY.
+    pub notify: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 
 use super::handler::{self, Transport};
 use super::rrl::{slip_response, Rrl, Verdict};
-use super::QueryObserver;
+use super::{QueryObserver, TransferHook};
 use crate::snapshot::SharedSnapshot;
 
 /// Limits for TCP clients (RFC 7766 6.2.3: servers must bound idle connections).
@@ -41,12 +41,17 @@ impl Default for TcpLimits {
     }
 }
 
+/// Messages one TCP connection may queue: one answer, or every message of one zone transfer
+/// (16 KiB each: zones up to about 64 MiB of wire data).
+const MAX_QUEUED_MESSAGES: usize = 4096;
+
 /// Serves one UDP socket until `shutdown` flips. Answers are computed inline: no task per packet.
 pub async fn serve_udp(
     socket: Arc<UdpSocket>,
     snapshot: SharedSnapshot,
     observer: Arc<dyn QueryObserver>,
     rrl: Option<Arc<Rrl>>,
+    xfr: Option<Arc<dyn TransferHook>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; 65535];
@@ -67,9 +72,14 @@ pub async fn serve_udp(
             continue; // cannot be answered
         }
         let started = std::time::Instant::now();
+        // Zone transfers, the SOA of transferred zones and TSIG-signed queries (crate::xfr).
+        let intercepted = xfr
+            .as_ref()
+            .and_then(|x| x.intercept(&buf[..len], src, Transport::Udp))
+            .and_then(|(mut msgs, outcome)| msgs.pop().map(|m| (m, outcome)));
         let snap = snapshot.load();
-        if let Some((mut resp, outcome)) =
-            handler::answer_guarded(&snap, &buf[..len], Transport::Udp, std::mem::take(&mut out))
+        if let Some((mut resp, outcome)) = intercepted
+            .or_else(|| handler::answer_guarded(&snap, &buf[..len], Transport::Udp, std::mem::take(&mut out)))
         {
             match rrl.as_ref().map(|r| r.check(src.ip(), started)) {
                 None | Some(Verdict::Send) => {}
@@ -100,6 +110,7 @@ pub async fn serve_tcp(
     snapshot: SharedSnapshot,
     observer: Arc<dyn QueryObserver>,
     limits: TcpLimits,
+    xfr: Option<Arc<dyn TransferHook>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -124,9 +135,10 @@ pub async fn serve_tcp(
         let observer = observer.clone();
         let open = open.clone();
         let shutdown = shutdown.clone();
+        let xfr = xfr.clone();
         tokio::spawn(async move {
             open.fetch_add(1, Ordering::Relaxed);
-            serve_connection(stream, peer, snapshot, observer, limits, shutdown).await;
+            serve_connection(stream, peer, snapshot, observer, limits, xfr, shutdown).await;
             open.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
@@ -139,12 +151,15 @@ async fn serve_connection(
     snapshot: SharedSnapshot,
     observer: Arc<dyn QueryObserver>,
     limits: TcpLimits,
+    xfr: Option<Arc<dyn TransferHook>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    // One message in flight at a time: the stream writes the queued response before it reads
-    // the next query, so pipelined queries are answered in order.
-    let (mut framed, mut handle) = DnsTcpStream::from_stream_with_buffer_size(AsyncIoTokioAsStd(stream), peer, 4);
+    // One query in flight at a time: the stream writes the queued response before it reads
+    // the next query, so pipelined queries are answered in order. A zone transfer queues all
+    // its messages at once (the channel allocates per message; the bound only caps a transfer).
+    let (mut framed, mut handle) =
+        DnsTcpStream::from_stream_with_buffer_size(AsyncIoTokioAsStd(stream), peer, MAX_QUEUED_MESSAGES);
     for _ in 0..limits.max_queries {
         let next = tokio::select! {
             r = tokio::time::timeout(limits.idle_timeout, framed.next()) => r,
@@ -164,6 +179,19 @@ async fn serve_connection(
             }
         };
         let started = std::time::Instant::now();
+        if let Some((msgs, outcome)) = xfr.as_ref().and_then(|x| x.intercept(msg.bytes(), peer, Transport::Tcp)) {
+            if msgs.len() > MAX_QUEUED_MESSAGES {
+                warn!(%peer, messages = msgs.len(), "zone transfer larger than the TCP queue; connection closed");
+                return;
+            }
+            for m in msgs {
+                if handle.send(SerialMessage::new(m, peer)).is_err() {
+                    return;
+                }
+            }
+            observer.observe(Transport::Tcp, &outcome, started.elapsed());
+            continue;
+        }
         let snap = snapshot.load();
         match handler::answer_guarded(&snap, msg.bytes(), Transport::Tcp, Vec::new()) {
             Some((resp, outcome)) => {

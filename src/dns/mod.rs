@@ -4,8 +4,11 @@
 pub mod handler;
 pub mod listen;
 pub mod rrl;
+pub mod tsig;
 pub mod wire;
+pub mod xfr;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use handler::{Outcome, Transport};
@@ -17,4 +20,12 @@ pub trait QueryObserver: Send + Sync + 'static {
     fn dropped(&self, transport: Transport);
     /// A UDP response held back by rate limiting: `slipped` when sent truncated instead.
     fn rate_limited(&self, slipped: bool);
+}
+
+/// The zone-transfer side of the listeners (implemented by `crate::xfr::serve`): given a request
+/// before the query path sees it, it either leaves it to the query path (`None`) or answers it
+/// with one or more messages (AXFR/IXFR, TSIG-signed queries, the apex SOA of a transferred
+/// zone). It must return `None` quickly for ordinary queries.
+pub trait TransferHook: Send + Sync + 'static {
+    fn intercept(&self, msg: &[u8], src: SocketAddr, transport: Transport) -> Option<(Vec<Vec<u8>>, Outcome)>;
 }

@@ -118,6 +118,46 @@ impl PoolView {
     }
 }
 
+impl PoolView {
+    /// Every RRset the pool answers with now, as a plain zone holds it (for zone transfers):
+    /// `(rtype, ttl, rdatas)`. `all` and `failover` list every selected member (no rotation,
+    /// no `max_answers`); `weighted` every member with a non-zero share; a CNAME pool its one
+    /// CNAME (the heaviest member, the first on ties). TTLs are the ones queries get.
+    pub fn materialised(&self, pool: u32) -> Vec<(u16, u32, Vec<Box<[u8]>>)> {
+        let Some(p) = self.pools.get(pool as usize) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if p.is_cname {
+            let a = &p.cname;
+            if !a.rdatas.is_empty() {
+                let i = if p.weighted {
+                    let max = a.weights.iter().copied().max().unwrap_or(0);
+                    a.weights.iter().position(|&w| w == max).unwrap_or(0)
+                } else {
+                    0
+                };
+                out.push((rtype::CNAME, a.ttl, vec![a.rdatas[i].clone()]));
+            }
+            return out;
+        }
+        for (t, a) in [(rtype::A, &p.v4), (rtype::AAAA, &p.v6)] {
+            let all_zero = a.weights.iter().all(|&w| w == 0);
+            let rdatas: Vec<Box<[u8]>> = a
+                .rdatas
+                .iter()
+                .zip(&a.weights)
+                .filter(|(_, &w)| !p.weighted || all_zero || w > 0)
+                .map(|(r, _)| r.clone())
+                .collect();
+            if !rdatas.is_empty() {
+                out.push((t, a.ttl, rdatas));
+            }
+        }
+        out
+    }
+}
+
 impl PoolSource for PoolView {
     fn pool_rrset<'a>(&'a self, pool: u32, owner: &Cow<'a, Name>, qtype: u16) -> Option<Rr<'a>> {
         let p = self.pools.get(pool as usize)?;

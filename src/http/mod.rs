@@ -38,6 +38,8 @@ pub struct HttpState {
     pub admin_token: Option<String>,
     pub reload: mpsc::Sender<Option<crate::publisher::ReloadReply>>,
     pub admin_tx: mpsc::Sender<AdminRequest>,
+    /// Zone transfer state (serials, NOTIFY per secondary) when transfers are configured.
+    pub xfr: Option<(crate::xfr::engine::ZoneTable, crate::xfr::notify::PeerTable)>,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
@@ -182,7 +184,27 @@ fn status_json(st: &HttpState) -> Value {
         "providers": providers,
         "pools": pools,
         "targets": target_json,
+        "transfers": transfers_json(st),
     })
+}
+
+/// Per transferred zone: serial, last bump and why, history depth, each secondary's NOTIFY state.
+fn transfers_json(st: &HttpState) -> Value {
+    let Some((zones, peers)) = &st.xfr else {
+        return json!([]);
+    };
+    let zones = zones.read().map(|z| z.clone()).unwrap_or_default();
+    let peers = peers.read().map(|p| p.clone()).unwrap_or_default();
+    Value::Array(
+        zones
+            .into_iter()
+            .map(|(name, z)| {
+                let mut v = serde_json::to_value(&z).unwrap_or(Value::Null);
+                v["secondaries"] = serde_json::to_value(peers.get(&name).cloned().unwrap_or_default()).unwrap_or(Value::Null);
+                v
+            })
+            .collect(),
+    )
 }
 
 async fn status(State(st): State<Arc<HttpState>>) -> Json<Value> {

@@ -1,0 +1,398 @@
+//! The transfer engine: the single writer of the [`XfrTable`]. Woken after every snapshot swap
+//! (by the publisher), it materialises each transferred zone, and when the data changed it
+//! commits a new serial — at once, or when `min_serial_interval` since the last bump has passed
+//! (changes in between coalesce into one bump; a change that flaps back needs none). Each
+//! commit records a delta for IXFR, persists the serial, and starts NOTIFY to the secondaries.
+//!
+//! Serials survive restarts through a small JSON file beside `server.state_file`
+//! (`<state_file>.serials`), written atomically. A restart always bumps once (the data a fresh
+//! process materialises may differ from what secondaries hold). Without a state file the first
+//! serial is max(zone file serial, unix time): that keeps increasing across restarts as long as
+//! bumps average fewer than one per second and the clock does not step back.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use super::materialise::materialise;
+use super::notify::{self, PeerStatus, PeerTable};
+use super::{serial, soa_rec, soa_serial, Delta, Rec, SharedTable, XfrTable, ZoneState};
+use crate::config::xfr::TransferConfig;
+use crate::metrics::Metrics;
+use crate::name::Name;
+use crate::snapshot::SharedSnapshot;
+
+/// Per-zone facts for `/status` beside the NOTIFY states.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ZoneStatus {
+    pub zone: String,
+    pub serial: u32,
+    pub last_bump: u64,
+    pub last_reason: &'static str,
+    pub records: usize,
+    pub ixfr_history: usize,
+    pub pending_change: bool,
+}
+
+pub type ZoneTable = Arc<std::sync::RwLock<BTreeMap<String, ZoneStatus>>>;
+
+/// The last serial of every zone, kept across restarts.
+struct SerialStore {
+    path: Option<PathBuf>,
+    map: BTreeMap<String, u32>,
+}
+
+impl SerialStore {
+    fn open(state_file: Option<&Path>) -> SerialStore {
+        let path = state_file.map(|p| {
+            let mut s = p.as_os_str().to_owned();
+            s.push(".serials");
+            PathBuf::from(s)
+        });
+        let map = match &path {
+            Some(p) => match std::fs::read_to_string(p) {
+                Ok(t) => serde_json::from_str(&t).unwrap_or_else(|e| {
+                    error!("xfr: {}: {e}; serials start from the zone files and the clock", p.display());
+                    BTreeMap::new()
+                }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+                Err(e) => {
+                    error!("xfr: cannot read {}: {e}", p.display());
+                    BTreeMap::new()
+                }
+            },
+            None => BTreeMap::new(),
+        };
+        SerialStore { path, map }
+    }
+
+    fn save(&self) {
+        let Some(path) = &self.path else { return };
+        let write = || -> std::io::Result<()> {
+            let mut tmp = path.as_os_str().to_owned();
+            tmp.push(".tmp");
+            let tmp = PathBuf::from(tmp);
+            {
+                use std::io::Write;
+                let mut f = std::fs::File::create(&tmp)?;
+                f.write_all(serde_json::to_string_pretty(&self.map).unwrap_or_default().as_bytes())?;
+                f.sync_all()?;
+            }
+            std::fs::rename(&tmp, path)
+        };
+        if let Err(e) = write() {
+            error!("xfr: cannot write {}: {e}; serials may repeat after a restart", path.display());
+        }
+    }
+}
+
+struct Pending {
+    records: Arc<Vec<Rec>>,
+    source_soa: Box<[u8]>,
+    soa_ttl: u32,
+    reason: &'static str,
+}
+
+struct Work {
+    state: Arc<ZoneState>,
+    source_soa: Box<[u8]>,
+    soa_ttl: u32,
+    pending: Option<Pending>,
+    last_bump: Instant,
+    last_bump_wall: u64,
+    last_reason: &'static str,
+}
+
+/// The engine task's state.
+pub struct Engine {
+    table: SharedTable,
+    snapshot: SharedSnapshot,
+    cfg: Arc<TransferConfig>,
+    work: HashMap<Name, Work>,
+    serials: SerialStore,
+    metrics: Arc<Metrics>,
+    pub zones: ZoneTable,
+    pub peers: PeerTable,
+    notifies: HashMap<(Name, SocketAddr), JoinHandle<()>>,
+    generation: u64,
+}
+
+impl Engine {
+    pub fn new(
+        table: SharedTable,
+        snapshot: SharedSnapshot,
+        cfg: Arc<TransferConfig>,
+        state_file: Option<&Path>,
+        metrics: Arc<Metrics>,
+    ) -> Engine {
+        Engine {
+            table,
+            snapshot,
+            cfg,
+            work: HashMap::new(),
+            serials: SerialStore::open(state_file),
+            metrics,
+            zones: Arc::default(),
+            peers: Arc::default(),
+            notifies: HashMap::new(),
+            generation: 0,
+        }
+    }
+
+    /// Materialises every zone and publishes the first table (before the listeners serve).
+    pub fn start(&mut self) {
+        self.refresh();
+    }
+
+    /// Runs until shutdown; `swaps` fires after every snapshot swap with the running config.
+    pub async fn run(mut self, mut swaps: watch::Receiver<Arc<TransferConfig>>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let deadline = self.next_deadline();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.wait_for(|v| *v) => break,
+                r = swaps.changed() => {
+                    if r.is_err() {
+                        break;
+                    }
+                    let cfg = swaps.borrow_and_update().clone();
+                    if !Arc::ptr_eq(&cfg, &self.cfg) {
+                        self.cfg = cfg;
+                        self.work.retain(|apex, _| self.cfg.zones.contains_key(apex));
+                    }
+                    self.refresh();
+                }
+                () = sleep => self.flush_due(),
+            }
+        }
+        for (_, h) in self.notifies.drain() {
+            h.abort();
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.work
+            .iter()
+            .filter(|(_, w)| w.pending.is_some())
+            .filter_map(|(apex, w)| self.cfg.zones.get(apex).map(|z| w.last_bump + z.min_serial_interval))
+            .min()
+    }
+
+    /// Re-materialises every transferred zone from the current snapshot.
+    fn refresh(&mut self) {
+        let snap = self.snapshot.load_full();
+        self.generation = snap.generation;
+        let cfg = self.cfg.clone();
+        for (apex, zt) in &cfg.zones {
+            let Some(zone) = snap.zones.get(apex) else {
+                warn!("xfr: zone {apex} is configured for transfers but not served");
+                continue;
+            };
+            let records = Arc::new(materialise(zone, &snap.pools));
+            let soa = zone.soa();
+            let source_soa = soa.rdatas[0].clone();
+            let soa_ttl = soa.ttl;
+            let acl = Arc::new(zt.clone());
+            match self.work.get_mut(apex) {
+                None => {
+                    let floor = soa_serial(&source_soa);
+                    let serial = match self.serials.map.get(&apex.to_string()) {
+                        Some(&last) => serial::next(last, floor),
+                        None => serial::max(floor, crate::dns::tsig::now() as u32),
+                    };
+                    let state = Arc::new(ZoneState {
+                        apex: apex.clone(),
+                        serial,
+                        soa: soa_rec(apex, soa_ttl, &source_soa, serial),
+                        records,
+                        history: VecDeque::new(),
+                        acl,
+                    });
+                    info!("xfr: zone {apex} starts at serial {serial} ({} records)", state.records.len());
+                    self.work.insert(
+                        apex.clone(),
+                        Work {
+                            state,
+                            source_soa,
+                            soa_ttl,
+                            pending: None,
+                            last_bump: Instant::now(),
+                            last_bump_wall: crate::dns::tsig::now(),
+                            last_reason: "start",
+                        },
+                    );
+                    self.after_commit(apex, "start");
+                }
+                Some(w) => {
+                    if !Arc::ptr_eq(&w.state.acl, &acl) {
+                        let mut st = (*w.state).clone();
+                        st.acl = acl;
+                        w.state = Arc::new(st);
+                    }
+                    let same = *w.state.records == *records && w.source_soa == source_soa && w.soa_ttl == soa_ttl;
+                    w.pending = (!same).then(|| Pending {
+                        reason: if w.source_soa != source_soa || w.soa_ttl != soa_ttl {
+                            "zone reload"
+                        } else {
+                            "data change"
+                        },
+                        records,
+                        source_soa,
+                        soa_ttl,
+                    });
+                }
+            }
+        }
+        self.publish();
+        self.flush_due();
+    }
+
+    /// Commits every pending change whose interval has passed.
+    fn flush_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<Name> = self
+            .work
+            .iter()
+            .filter(|(apex, w)| {
+                w.pending.is_some()
+                    && self
+                        .cfg
+                        .zones
+                        .get(*apex)
+                        .is_some_and(|z| now >= w.last_bump + z.min_serial_interval)
+            })
+            .map(|(a, _)| a.clone())
+            .collect();
+        for apex in due {
+            self.commit(&apex);
+        }
+        self.export_status();
+    }
+
+    fn commit(&mut self, apex: &Name) {
+        let Some(zt) = self.cfg.zones.get(apex).cloned() else { return };
+        let Some(w) = self.work.get_mut(apex) else { return };
+        let Some(p) = w.pending.take() else { return };
+        let old = w.state.clone();
+        let floor = soa_serial(&p.source_soa);
+        let new_serial = serial::next(old.serial, floor);
+        let soa = soa_rec(apex, p.soa_ttl, &p.source_soa, new_serial);
+        let mut history = old.history.clone();
+        if zt.ixfr_history > 0 {
+            history.push_back(Arc::new(Delta::between(
+                old.soa.clone(),
+                soa.clone(),
+                &old.records,
+                &p.records,
+            )));
+        }
+        while history.len() > zt.ixfr_history {
+            history.pop_front();
+        }
+        w.state = Arc::new(ZoneState {
+            apex: apex.clone(),
+            serial: new_serial,
+            soa,
+            records: p.records,
+            history,
+            acl: old.acl.clone(),
+        });
+        w.source_soa = p.source_soa;
+        w.soa_ttl = p.soa_ttl;
+        w.last_bump = Instant::now();
+        w.last_bump_wall = crate::dns::tsig::now();
+        w.last_reason = p.reason;
+        info!("xfr: zone {apex} serial {} -> {new_serial} ({})", old.serial, p.reason);
+        self.publish();
+        self.after_commit(apex, p.reason);
+    }
+
+    /// Persists, counts and notifies after a new serial.
+    fn after_commit(&mut self, apex: &Name, reason: &'static str) {
+        let Some(w) = self.work.get(apex) else { return };
+        let state = w.state.clone();
+        let zname = apex.to_string();
+        self.serials.map.insert(zname.clone(), state.serial);
+        self.serials.save();
+        self.metrics.xfr_serial.with_label_values(&[&zname]).set(state.serial as i64);
+        self.metrics.xfr_serial_bumps.with_label_values(&[&zname, reason]).inc();
+        let Some(zt) = self.cfg.zones.get(apex) else { return };
+        if let Ok(mut t) = self.peers.write() {
+            let list = zt
+                .secondaries
+                .iter()
+                .map(|s| PeerStatus {
+                    address: s.addr.to_string(),
+                    key: s.key.as_ref().map(|k| k.name.to_string()),
+                    notify: s.notify,
+                    state: if s.notify { "pending" } else { "off" },
+                    serial: state.serial,
+                    attempts: 0,
+                    since: crate::dns::tsig::now(),
+                })
+                .collect();
+            t.insert(zname.clone(), list);
+        }
+        for s in zt.secondaries.iter().filter(|s| s.notify) {
+            if let Some(h) = self.notifies.remove(&(apex.clone(), s.addr)) {
+                if !h.is_finished() {
+                    h.abort();
+                    self.metrics
+                        .xfr_notify
+                        .with_label_values(&[&zname, &s.addr.to_string(), "superseded"])
+                        .inc();
+                }
+            }
+            let job = notify::Job {
+                zone: apex.clone(),
+                soa: state.soa.clone(),
+                peer: s.addr,
+                key: s.key.clone(),
+                retries: zt.notify_retries,
+                timeout: zt.notify_timeout,
+                metrics: self.metrics.clone(),
+                peers: self.peers.clone(),
+            };
+            self.notifies.insert((apex.clone(), s.addr), tokio::spawn(notify::run(job)));
+        }
+    }
+
+    fn publish(&self) {
+        let zones = self.work.iter().map(|(a, w)| (a.clone(), w.state.clone())).collect();
+        self.table.store(Arc::new(XfrTable {
+            zones,
+            keys: self.cfg.keys.clone(),
+        }));
+    }
+
+    fn export_status(&self) {
+        if let Ok(mut t) = self.zones.write() {
+            t.clear();
+            for (apex, w) in &self.work {
+                t.insert(
+                    apex.to_string(),
+                    ZoneStatus {
+                        zone: apex.to_string(),
+                        serial: w.state.serial,
+                        last_bump: w.last_bump_wall,
+                        last_reason: w.last_reason,
+                        records: w.state.records.len() + 1,
+                        ixfr_history: w.state.history.len(),
+                        pending_change: w.pending.is_some(),
+                    },
+                );
+            }
+        }
+    }
+}

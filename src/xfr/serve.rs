@@ -1,0 +1,274 @@
+//! The transfer side of the DNS listeners ([`TransferHook`]): AXFR and IXFR out, the apex SOA of
+//! transferred zones (with the transfer serial), and TSIG on anything signed. Reads the
+//! [`XfrTable`](super::XfrTable) with one ArcSwap load; everything else goes to the query path.
+//!
+//! Access (RFC 5936 6): a transfer is allowed from the IP of a listed secondary, or from an
+//! `allow` prefix, and only with that secondary's (or `allow_key`'s) TSIG key when one is set.
+//! Everything else is REFUSED. A TSIG that does not verify is answered NOTAUTH with the TSIG
+//! error (RFC 8945 5.2). Ordinary SOA queries stay public, as for any authoritative zone.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use tracing::{debug, info};
+
+use super::{SharedTable, ZoneState};
+use crate::dns::handler::{self, Outcome, Transport, EDNS_UDP_SIZE, RCODE_FORMERR, RCODE_NOTIMP, RCODE_REFUSED};
+use crate::dns::tsig::{self, Key};
+use crate::dns::wire::{self, Encoder, Header, Question, Section, AA, QR, RD};
+use crate::dns::xfr::{encode_stream, error_message, ixfr_client_serial, quick_qtype, Signing};
+use crate::dns::TransferHook;
+use crate::metrics::Metrics;
+use crate::snapshot::SharedSnapshot;
+use crate::zone::rtype;
+
+/// The hook installed in the listeners when transfers are configured.
+pub struct Transfers {
+    pub table: SharedTable,
+    pub snapshot: SharedSnapshot,
+    pub metrics: Arc<Metrics>,
+}
+
+fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// Who may transfer `zone` from `ip` with `key`: the label for metrics, or why not.
+fn allowed(zone: &ZoneState, ip: IpAddr, key: Option<&Key>) -> Result<String, &'static str> {
+    let ip = canonical_ip(ip);
+    let key_ok = |want: Option<&Key>| match want {
+        None => true,
+        Some(w) => key.is_some_and(|k| k.name == w.name),
+    };
+    let mut listed = false;
+    for s in &zone.acl.secondaries {
+        if canonical_ip(s.addr.ip()) == ip {
+            listed = true;
+            if key_ok(s.key.as_ref()) {
+                return Ok(s.addr.to_string());
+            }
+        }
+    }
+    for p in &zone.acl.allow {
+        if p.contains(ip) {
+            listed = true;
+            if key_ok(zone.acl.allow_key.as_ref()) {
+                return Ok(p.to_string());
+            }
+        }
+    }
+    Err(if listed { "key" } else { "address" })
+}
+
+impl Transfers {
+    fn outcome(rcode: u16, qtype: u16) -> Outcome {
+        Outcome {
+            rcode,
+            qtype,
+            truncated: false,
+        }
+    }
+
+    fn refuse(&self, reason: &str) {
+        self.metrics.xfr_refused.with_label_values(&[reason]).inc();
+    }
+}
+
+impl TransferHook for Transfers {
+    fn intercept(&self, msg: &[u8], src: SocketAddr, transport: Transport) -> Option<(Vec<Vec<u8>>, Outcome)> {
+        let header = Header::parse(msg).ok()?;
+        if header.is_response() || header.opcode() != 0 || header.qdcount != 1 {
+            return None;
+        }
+        let qtype = quick_qtype(msg)?;
+        let signed = tsig::maybe_signed(msg);
+        if !(signed || qtype == rtype::AXFR || qtype == rtype::IXFR || qtype == rtype::SOA) {
+            return None;
+        }
+        let (question, end) = wire::parse_question(msg).ok()?;
+        let table = self.table.load();
+        // RFC 8945 5.2: verify before anything else; failures get NOTAUTH with the TSIG error.
+        let tsig_rec = if signed { tsig::find(msg).ok()? } else { None };
+        let mut key: Option<&Key> = None;
+        if let Some(t) = &tsig_rec {
+            let k = table.keys.get(&t.key_name);
+            if let Err(e) = tsig::verify(msg, t, k, None, tsig::now()) {
+                debug!(%src, key = %t.key_name, error = e.as_str(), "TSIG verification failed");
+                if qtype == rtype::AXFR || qtype == rtype::IXFR {
+                    self.refuse(e.as_str());
+                }
+                let resp = tsig::error_response(msg, t, k, e)?;
+                return Some((vec![resp], Self::outcome(tsig::RCODE_NOTAUTH, qtype)));
+            }
+            key = k;
+        }
+        let signing = match (&tsig_rec, key) {
+            (Some(t), Some(k)) => Some(Signing {
+                key: k,
+                request_mac: &t.mac,
+            }),
+            _ => None,
+        };
+        let flags = QR | (header.flags & RD);
+        let qname = question.name.to_lowercase();
+        match qtype {
+            rtype::AXFR | rtype::IXFR => {
+                let Some(zone) = table.zones.get(&qname) else {
+                    self.refuse("not_transferred");
+                    let m = error_message(header.id, flags, &question, RCODE_REFUSED, signing.as_ref());
+                    return Some((vec![m], Self::outcome(RCODE_REFUSED, qtype)));
+                };
+                let peer = match allowed(zone, src.ip(), key) {
+                    Ok(p) => p,
+                    Err(reason) => {
+                        info!(%src, zone = %zone.apex, reason, "xfr: transfer refused");
+                        self.refuse(reason);
+                        let m = error_message(header.id, flags, &question, RCODE_REFUSED, signing.as_ref());
+                        return Some((vec![m], Self::outcome(RCODE_REFUSED, qtype)));
+                    }
+                };
+                Some(self.transfer(zone, &header, &question, end, msg, transport, &peer, signing.as_ref()))
+            }
+            rtype::SOA => {
+                let zone = table.zones.get(&qname);
+                if zone.is_none() && signing.is_none() {
+                    return None;
+                }
+                let (mut resp, outcome) = match zone {
+                    Some(z) if question.qclass == crate::zone::CLASS_IN => soa_answer(msg, &header, &question, end, z, transport)?,
+                    _ => self.query_path(msg, transport)?,
+                };
+                if let Some(s) = &signing {
+                    tsig::sign(&mut resp, s.key, Some(s.request_mac), tsig::now(), 0, false);
+                }
+                Some((vec![resp], outcome))
+            }
+            _ => {
+                // A signed ordinary query: the query path's answer, signed (RFC 8945 5.3).
+                let s = signing?;
+                let (mut resp, outcome) = self.query_path(msg, transport)?;
+                tsig::sign(&mut resp, s.key, Some(s.request_mac), tsig::now(), 0, false);
+                Some((vec![resp], outcome))
+            }
+        }
+    }
+}
+
+impl Transfers {
+    fn query_path(&self, msg: &[u8], transport: Transport) -> Option<(Vec<u8>, Outcome)> {
+        let snap = self.snapshot.load();
+        handler::answer_guarded(&snap, msg, transport, Vec::new())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn transfer(
+        &self,
+        zone: &ZoneState,
+        header: &Header,
+        question: &Question,
+        end: usize,
+        msg: &[u8],
+        transport: Transport,
+        peer: &str,
+        signing: Option<&Signing<'_>>,
+    ) -> (Vec<Vec<u8>>, Outcome) {
+        let qtype = question.qtype;
+        let flags = QR | AA | (header.flags & RD);
+        let zname = zone.apex.to_string();
+        if qtype == rtype::AXFR && transport == Transport::Udp {
+            // RFC 5936 4.2: AXFR is not defined over UDP; NSD and Knot answer NOTIMP.
+            self.refuse("udp");
+            let m = error_message(header.id, QR | (header.flags & RD), question, RCODE_NOTIMP, signing);
+            return (vec![m], Self::outcome(RCODE_NOTIMP, qtype));
+        }
+        let client = if qtype == rtype::IXFR {
+            match ixfr_client_serial(msg, header, end) {
+                Some(s) => Some(s),
+                None => {
+                    // RFC 1995 3: the authority section carries the client's SOA.
+                    let m = error_message(header.id, QR | (header.flags & RD), question, RCODE_FORMERR, signing);
+                    return (vec![m], Self::outcome(RCODE_FORMERR, qtype));
+                }
+            }
+        } else {
+            None
+        };
+        let (msgs, style) = match client {
+            // RFC 1995 2, 4: up to date (or newer than us), or over UDP: the current SOA only.
+            Some(c) if c == zone.serial || super::serial::gt(c, zone.serial) || transport == Transport::Udp => {
+                let m = encode_stream(header.id, flags, question, std::iter::once(zone.soa.rr()), signing);
+                (m, "current")
+            }
+            Some(c) => match zone.deltas_since(c) {
+                Some(deltas) => {
+                    let recs = std::iter::once(zone.soa.rr())
+                        .chain(deltas.iter().flat_map(|d| {
+                            std::iter::once(d.from_soa.rr())
+                                .chain(d.removed.iter().map(|r| r.rr()))
+                                .chain(std::iter::once(d.to_soa.rr()))
+                                .chain(d.added.iter().map(|r| r.rr()))
+                        }))
+                        .chain(std::iter::once(zone.soa.rr()));
+                    (encode_stream(header.id, flags, question, recs, signing), "incremental")
+                }
+                None => (full(zone, header.id, flags, question, signing), "full"),
+            },
+            None => (full(zone, header.id, flags, question, signing), "full"),
+        };
+        let kind = if qtype == rtype::AXFR { "axfr" } else { "ixfr" };
+        self.metrics
+            .xfr_transfers
+            .with_label_values(&[zname.as_str(), kind, style, peer])
+            .inc();
+        if style != "current" {
+            info!(
+                "xfr: served {} ({style}) of {} serial {} to {peer} ({} messages)",
+                kind.to_ascii_uppercase(),
+                zone.apex,
+                zone.serial,
+                msgs.len()
+            );
+        } else {
+            debug!(zone = %zone.apex, %peer, "xfr: IXFR answered with the current SOA");
+        }
+        (msgs, Self::outcome(0, qtype))
+    }
+}
+
+/// RFC 5936 2.2: SOA, every record, SOA.
+fn full(zone: &ZoneState, id: u16, flags: u16, question: &Question, signing: Option<&Signing<'_>>) -> Vec<Vec<u8>> {
+    let recs = std::iter::once(zone.soa.rr())
+        .chain(zone.records.iter().map(|r| r.rr()))
+        .chain(std::iter::once(zone.soa.rr()));
+    encode_stream(id, flags, question, recs, signing)
+}
+
+/// The apex SOA of a transferred zone, with the transfer serial (what secondaries compare).
+fn soa_answer(
+    msg: &[u8],
+    header: &Header,
+    question: &Question,
+    end: usize,
+    zone: &ZoneState,
+    transport: Transport,
+) -> Option<(Vec<u8>, Outcome)> {
+    let edns = wire::parse_edns(msg, header, end).ok()?;
+    if edns.is_some_and(|e| e.version > 0) {
+        return None; // BADVERS from the query path
+    }
+    let flags = QR | AA | (header.flags & (RD | wire::CD));
+    let limit = match (transport, edns) {
+        (Transport::Tcp, _) => u16::MAX as usize,
+        (Transport::Udp, None) => 512,
+        (Transport::Udp, Some(e)) => e.udp_size.clamp(512, EDNS_UDP_SIZE) as usize,
+    };
+    let mut enc = Encoder::new(Vec::new(), header.id, flags, Some(question), limit, 0);
+    enc.push_rrset(Section::Answer, &zone.soa.rr());
+    if let Some(e) = edns {
+        enc.push_opt(EDNS_UDP_SIZE, 0, e.dnssec_ok);
+    }
+    Some((enc.finish(), Transfers::outcome(0, rtype::SOA)))
+}
