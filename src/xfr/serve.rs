@@ -115,6 +115,13 @@ impl TransferHook for Transfers {
         let flags = QR | (header.flags & RD);
         let qname = question.name.to_lowercase();
         match qtype {
+            rtype::AXFR if transport == Transport::Udp => {
+                // RFC 5936 4.2: AXFR over UDP is not defined. NSD 4.6 and Knot 3.2 answer NOTIMP
+                // before any access check (measured in tests/xfr.rs); so do we.
+                self.refuse("udp");
+                let m = error_message(header.id, flags, &question, RCODE_NOTIMP, signing.as_ref());
+                Some((vec![m], Self::outcome(RCODE_NOTIMP, qtype)))
+            }
             rtype::AXFR | rtype::IXFR => {
                 let Some(zone) = table.zones.get(&qname) else {
                     self.refuse("not_transferred");
@@ -178,12 +185,6 @@ impl Transfers {
         let qtype = question.qtype;
         let flags = QR | AA | (header.flags & RD);
         let zname = zone.apex.to_string();
-        if qtype == rtype::AXFR && transport == Transport::Udp {
-            // RFC 5936 4.2: AXFR is not defined over UDP; NSD and Knot answer NOTIMP.
-            self.refuse("udp");
-            let m = error_message(header.id, QR | (header.flags & RD), question, RCODE_NOTIMP, signing);
-            return (vec![m], Self::outcome(RCODE_NOTIMP, qtype));
-        }
         let client = if qtype == rtype::IXFR {
             match ixfr_client_serial(msg, header, end) {
                 Some(s) => Some(s),
