@@ -131,7 +131,10 @@ pub fn build_snapshot(cfg: &Config, generation: u64) -> Result<Arc<Snapshot>, Ve
     for apex in cfg.transfers.zones.keys() {
         if set.get(apex).is_none() {
             let key = config::locate::join("transfers", &apex.to_string());
-            rep.error(&key, format!("transfers name zone {apex}, which is not served (list it under zones)"));
+            rep.error(
+                &key,
+                format!("transfers name zone {apex}, which is not served (list it under zones)"),
+            );
         }
     }
     if !rep.diags.is_empty() {

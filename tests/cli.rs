@@ -13,7 +13,8 @@ use common::*;
 #[test]
 fn every_shipped_config_and_zone_file_loads() {
     let mut checked = 0;
-    for entry in std::fs::read_dir(repo().join("config")).unwrap() {
+    let examples = std::fs::read_dir(repo().join("config/examples")).into_iter().flatten();
+    for entry in std::fs::read_dir(repo().join("config")).unwrap().chain(examples) {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "yaml") {
             let (code, out, err) = run_cli(&["check", "--config", p.to_str().unwrap()]);

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs the Debian packages the interop tests need when they are
-# missing (NSD for the differential test, Prometheus for the scrape test, Chromium for the status
+# missing (NSD for the differential test, NSD and Knot as zone-transfer secondaries, Prometheus for the scrape test, Chromium for the status
 # page, dig for the examples), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need+=(nsd)
+command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || need+=(knot)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)

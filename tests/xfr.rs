@@ -185,14 +185,7 @@ fn dig(args: &[&str]) -> String {
 
 const WWW_BOTH: [&str; 2] = ["192.0.2.10", "198.51.100.10"];
 
-fn config(
-    dir: &Path,
-    aws: &Endpoint,
-    rack: &Endpoint,
-    nsd: (u16, &str),
-    knot: (u16, &str),
-    history: usize,
-) -> PathBuf {
+fn config(dir: &Path, aws: &Endpoint, rack: &Endpoint, nsd: (u16, &str), knot: (u16, &str), history: usize) -> PathBuf {
     let zone = repo().join("zones/example.test.zone");
     let chk = |e: &Endpoint| e.check_yaml(200, 150, 1, 1);
     let cfg = format!(
@@ -231,14 +224,7 @@ fn nsd_and_knot_follow_health_through_transfers_and_serials_survive_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (nsd_secret, knot_secret) = (secret(), secret());
     let (gport, nport, kport) = (free_port(), free_port(), free_port());
-    let cfg = config(
-        dir.path(),
-        &aws,
-        &rack,
-        (nport, &nsd_secret),
-        (kport, &knot_secret),
-        2,
-    );
+    let cfg = config(dir.path(), &aws, &rack, (nport, &nsd_secret), (kport, &knot_secret), 2);
     let mut g = start_gslbd(&cfg, gport);
     let primary = g.udp;
     let nsd = start_nsd(nport, primary, "nsd-key", &nsd_secret);
@@ -311,10 +297,17 @@ fn nsd_and_knot_follow_health_through_transfers_and_serials_survive_restart() {
         "gslbd_xfr_transfers_total",
         &["type=\"ixfr\"", "style=\"incremental\"", &knot_peer],
     );
-    assert!(incremental >= 1.0, "Knot fetched by incremental IXFR\n{}", diag(&g, &nsd, &knot));
+    assert!(
+        incremental >= 1.0,
+        "Knot fetched by incremental IXFR\n{}",
+        diag(&g, &nsd, &knot)
+    );
     assert!(knot.log_text().contains("IXFR, incoming"), "{}", knot.log_text());
     assert!(metric(&g, "gslbd_xfr_notify_total", &["result=\"acked\"", &knot_peer]) >= 1.0);
-    assert!(g.log_text().contains("xfr: zone example.test. serial "), "serial bumps are logged");
+    assert!(
+        g.log_text().contains("xfr: zone example.test. serial "),
+        "serial bumps are logged"
+    );
 
     // IXFR with dig: from a serial still in the history (2 deltas) it is incremental; from the
     // first serial (4 changes ago) the history is gone and the answer is the whole zone.
@@ -323,7 +316,10 @@ fn nsd_and_knot_follow_health_through_transfers_and_serials_survive_restart() {
     let p = g.tcp.port().to_string();
     let recent = s2.wrapping_sub(1);
     let inc = dig(&[&at, "-p", &p, "-y", &key, "example.test.", &format!("IXFR={recent}")]);
-    assert!(inc.contains(&format!(" {recent} ")), "the old SOA leads the delta:\n{inc}");
+    assert!(
+        inc.contains(&format!(" {recent} ")),
+        "the old SOA leads the delta:\n{inc}"
+    );
     assert!(!inc.contains("mail.example.test."), "only changes are sent:\n{inc}");
     let full = dig(&[&at, "-p", &p, "-y", &key, "example.test.", &format!("IXFR={s0}")]);
     assert!(full.contains("mail.example.test."), "AXFR-style fallback:\n{full}");
@@ -398,9 +394,35 @@ fn transfers_need_a_listed_address_and_the_right_key() {
     let out = dig(&[&at, "-p", &p, "-y", &unknown, "example.test.", "AXFR"]);
     assert!(out.contains("BADKEY"), "{out}");
     // The right key from an unlisted address: REFUSED.
-    let out = dig(&["-b", "127.0.0.2", &at, "-p", &p, "-y", &good, "example.test.", "SOA", "+tcp"]);
-    assert_eq!(rcode_of(&out), "NOERROR", "signed SOA queries are answered from anywhere:\n{out}");
-    let out = dig(&["-b", "127.0.0.2", &at, "-p", &p, "-y", &good, "example.test.", "IXFR=1", "+nocomments"]);
+    let out = dig(&[
+        "-b",
+        "127.0.0.2",
+        &at,
+        "-p",
+        &p,
+        "-y",
+        &good,
+        "example.test.",
+        "SOA",
+        "+tcp",
+    ]);
+    assert_eq!(
+        rcode_of(&out),
+        "NOERROR",
+        "signed SOA queries are answered from anywhere:\n{out}"
+    );
+    let out = dig(&[
+        "-b",
+        "127.0.0.2",
+        &at,
+        "-p",
+        &p,
+        "-y",
+        &good,
+        "example.test.",
+        "IXFR=1",
+        "+nocomments",
+    ]);
     assert!(out.contains("Transfer failed") || out.contains("REFUSED"), "{out}");
     // A listed secondary without a key transfers unsigned.
     let out = dig(&["-b", "127.0.0.3", &at, "-p", &p, "example.test.", "AXFR"]);
@@ -422,12 +444,21 @@ fn transfers_need_a_listed_address_and_the_right_key() {
     assert!(metric(&s, "gslbd_xfr_refused_total", &["reason=\"key\""]) >= 1.0);
     assert!(metric(&s, "gslbd_xfr_refused_total", &["reason=\"bad_sig\""]) >= 1.0);
     assert!(metric(&s, "gslbd_xfr_refused_total", &["reason=\"bad_key\""]) >= 1.0);
-    assert!(metric(&s, "gslbd_xfr_transfers_total", &["type=\"axfr\"", "peer=\"127.0.0.1:9\""]) >= 1.0);
+    assert!(
+        metric(
+            &s,
+            "gslbd_xfr_transfers_total",
+            &["type=\"axfr\"", "peer=\"127.0.0.1:9\""]
+        ) >= 1.0
+    );
     // A NOTIFY sent to gslbd itself is not implemented (we are the primary).
     let mut n = Message::query();
     n.metadata.id = rand_id();
     n.metadata.op_code = OpCode::Notify;
-    n.add_query(Query::query(Name::from_ascii("example.test.").unwrap(), RecordType::SOA));
+    n.add_query(Query::query(
+        Name::from_ascii("example.test.").unwrap(),
+        RecordType::SOA,
+    ));
     let r = udp_query(s.udp, &n.to_vec().unwrap());
     assert_eq!(r.metadata.response_code, ResponseCode::NotImp);
 }
@@ -456,8 +487,14 @@ fn a_secondary_that_never_acknowledges_costs_bounded_notify_retries() {
     }
     assert_eq!(got, 3, "one NOTIFY and notify_retries (2) resends");
     assert_eq!(metric(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"sent\""]), 3.0);
-    assert_eq!(metric(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"retried\""]), 2.0);
-    assert_eq!(metric(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"given_up\""]), 1.0);
+    assert_eq!(
+        metric(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"retried\""]),
+        2.0
+    );
+    assert_eq!(
+        metric(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"given_up\""]),
+        1.0
+    );
     assert_eq!(metric(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"acked\""]), 0.0);
     std::thread::sleep(Duration::from_millis(800));
     assert!(silent.recv_from(&mut buf).is_err(), "nothing after giving up");

@@ -161,7 +161,10 @@ pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_
         let secret = match data_encoding::BASE64.decode(cleaned.as_bytes()) {
             Ok(s) if !s.is_empty() => s,
             _ => {
-                rep.error(&where_, format!("key {name:?}: the secret must be base64 (e.g. from `tsig-keygen`)"));
+                rep.error(
+                    &where_,
+                    format!("key {name:?}: the secret must be base64 (e.g. from `tsig-keygen`)"),
+                );
                 continue;
             }
         };
@@ -237,7 +240,10 @@ pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_
             .as_ref()
             .and_then(|k| lookup_key(&join(&at, "allow_key"), k, rep));
         if t.secondaries.is_empty() && t.allow.as_ref().is_none_or(|a| a.is_empty()) {
-            rep.error(&at, format!("transfers of {zname:?} list no secondaries and no allow prefixes"));
+            rep.error(
+                &at,
+                format!("transfers of {zname:?} list no secondaries and no allow prefixes"),
+            );
         }
         let dur = |v: &Option<RawDuration>, key: &str, default: Duration, rep: &mut Reporter<'_>| match v {
             None => default,

@@ -179,7 +179,10 @@ async fn serve_connection(
             }
         };
         let started = std::time::Instant::now();
-        if let Some((msgs, outcome)) = xfr.as_ref().and_then(|x| x.intercept(msg.bytes(), peer, Transport::Tcp)) {
+        if let Some((msgs, outcome)) = xfr
+            .as_ref()
+            .and_then(|x| x.intercept(msg.bytes(), peer, Transport::Tcp))
+        {
             if msgs.len() > MAX_QUEUED_MESSAGES {
                 warn!(%peer, messages = msgs.len(), "zone transfer larger than the TCP queue; connection closed");
                 return;

@@ -269,7 +269,13 @@ impl VerifyError {
 
 /// Verifies the TSIG of `msg` (a request, or with `prior_mac` the response to a request we
 /// signed) with `key`, at time `now` (RFC 8945 5.2 order: key, then MAC, then time).
-pub fn verify(msg: &[u8], tsig: &Tsig, key: Option<&Key>, prior_mac: Option<&[u8]>, now: u64) -> Result<(), VerifyError> {
+pub fn verify(
+    msg: &[u8],
+    tsig: &Tsig,
+    key: Option<&Key>,
+    prior_mac: Option<&[u8]>,
+    now: u64,
+) -> Result<(), VerifyError> {
     let Some(key) = key.filter(|k| k.name == tsig.key_name && k.algorithm.wire_name() == tsig.algorithm) else {
         return Err(VerifyError::BadKey);
     };
@@ -306,9 +312,7 @@ pub fn verify(msg: &[u8], tsig: &Tsig, key: Option<&Key>, prior_mac: Option<&[u8
     Ok(())
 }
 
-/// Appends a TSIG RR to `msg` (whose ARCOUNT it increments) and returns the MAC, for chaining.
-/// `prior_mac`: the request's MAC (responses) or the previous message's (later transfer
-/// messages, with `timers_only`). `mac: None` writes an unsigned TSIG (BADKEY/BADSIG errors).
+/// The fields of a TSIG record we write (besides the MAC).
 pub struct Signer<'a> {
     pub key_name: &'a Name,
     pub algorithm: Name,
@@ -317,8 +321,17 @@ pub struct Signer<'a> {
     pub other: Vec<u8>,
 }
 
-/// Signs `msg` with `key` and appends the TSIG record. Returns the MAC.
-pub fn sign(msg: &mut Vec<u8>, key: &Key, prior_mac: Option<&[u8]>, time: u64, error: u16, timers_only: bool) -> Vec<u8> {
+/// Signs `msg` with `key`, appends the TSIG record (incrementing ARCOUNT) and returns the MAC
+/// for chaining. `prior_mac`: the request's MAC (responses) or the previous message's (the
+/// second and later messages of a transfer, with `timers_only`, RFC 8945 5.3.1).
+pub fn sign(
+    msg: &mut Vec<u8>,
+    key: &Key,
+    prior_mac: Option<&[u8]>,
+    time: u64,
+    error: u16,
+    timers_only: bool,
+) -> Vec<u8> {
     let other: Vec<u8> = if error == BADTIME {
         time.to_be_bytes()[2..].to_vec()
     } else {
@@ -408,7 +421,11 @@ mod tests {
     use super::*;
 
     fn key() -> Key {
-        Key::new(&"k1.".parse().unwrap(), Algorithm::HmacSha256, b"0123456789abcdef0123456789abcdef")
+        Key::new(
+            &"k1.".parse().unwrap(),
+            Algorithm::HmacSha256,
+            b"0123456789abcdef0123456789abcdef",
+        )
     }
 
     fn query() -> Vec<u8> {

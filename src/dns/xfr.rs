@@ -115,7 +115,15 @@ pub fn encode_stream<'a>(
 /// A one-message answer with an rcode and no records (REFUSED, FORMERR, NOTIMP), echoing the
 /// question, signed when the request was.
 pub fn error_message(id: u16, flags: u16, question: &Question, rcode: u16, signing: Option<&Signing<'_>>) -> Vec<u8> {
-    let mut m = Encoder::new(Vec::new(), id, flags | (rcode & 0xf), Some(question), u16::MAX as usize, 0).finish();
+    let mut m = Encoder::new(
+        Vec::new(),
+        id,
+        flags | (rcode & 0xf),
+        Some(question),
+        u16::MAX as usize,
+        0,
+    )
+    .finish();
     if let Some(s) = signing {
         tsig::sign(&mut m, s.key, Some(s.request_mac), tsig::now(), 0, false);
     }
@@ -137,7 +145,9 @@ mod tests {
             qtype: rtype::AXFR,
             qclass: 1,
         };
-        let owners: Vec<Name> = (0..2000).map(|i| format!("host{i}.example.test.").parse().unwrap()).collect();
+        let owners: Vec<Name> = (0..2000)
+            .map(|i| format!("host{i}.example.test.").parse().unwrap())
+            .collect();
         let rdatas: Vec<Box<[u8]>> = (0..2000u32).map(|i| i.to_be_bytes().to_vec().into()).collect();
         let recs = owners.iter().zip(&rdatas).map(|(o, d)| Rr {
             owner: Cow::Borrowed(o),

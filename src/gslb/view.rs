@@ -118,12 +118,15 @@ impl PoolView {
     }
 }
 
+/// One materialised RRset of a pool: type, TTL and every RDATA.
+pub type PlainRRset = (u16, u32, Vec<Box<[u8]>>);
+
 impl PoolView {
     /// Every RRset the pool answers with now, as a plain zone holds it (for zone transfers):
     /// `(rtype, ttl, rdatas)`. `all` and `failover` list every selected member (no rotation,
     /// no `max_answers`); `weighted` every member with a non-zero share; a CNAME pool its one
     /// CNAME (the heaviest member, the first on ties). TTLs are the ones queries get.
-    pub fn materialised(&self, pool: u32) -> Vec<(u16, u32, Vec<Box<[u8]>>)> {
+    pub fn materialised(&self, pool: u32) -> Vec<PlainRRset> {
         let Some(p) = self.pools.get(pool as usize) else {
             return Vec::new();
         };

@@ -200,7 +200,8 @@ fn transfers_json(st: &HttpState) -> Value {
             .into_iter()
             .map(|(name, z)| {
                 let mut v = serde_json::to_value(&z).unwrap_or(Value::Null);
-                v["secondaries"] = serde_json::to_value(peers.get(&name).cloned().unwrap_or_default()).unwrap_or(Value::Null);
+                v["secondaries"] =
+                    serde_json::to_value(peers.get(&name).cloned().unwrap_or_default()).unwrap_or(Value::Null);
                 v
             })
             .collect(),

@@ -58,7 +58,10 @@ impl SerialStore {
         let map = match &path {
             Some(p) => match std::fs::read_to_string(p) {
                 Ok(t) => serde_json::from_str(&t).unwrap_or_else(|e| {
-                    error!("xfr: {}: {e}; serials start from the zone files and the clock", p.display());
+                    error!(
+                        "xfr: {}: {e}; serials start from the zone files and the clock",
+                        p.display()
+                    );
                     BTreeMap::new()
                 }),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
@@ -87,7 +90,10 @@ impl SerialStore {
             std::fs::rename(&tmp, path)
         };
         if let Err(e) = write() {
-            error!("xfr: cannot write {}: {e}; serials may repeat after a restart", path.display());
+            error!(
+                "xfr: cannot write {}: {e}; serials may repeat after a restart",
+                path.display()
+            );
         }
     }
 }
@@ -219,7 +225,10 @@ impl Engine {
                         history: VecDeque::new(),
                         acl,
                     });
-                    info!("xfr: zone {apex} starts at serial {serial} ({} records)", state.records.len());
+                    info!(
+                        "xfr: zone {apex} starts at serial {serial} ({} records)",
+                        state.records.len()
+                    );
                     self.work.insert(
                         apex.clone(),
                         Work {
@@ -281,7 +290,9 @@ impl Engine {
     }
 
     fn commit(&mut self, apex: &Name) {
-        let Some(zt) = self.cfg.zones.get(apex).cloned() else { return };
+        let Some(zt) = self.cfg.zones.get(apex).cloned() else {
+            return;
+        };
         let Some(w) = self.work.get_mut(apex) else { return };
         let Some(p) = w.pending.take() else { return };
         let old = w.state.clone();
@@ -325,7 +336,10 @@ impl Engine {
         let zname = apex.to_string();
         self.serials.map.insert(zname.clone(), state.serial);
         self.serials.save();
-        self.metrics.xfr_serial.with_label_values(&[&zname]).set(state.serial as i64);
+        self.metrics
+            .xfr_serial
+            .with_label_values(&[&zname])
+            .set(state.serial as i64);
         self.metrics.xfr_serial_bumps.with_label_values(&[&zname, reason]).inc();
         let Some(zt) = self.cfg.zones.get(apex) else { return };
         if let Ok(mut t) = self.peers.write() {
@@ -364,7 +378,8 @@ impl Engine {
                 metrics: self.metrics.clone(),
                 peers: self.peers.clone(),
             };
-            self.notifies.insert((apex.clone(), s.addr), tokio::spawn(notify::run(job)));
+            self.notifies
+                .insert((apex.clone(), s.addr), tokio::spawn(notify::run(job)));
         }
     }
 

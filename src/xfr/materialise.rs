@@ -151,7 +151,11 @@ pools:
             for t in [rtype::A, rtype::AAAA] {
                 let ans = lookup::lookup(&snap.zones, &snap.pools, &pool.name, t);
                 if let Some(rr) = ans.answer.first() {
-                    assert!(sets.contains(&(pool.name.wire().to_vec(), rr.rtype)), "{} {t}", pool.name);
+                    assert!(
+                        sets.contains(&(pool.name.wire().to_vec(), rr.rtype)),
+                        "{} {t}",
+                        pool.name
+                    );
                 }
             }
         }
@@ -181,6 +185,9 @@ pools:
             "the only IPv6 member was aws's"
         );
         // deterministic: the same state gives the same records
-        assert_eq!(recs2, materialise(down.zones.get(&"example.test.".parse().unwrap()).unwrap(), &down.pools));
+        assert_eq!(
+            recs2,
+            materialise(down.zones.get(&"example.test.".parse().unwrap()).unwrap(), &down.pools)
+        );
     }
 }

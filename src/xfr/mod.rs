@@ -197,7 +197,14 @@ mod tests {
 
     #[test]
     fn deltas_are_set_differences() {
-        let soa = |s| soa_rec(&"t.".parse().unwrap(), 60, b"\x02ns\x01t\x00\x02hm\x01t\x00\0\0\0\x01\0\0\0\x02\0\0\0\x03\0\0\0\x04\0\0\0\x05", s);
+        let soa = |s| {
+            soa_rec(
+                &"t.".parse().unwrap(),
+                60,
+                b"\x02ns\x01t\x00\x02hm\x01t\x00\0\0\0\x01\0\0\0\x02\0\0\0\x03\0\0\0\x04\0\0\0\x05",
+                s,
+            )
+        };
         assert_eq!(soa_serial(&soa(7).rdata), 7);
         let old = vec![a("a.t.", 1), a("www.t.", 1), a("www.t.", 2)];
         let new = vec![a("a.t.", 1), a("www.t.", 2), a("www.t.", 3)];

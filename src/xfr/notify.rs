@@ -66,10 +66,20 @@ fn message(job: &Job, id: u16) -> (Vec<u8>, Option<Vec<u8>>) {
         qtype: rtype::SOA,
         qclass: crate::zone::CLASS_IN,
     };
-    let mut enc = Encoder::new(Vec::new(), id, (OPCODE_NOTIFY << 11) | AA, Some(&q), u16::MAX as usize, 0);
+    let mut enc = Encoder::new(
+        Vec::new(),
+        id,
+        (OPCODE_NOTIFY << 11) | AA,
+        Some(&q),
+        u16::MAX as usize,
+        0,
+    );
     enc.push_rrset(Section::Answer, &job.soa.rr());
     let mut m = enc.finish();
-    let mac = job.key.as_ref().map(|k| tsig::sign(&mut m, k, None, tsig::now(), 0, false));
+    let mac = job
+        .key
+        .as_ref()
+        .map(|k| tsig::sign(&mut m, k, None, tsig::now(), 0, false));
     (m, mac)
 }
 

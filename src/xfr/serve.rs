@@ -145,7 +145,9 @@ impl TransferHook for Transfers {
                     return None;
                 }
                 let (mut resp, outcome) = match zone {
-                    Some(z) if question.qclass == crate::zone::CLASS_IN => soa_answer(msg, &header, &question, end, z, transport)?,
+                    Some(z) if question.qclass == crate::zone::CLASS_IN => {
+                        soa_answer(msg, &header, &question, end, z, transport)?
+                    }
                     _ => self.query_path(msg, transport)?,
                 };
                 if let Some(s) = &signing {
