@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs the Debian packages the interop tests need when they are
-# missing (NSD for the differential test, NSD and Knot as zone-transfer secondaries, Prometheus for the scrape test, Chromium for the status
-# page, dig for the examples), then runs every test.
+# missing (NSD for the differential test, NSD and Knot as zone-transfer secondaries, Prometheus
+# for the scrape test, Chromium for the status page, dig for the examples), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
