@@ -411,3 +411,116 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use arc_swap::ArcSwap;
+
+    use super::*;
+    use crate::config::{load_str, Source};
+    use crate::zone::rtype;
+
+    const CONFIG: &str = r#"version: 1
+zones: [ ../zones/example.test.zone ]
+checks:
+  c: { type: tcp, port: 1, address: 127.0.0.1 }
+providers: { aws: {}, rackspace: {} }
+pools:
+  www.example.test.:
+    degraded_ttl: 10
+    members:
+      - { provider: aws,       address: 192.0.2.10, check: c }
+      - { provider: rackspace, address: 198.51.100.10 }
+transfers:
+  example.test.:
+    secondaries: [ { address: "127.0.0.1:9", notify: false } ]
+    min_serial_interval: 5s
+    ixfr_history: 2
+"#;
+
+    fn setup() -> (Engine, SharedSnapshot, SharedTable) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/engine-test.yaml");
+        let cfg = load_str(CONFIG, &path, Source::Disk).expect("config");
+        let snap: SharedSnapshot = Arc::new(ArcSwap::new(crate::reload::build_snapshot(&cfg, 1).expect("snapshot")));
+        let table: SharedTable = Arc::default();
+        let e = Engine::new(
+            table.clone(),
+            snap.clone(),
+            cfg.transfers.clone(),
+            None,
+            Arc::new(Metrics::new()),
+        );
+        (e, snap, table)
+    }
+
+    fn set_up(snap: &SharedSnapshot, up: bool) {
+        let old = snap.load_full();
+        let mut h = old.health.clone();
+        h.target_up = vec![up; h.target_up.len()];
+        snap.store(Arc::new(old.with_health(old.generation + 1, h)));
+    }
+
+    fn zone(table: &SharedTable) -> Arc<ZoneState> {
+        table.load().zones[&"example.test.".parse::<Name>().unwrap()].clone()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bumps_wait_for_the_interval_coalesce_and_ignore_flaps() {
+        let (mut e, snap, table) = setup();
+        e.start();
+        let s0 = zone(&table).serial;
+        assert!(serial::gt(s0, 2026112900), "max(floor, clock): {s0}");
+        // A change inside the interval waits; the records stay at the old serial.
+        set_up(&snap, false);
+        e.refresh();
+        assert_eq!(zone(&table).serial, s0);
+        assert!(e.next_deadline().is_some());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        e.flush_due();
+        let z = zone(&table);
+        assert_eq!(z.serial, s0.wrapping_add(1));
+        let d = &z.history[0];
+        assert_eq!(d.from_serial(), s0);
+        assert!(d
+            .removed
+            .iter()
+            .any(|r| r.rtype == rtype::A && &*r.rdata == [192, 0, 2, 10]));
+        // Up and down again within the interval: back to the transferred state, no bump.
+        set_up(&snap, true);
+        e.refresh();
+        set_up(&snap, false);
+        e.refresh();
+        assert!(e.next_deadline().is_none(), "nothing pending");
+        tokio::time::advance(Duration::from_secs(10)).await;
+        e.flush_due();
+        assert_eq!(zone(&table).serial, s0.wrapping_add(1));
+        // Three changes in a row, each after the interval: history keeps the last two.
+        for up in [true, false, true] {
+            set_up(&snap, up);
+            e.refresh();
+            tokio::time::advance(Duration::from_secs(5)).await;
+            e.flush_due();
+        }
+        let z = zone(&table);
+        assert_eq!(z.serial, s0.wrapping_add(4));
+        assert_eq!(z.history.len(), 2);
+        assert!(z.deltas_since(s0.wrapping_add(2)).is_some_and(|d| d.len() == 2));
+        assert!(z.deltas_since(s0.wrapping_add(1)).is_none(), "history gone: AXFR-style");
+    }
+
+    #[test]
+    fn serials_persist_beside_the_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        let mut s = SerialStore::open(Some(&state));
+        assert!(s.map.is_empty());
+        s.map.insert("example.test.".into(), 42);
+        s.save();
+        assert!(dir.path().join("state.json.serials").exists());
+        let again = SerialStore::open(Some(&state));
+        assert_eq!(again.map.get("example.test."), Some(&42));
+    }
+}
