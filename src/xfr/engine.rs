@@ -487,7 +487,7 @@ transfers:
         assert!(d
             .removed
             .iter()
-            .any(|r| r.rtype == rtype::A && &*r.rdata == [192, 0, 2, 10]));
+            .any(|r| r.rtype == rtype::A && *r.rdata == [192, 0, 2, 10]));
         // Up and down again within the interval: back to the transferred state, no bump.
         set_up(&snap, true);
         e.refresh();
