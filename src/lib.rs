@@ -13,6 +13,9 @@
 //! Layers (imports point downwards only):
 //! - L4 `main.rs`, [`app`], [`demo`]: CLI, logging, binding sockets, tasks, shutdown.
 //! - L3 [`publisher`], [`reload`], [`admin`]: the only snapshot writer; reloads; operator overrides.
+//! - L3 [`xfr`]: zone transfers out. Its engine, woken by the publisher after each swap, is the
+//!   only writer of the transfer table (materialised zones, serials, IXFR deltas); the listeners
+//!   reach it through `dns::TransferHook` (AXFR/IXFR, TSIG, apex SOA); NOTIFY to secondaries.
 //! - L2 [`config`], [`dns`], [`health`] (probe, runner), [`http`], [`metrics`].
 //! - L1 [`snapshot`].
 //! - L0 [`name`], [`zone`] (parser, `ZoneSet`, pure `lookup`), [`gslb`] (pure `select`),
@@ -23,7 +26,8 @@
 //! address or CNAME target in a pool, of one provider), **Target** (one probed endpoint,
 //! deduplicated by check + address), **Check** (probe spec), **Status** (up/down),
 //! **Transition** (a status flip), **Snapshot** (the immutable world queries read),
-//! **Selection** (what a pool answers now).
+//! **Selection** (what a pool answers now), **Secondary** (a server that transfers a zone from
+//! us), **Serial** (the RFC 1982 version of a transferred zone).
 #![forbid(unsafe_code)]
 pub mod admin;
 pub mod app;

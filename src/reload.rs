@@ -128,12 +128,14 @@ pub fn build_snapshot(cfg: &Config, generation: u64) -> Result<Arc<Snapshot>, Ve
         diags: Vec::new(),
     };
     let setup = gslb::build(&cfg.raw, &set, &mut rep);
-    for apex in cfg.transfers.zones.keys() {
-        if set.get(apex).is_none() {
-            let key = config::locate::join("transfers", &apex.to_string());
+    // Every transferred zone must be served (located at its key as written).
+    for raw_name in cfg.raw.transfers.keys() {
+        let served = crate::name::Name::parse(raw_name.trim_end_matches('.'), Some(&crate::name::Name::root()))
+            .is_ok_and(|n| set.get(&n.to_lowercase()).is_some());
+        if !served {
             rep.error(
-                &key,
-                format!("transfers name zone {apex}, which is not served (list it under zones)"),
+                &config::locate::join("transfers", raw_name),
+                format!("transfers name zone {raw_name:?}, which is not served (list it under zones)"),
             );
         }
     }

@@ -499,3 +499,32 @@ fn a_secondary_that_never_acknowledges_costs_bounded_notify_retries() {
     std::thread::sleep(Duration::from_millis(800));
     assert!(silent.recv_from(&mut buf).is_err(), "nothing after giving up");
 }
+
+#[test]
+fn check_reports_transfer_errors_with_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = repo().join("zones/example.test.zone");
+    let cfg = dir.path().join("c.yaml");
+    let text = format!(
+        "version: 1\nzones: [{:?}]\ntransfers:\n  other.test.:\n    secondaries: [ {{ address: \"127.0.0.1\" }} ]\n",
+        zone.display()
+    );
+    std::fs::write(&cfg, &text).unwrap();
+    let (code, out, err) = run_cli(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 64, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(
+        all.contains("c.yaml:5:5: transfers name zone \"other.test.\", which is not served"),
+        "{all}"
+    );
+    std::fs::write(
+        &cfg,
+        text.replace("\" }", "\", key: nokey }")
+            .replace("other.test.", "example.test."),
+    )
+    .unwrap();
+    let (code, out, err) = run_cli(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 64, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(all.contains("c.yaml:5:49: unknown TSIG key \"nokey\""), "{all}");
+}
