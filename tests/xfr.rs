@@ -186,7 +186,18 @@ fn dig(args: &[&str]) -> String {
 const WWW_BOTH: [&str; 2] = ["192.0.2.10", "198.51.100.10"];
 
 fn config(dir: &Path, aws: &Endpoint, rack: &Endpoint, nsd: (u16, &str), knot: (u16, &str), history: usize) -> PathBuf {
-    let zone = repo().join("zones/example.test.zone");
+    // The shipped example zone plus 3,000 hosts: AXFR takes several TSIG-chained messages.
+    let zone = dir.join("example.test.zone");
+    let mut text = std::fs::read_to_string(repo().join("zones/example.test.zone")).unwrap();
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "host{i} IN A 10.{}.{}.{}\n",
+            i / 65536,
+            (i / 256) % 256,
+            i % 256
+        ));
+    }
+    std::fs::write(&zone, text).unwrap();
     let chk = |e: &Endpoint| e.check_yaml(200, 150, 1, 1);
     let cfg = format!(
         "version: 1\nserver:\n  coalesce: 0ms\n  state_file: state.json\nzones: [{zone:?}]\n\
@@ -249,6 +260,19 @@ fn nsd_and_knot_follow_health_through_transfers_and_serials_survive_restart() {
     );
     let s0 = serial(g.udp).unwrap();
     assert_eq!(serial(nsd.addr), Some(s0));
+    assert!(
+        ask(knot.addr, "host2999.example.test.", RecordType::A).is_some_and(|m| m.answers.len() == 1),
+        "the whole zone arrived"
+    );
+    let full_transfers = metric(&g, "gslbd_xfr_transfers_total", &["style=\"full\""]);
+    assert!(full_transfers >= 2.0, "both secondaries fetched the whole zone");
+    assert!(
+        g.log_text()
+            .lines()
+            .any(|l| l.contains("xfr: served") && !l.contains("(1 messages)")),
+        "a multi-message transfer was served and accepted:\n{}",
+        g.log_text()
+    );
 
     // A provider goes down: both secondaries drop it (min_serial_interval 1s, NOTIFY, IXFR).
     aws.set(Mode::Fail503);

@@ -44,6 +44,8 @@ impl Default for TcpLimits {
 /// Messages one TCP connection may queue: one answer, or every message of one zone transfer
 /// (16 KiB each: zones up to about 64 MiB of wire data).
 const MAX_QUEUED_MESSAGES: usize = 4096;
+/// Time allowed for writing a multi-message zone transfer (and reading the next query after it).
+const TRANSFER_WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Serves one UDP socket until `shutdown` flips. Answers are computed inline: no task per packet.
 pub async fn serve_udp(
@@ -160,9 +162,11 @@ async fn serve_connection(
     // its messages at once (the channel allocates per message; the bound only caps a transfer).
     let (mut framed, mut handle) =
         DnsTcpStream::from_stream_with_buffer_size(AsyncIoTokioAsStd(stream), peer, MAX_QUEUED_MESSAGES);
+    // While the messages of a zone transfer are being written, the wait covers the writing too.
+    let mut wait = limits.idle_timeout;
     for _ in 0..limits.max_queries {
         let next = tokio::select! {
-            r = tokio::time::timeout(limits.idle_timeout, framed.next()) => r,
+            r = tokio::time::timeout(wait, framed.next()) => r,
             _ = shutdown.changed() => break,
         };
         let msg = match next {
@@ -179,6 +183,7 @@ async fn serve_connection(
             }
         };
         let started = std::time::Instant::now();
+        wait = limits.idle_timeout;
         if let Some((msgs, outcome)) = xfr
             .as_ref()
             .and_then(|x| x.intercept(msg.bytes(), peer, Transport::Tcp))
@@ -186,6 +191,9 @@ async fn serve_connection(
             if msgs.len() > MAX_QUEUED_MESSAGES {
                 warn!(%peer, messages = msgs.len(), "zone transfer larger than the TCP queue; connection closed");
                 return;
+            }
+            if msgs.len() > 1 {
+                wait = limits.idle_timeout.max(TRANSFER_WRITE_TIMEOUT);
             }
             for m in msgs {
                 if handle.send(SerialMessage::new(m, peer)).is_err() {
