@@ -363,6 +363,10 @@ fn nsd_and_knot_follow_health_through_transfers_and_serials_survive_restart() {
         || diag(&g, &nsd, &knot),
     );
     assert!(both_answer(&WWW_BOTH));
+    assert_eq!(
+        metric(&g, "gslbd_xfr_serial", &["zone=\"example.test.\""]),
+        serial(g.udp).unwrap() as f64
+    );
     let (_, status) = http_get(g.http.unwrap(), "/status");
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
     let t = &v["transfers"][0];

@@ -23,7 +23,7 @@ use tracing::{error, info, warn};
 use super::materialise::materialise;
 use super::notify::{self, PeerStatus, PeerTable};
 use super::{serial, soa_rec, soa_serial, Delta, Rec, SharedTable, XfrTable, ZoneState};
-use crate::config::xfr::TransferConfig;
+use crate::config::xfr::{TransferConfig, ZoneTransfer};
 use crate::metrics::Metrics;
 use crate::name::Name;
 use crate::snapshot::SharedSnapshot;
@@ -126,7 +126,8 @@ pub struct Engine {
     pub zones: ZoneTable,
     pub peers: PeerTable,
     notifies: HashMap<(Name, SocketAddr), JoinHandle<()>>,
-    generation: u64,
+    /// Each zone's settings, shared by its published states until the config changes.
+    acls: HashMap<Name, Arc<ZoneTransfer>>,
 }
 
 impl Engine {
@@ -147,7 +148,7 @@ impl Engine {
             zones: Arc::default(),
             peers: Arc::default(),
             notifies: HashMap::new(),
-            generation: 0,
+            acls: HashMap::new(),
         }
     }
 
@@ -175,6 +176,7 @@ impl Engine {
                     let cfg = swaps.borrow_and_update().clone();
                     if !Arc::ptr_eq(&cfg, &self.cfg) {
                         self.cfg = cfg;
+                        self.acls.clear();
                         self.work.retain(|apex, _| self.cfg.zones.contains_key(apex));
                     }
                     self.refresh();
@@ -198,7 +200,6 @@ impl Engine {
     /// Re-materialises every transferred zone from the current snapshot.
     fn refresh(&mut self) {
         let snap = self.snapshot.load_full();
-        self.generation = snap.generation;
         let cfg = self.cfg.clone();
         for (apex, zt) in &cfg.zones {
             let Some(zone) = snap.zones.get(apex) else {
@@ -209,7 +210,11 @@ impl Engine {
             let soa = zone.soa();
             let source_soa = soa.rdatas[0].clone();
             let soa_ttl = soa.ttl;
-            let acl = Arc::new(zt.clone());
+            let acl = self
+                .acls
+                .entry(apex.clone())
+                .or_insert_with(|| Arc::new(zt.clone()))
+                .clone();
             match self.work.get_mut(apex) {
                 None => {
                     let floor = soa_serial(&source_soa);
