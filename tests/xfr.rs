@@ -373,6 +373,8 @@ fn nsd_and_knot_follow_health_through_transfers_and_serials_survive_restart() {
     assert_eq!(t["zone"], "example.test.");
     assert!(t["serial"].as_u64().unwrap() >= s3 as u64);
     assert_eq!(t["secondaries"].as_array().unwrap().len(), 2, "{t}");
+    let (_, page) = http_get(g.http.unwrap(), "/");
+    assert!(page.contains("Zone transfers") && page.contains(&format!("127.0.0.1:{kport}")), "{page}");
 }
 
 /// A static zone (no pools) with two secondaries: 127.0.0.1 with key k1, 127.0.0.3 without one.

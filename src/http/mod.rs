@@ -293,6 +293,35 @@ async fn page(State(st): State<Arc<HttpState>>) -> Html<String> {
             esc(t["last_reason"].as_str().unwrap_or(""))
         );
     }
+    let transfers = v["transfers"].as_array().cloned().unwrap_or_default();
+    if !transfers.is_empty() {
+        h.push_str(
+            "</table><h2>Zone transfers</h2><table><tr><th>zone</th><th>serial</th><th>secondaries (NOTIFY)</th></tr>",
+        );
+        for z in &transfers {
+            let peers: Vec<String> = z["secondaries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let state = p["state"].as_str().unwrap_or("");
+                    let class = if state == "given_up" { "down" } else { "up" };
+                    format!(
+                        "<span class=\"{class}\">{} {}</span>",
+                        esc(p["address"].as_str().unwrap_or("")),
+                        esc(state)
+                    )
+                })
+                .collect();
+            let _ = write!(
+                h,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                esc(z["zone"].as_str().unwrap_or("")),
+                z["serial"],
+                peers.join(" ")
+            );
+        }
+    }
     h.push_str("</table><p><a href=\"/status\">JSON</a> &middot; <a href=\"/metrics\">metrics</a></p></body></html>");
     Html(h)
 }
