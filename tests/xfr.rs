@@ -374,7 +374,10 @@ fn nsd_and_knot_follow_health_through_transfers_and_serials_survive_restart() {
     assert!(t["serial"].as_u64().unwrap() >= s3 as u64);
     assert_eq!(t["secondaries"].as_array().unwrap().len(), 2, "{t}");
     let (_, page) = http_get(g.http.unwrap(), "/");
-    assert!(page.contains("Zone transfers") && page.contains(&format!("127.0.0.1:{kport}")), "{page}");
+    assert!(
+        page.contains("Zone transfers") && page.contains(&format!("127.0.0.1:{kport}")),
+        "{page}"
+    );
 }
 
 /// A static zone (no pools) with two secondaries: 127.0.0.1 with key k1, 127.0.0.3 without one.
@@ -405,7 +408,7 @@ fn rcode_of(out: &str) -> String {
 
 #[test]
 fn transfers_need_a_listed_address_and_the_right_key() {
-    let (_d, s, k1) = acl_server("", 0);
+    let (d, s, k1) = acl_server("", 0);
     let at = format!("@{}", s.tcp.ip());
     let p = s.tcp.port().to_string();
     let good = format!("hmac-sha256:k1:{k1}");
@@ -480,6 +483,29 @@ fn transfers_need_a_listed_address_and_the_right_key() {
             "gslbd_xfr_transfers_total",
             &["type=\"axfr\"", "peer=\"127.0.0.1:9\""]
         ) >= 1.0
+    );
+    // A reload that lists 127.0.0.2 lets it transfer (settings follow the config).
+    let cfg_path = d.path().join("c.yaml");
+    let text = std::fs::read_to_string(&cfg_path).unwrap();
+    let text = text.replace(
+        "    notify_retries",
+        "      - { address: \"127.0.0.2\", key: k1, notify: false }\n    notify_retries",
+    );
+    std::fs::write(&cfg_path, text).unwrap();
+    s.signal("HUP");
+    assert!(
+        s.wait_log("reload succeeded", Duration::from_secs(10)),
+        "{}",
+        s.log_text()
+    );
+    wait_for(
+        "127.0.0.2 to be allowed after the reload",
+        Duration::from_secs(10),
+        || {
+            dig(&["-b", "127.0.0.2", &at, "-p", &p, "-y", &good, "example.test.", "AXFR"])
+                .contains("mail.example.test.")
+        },
+        || s.log_text(),
     );
     // A NOTIFY sent to gslbd itself is not implemented (we are the primary).
     let mut n = Message::query();
