@@ -7,8 +7,9 @@
 //! Serials survive restarts through a small JSON file beside `server.state_file`
 //! (`<state_file>.serials`), written atomically. A restart always bumps once (the data a fresh
 //! process materialises may differ from what secondaries hold). Without a state file the first
-//! serial is max(zone file serial, unix time): that keeps increasing across restarts as long as
-//! bumps average fewer than one per second and the clock does not step back.
+//! serial is the zone file's serial plus the seconds since 2025-01-01 ([`clock_serial`]): that
+//! keeps increasing across restarts as long as bumps average fewer than one per second and the
+//! clock does not step back, whatever scheme (date-based or counter) the zone file uses.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -27,6 +28,16 @@ use crate::config::xfr::{TransferConfig, ZoneTransfer};
 use crate::metrics::Metrics;
 use crate::name::Name;
 use crate::snapshot::SharedSnapshot;
+
+/// 2025-01-01T00:00:00Z: the base of [`clock_serial`].
+const CLOCK_EPOCH: u64 = 1_735_689_600;
+
+/// The first serial without a state file: `floor` plus the seconds since [`CLOCK_EPOCH`]
+/// (RFC 1982 addition; the offset stays below 2^31 for 68 years), so that a later start gets a
+/// greater serial than an earlier one even when `floor` (e.g. 2026112901) exceeds unix time.
+pub fn clock_serial(floor: u32, now: u64) -> u32 {
+    floor.wrapping_add(now.saturating_sub(CLOCK_EPOCH).min(0x7fff_ffff) as u32)
+}
 
 /// Per-zone facts for `/status` beside the NOTIFY states.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -220,7 +231,7 @@ impl Engine {
                     let floor = soa_serial(&source_soa);
                     let serial = match self.serials.map.get(&apex.to_string()) {
                         Some(&last) => serial::next(last, floor),
-                        None => serial::max(floor, crate::dns::tsig::now() as u32),
+                        None => clock_serial(floor, crate::dns::tsig::now()),
                     };
                     let state = Arc::new(ZoneState {
                         apex: apex.clone(),
@@ -477,7 +488,10 @@ transfers:
         let (mut e, snap, table) = setup();
         e.start();
         let s0 = zone(&table).serial;
-        assert!(serial::gt(s0, 2026112900), "max(floor, clock): {s0}");
+        assert!(serial::gt(s0, 2026112901), "floor plus the clock: {s0}");
+        let t = crate::dns::tsig::now();
+        assert!(serial::gt(clock_serial(2026112901, t + 1), clock_serial(2026112901, t)));
+        assert!(serial::gt(clock_serial(7, t), 7));
         // A change inside the interval waits; the records stay at the old serial.
         set_up(&snap, false);
         e.refresh();

@@ -16,15 +16,6 @@ pub fn next(current: u32, floor: u32) -> u32 {
     }
 }
 
-/// The larger of two serials in serial arithmetic (`a` when they are not comparable).
-pub fn max(a: u32, b: u32) -> u32 {
-    if gt(b, a) {
-        b
-    } else {
-        a
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,7 +30,5 @@ mod tests {
         assert_eq!(next(u32::MAX, 0), 0);
         assert_eq!(next(10, 2024010100), 2024010100, "the file's serial is the floor");
         assert_eq!(next(2024010105, 2024010100), 2024010106);
-        assert_eq!(max(7, 9), 9);
-        assert_eq!(max(u32::MAX, 3), 3);
     }
 }
