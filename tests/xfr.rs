@@ -260,6 +260,16 @@ fn nsd_and_knot_follow_health_through_transfers_and_serials_survive_restart() {
     );
     let s0 = serial(g.udp).unwrap();
     assert_eq!(serial(nsd.addr), Some(s0));
+    // AXFR over UDP (RFC 5936 4.2: not defined): gslbd answers as NSD and Knot do.
+    let rcodes: Vec<ResponseCode> = [g.udp, nsd.addr, knot.addr]
+        .iter()
+        .map(|a| {
+            udp_query(*a, &query_msg("example.test.", RecordType::AXFR, None))
+                .metadata
+                .response_code
+        })
+        .collect();
+    assert_eq!(rcodes, [ResponseCode::NotImp; 3], "gslbd, NSD, Knot");
     assert!(
         ask(knot.addr, "host2999.example.test.", RecordType::A).is_some_and(|m| m.answers.len() == 1),
         "the whole zone arrived"
@@ -460,7 +470,7 @@ fn transfers_need_a_listed_address_and_the_right_key() {
     // A listed secondary without a key transfers unsigned.
     let out = dig(&["-b", "127.0.0.3", &at, "-p", &p, "example.test.", "AXFR"]);
     assert!(out.contains("mail.example.test."), "{out}");
-    // AXFR over UDP: NOTIMP, as NSD 4.6 and Knot 3.2 answer (measured with this test's peers).
+    // AXFR over UDP: NOTIMP, as NSD and Knot answer (compared in the test above).
     let m = udp_query(s.udp, &query_msg("example.test.", RecordType::AXFR, None));
     assert_eq!(m.metadata.response_code, ResponseCode::NotImp);
     // Ordinary SOA queries stay public and carry the transfer serial.
