@@ -275,3 +275,78 @@ fn soa_answer(
     }
     Some((enc.finish(), Transfers::outcome(0, rtype::SOA)))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::config::xfr::{Prefix, Secondary, ZoneTransfer};
+    use crate::dns::tsig::Algorithm;
+    use crate::name::Name;
+
+    fn key(n: &str) -> Key {
+        Key::new(&n.parse().unwrap(), Algorithm::HmacSha256, b"0123456789abcdef")
+    }
+
+    fn zone() -> ZoneState {
+        let apex: Name = "example.test.".parse().unwrap();
+        let sec = |a: &str, k: Option<&str>| Secondary {
+            addr: a.parse().unwrap(),
+            key: k.map(key),
+            notify: true,
+        };
+        ZoneState {
+            apex: apex.clone(),
+            serial: 1,
+            soa: super::super::soa_rec(&apex, 60, b"\0\0\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 1),
+            records: Arc::default(),
+            history: VecDeque::new(),
+            acl: Arc::new(ZoneTransfer {
+                apex,
+                // Two secondaries on one IP (as NSD and Knot in the tests), with different keys.
+                secondaries: vec![
+                    sec("127.0.0.1:5301", Some("a.")),
+                    sec("127.0.0.1:5302", Some("b.")),
+                    sec("192.0.2.1:53", None),
+                ],
+                allow: vec![Prefix {
+                    addr: "10.0.0.0".parse().unwrap(),
+                    len: 8,
+                }],
+                allow_key: Some(key("c.")),
+                min_serial_interval: std::time::Duration::from_secs(1),
+                ixfr_history: 1,
+                notify_retries: 0,
+                notify_timeout: std::time::Duration::from_secs(1),
+            }),
+        }
+    }
+
+    #[test]
+    fn access_needs_a_listed_address_and_its_key() {
+        let z = zone();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            allowed(&z, ip("127.0.0.1"), Some(&key("a."))).as_deref(),
+            Ok("127.0.0.1:5301")
+        );
+        assert_eq!(
+            allowed(&z, ip("127.0.0.1"), Some(&key("b."))).as_deref(),
+            Ok("127.0.0.1:5302")
+        );
+        assert_eq!(
+            allowed(&z, ip("::ffff:127.0.0.1"), Some(&key("b."))).as_deref(),
+            Ok("127.0.0.1:5302")
+        );
+        assert_eq!(allowed(&z, ip("127.0.0.1"), None), Err("key"));
+        assert_eq!(allowed(&z, ip("127.0.0.1"), Some(&key("c."))), Err("key"));
+        assert_eq!(allowed(&z, ip("192.0.2.1"), None).as_deref(), Ok("192.0.2.1:53"));
+        assert_eq!(
+            allowed(&z, ip("10.9.9.9"), Some(&key("c."))).as_deref(),
+            Ok("10.0.0.0/8")
+        );
+        assert_eq!(allowed(&z, ip("10.9.9.9"), None), Err("key"));
+        assert_eq!(allowed(&z, ip("127.0.0.2"), Some(&key("a."))), Err("address"));
+    }
+}
