@@ -111,14 +111,32 @@ pub struct Tsig {
     pub other: Vec<u8>,
 }
 
-/// Cheap test for "this message may carry TSIG": some record after the question and the bytes of
-/// TYPE 250, CLASS ANY, TTL 0 somewhere. False positives are fine ([`find`] decides).
-pub fn maybe_signed(msg: &[u8]) -> bool {
-    if msg.len() < HEADER_LEN || msg[10..12] == [0, 0] {
-        return false;
+/// Cheap test for "this message carries a TSIG record": walks the `count` records from `pos`
+/// (right after the question) reading only each type, without following compression pointers.
+/// [`find`] then parses and checks the record properly.
+pub fn has_tsig(msg: &[u8], mut pos: usize, count: usize) -> bool {
+    for _ in 0..count {
+        loop {
+            let Some(&len) = msg.get(pos) else { return false };
+            if len == 0 {
+                pos += 1;
+                break;
+            }
+            if len & 0xc0 == 0xc0 {
+                pos += 2;
+                break;
+            }
+            pos += 1 + len as usize;
+        }
+        let (Some(t), Some(l)) = (msg.get(pos..pos + 2), msg.get(pos + 8..pos + 10)) else {
+            return false;
+        };
+        if u16::from_be_bytes([t[0], t[1]]) == RTYPE_TSIG {
+            return true;
+        }
+        pos += 10 + u16::from_be_bytes([l[0], l[1]]) as usize;
     }
-    const PAT: [u8; 8] = [0, 250, 0, 255, 0, 0, 0, 0];
-    msg[HEADER_LEN..].windows(PAT.len()).any(|w| w == PAT)
+    false
 }
 
 fn u16_at(msg: &[u8], pos: usize) -> Result<u16, WireError> {
@@ -443,7 +461,8 @@ mod tests {
         let mut m = query();
         let t = now();
         let mac = sign(&mut m, &k, None, t, 0, false);
-        assert!(maybe_signed(&m));
+        let qend = wire::parse_question(&m).unwrap().1;
+        assert!(has_tsig(&m, qend, 1));
         let ts = find(&m).unwrap().unwrap();
         assert_eq!(ts.mac, mac);
         assert_eq!(ts.key_name, k.name);
@@ -475,7 +494,7 @@ mod tests {
     #[test]
     fn unsigned_messages_have_no_tsig() {
         let m = query();
-        assert!(!maybe_signed(&m));
+        assert!(!has_tsig(&m, m.len(), 0));
         assert_eq!(find(&m), Ok(None));
     }
 

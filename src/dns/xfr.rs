@@ -13,9 +13,10 @@ pub const MESSAGE_TARGET: usize = 16 * 1024;
 /// Room kept for the TSIG record in every message.
 const TSIG_RESERVE: usize = 512;
 
-/// Returns the QTYPE of a query whose question name is not compressed (every real query), by
-/// walking the labels only: the cheap pre-filter of the transfer hook.
-pub fn quick_qtype(msg: &[u8]) -> Option<u16> {
+/// Returns the QTYPE of a query whose question name is not compressed (every real query) and
+/// the offset after the question, by walking the labels only: the cheap pre-filter of the
+/// transfer hook.
+pub fn quick_question(msg: &[u8]) -> Option<(u16, usize)> {
     let mut pos = wire::HEADER_LEN;
     loop {
         let len = *msg.get(pos)? as usize;
@@ -27,7 +28,8 @@ pub fn quick_qtype(msg: &[u8]) -> Option<u16> {
         }
         pos += 1 + len;
     }
-    msg.get(pos + 1..pos + 3).map(|b| u16::from_be_bytes([b[0], b[1]]))
+    msg.get(pos + 1..pos + 3)
+        .map(|b| (u16::from_be_bytes([b[0], b[1]]), pos + 5))
 }
 
 /// The serial in the authority-section SOA of an IXFR request (RFC 1995 3).
@@ -207,7 +209,7 @@ mod tests {
         let m = e.finish();
         let h = Header::parse(&m).unwrap();
         let (_, end) = wire::parse_question(&m).unwrap();
-        assert_eq!(quick_qtype(&m), Some(rtype::IXFR));
+        assert_eq!(quick_question(&m), Some((rtype::IXFR, end)));
         assert_eq!(ixfr_client_serial(&m, &h, end), Some(42));
     }
 }

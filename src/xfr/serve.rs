@@ -16,7 +16,7 @@ use super::{SharedTable, ZoneState};
 use crate::dns::handler::{self, Outcome, Transport, EDNS_UDP_SIZE, RCODE_FORMERR, RCODE_NOTIMP, RCODE_REFUSED};
 use crate::dns::tsig::{self, Key};
 use crate::dns::wire::{self, Encoder, Header, Question, Section, AA, QR, RD};
-use crate::dns::xfr::{encode_stream, error_message, ixfr_client_serial, quick_qtype, Signing};
+use crate::dns::xfr::{encode_stream, error_message, ixfr_client_serial, quick_question, Signing};
 use crate::dns::TransferHook;
 use crate::metrics::Metrics;
 use crate::snapshot::SharedSnapshot;
@@ -83,8 +83,9 @@ impl TransferHook for Transfers {
         if header.is_response() || header.opcode() != 0 || header.qdcount != 1 {
             return None;
         }
-        let qtype = quick_qtype(msg)?;
-        let signed = tsig::maybe_signed(msg);
+        let (qtype, qend) = quick_question(msg)?;
+        let records = header.ancount as usize + header.nscount as usize + header.arcount as usize;
+        let signed = header.arcount > 0 && tsig::has_tsig(msg, qend, records);
         if !(signed || qtype == rtype::AXFR || qtype == rtype::IXFR || qtype == rtype::SOA) {
             return None;
         }
