@@ -106,6 +106,7 @@ pub async fn run_notify(
     let limits = TcpLimits {
         max_connections: config.server.tcp_max_connections,
         idle_timeout: config.server.tcp_idle_timeout,
+        total_timeout: config.server.tcp_total_timeout,
         ..TcpLimits::default()
     };
     let mut tasks = tokio::task::JoinSet::new();

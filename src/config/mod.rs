@@ -84,6 +84,7 @@ pub struct ServerConfig {
     pub http_listen: Option<SocketAddr>,
     pub tcp_max_connections: usize,
     pub tcp_idle_timeout: Duration,
+    pub tcp_total_timeout: Duration,
     pub coalesce: Duration,
     /// Admin API bearer token; `None` disables the admin endpoints. Never logged.
     pub admin_token: Option<String>,
@@ -265,7 +266,16 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         }),
     };
     let tcp_idle_timeout = dur(&s.tcp_idle_timeout, "tcp_idle_timeout", Duration::from_secs(10));
+    let tcp_total_timeout = dur(&s.tcp_total_timeout, "tcp_total_timeout", Duration::from_secs(120));
     let coalesce = dur(&s.coalesce, "coalesce", Duration::from_millis(100));
+    for (key, d) in [
+        ("tcp_idle_timeout", tcp_idle_timeout),
+        ("tcp_total_timeout", tcp_total_timeout),
+    ] {
+        if d.is_zero() {
+            rep.error(&locate::join("server", key), format!("{key} must be greater than zero"));
+        }
+    }
     let tcp_max_connections = s.tcp_max_connections.unwrap_or(512);
     if tcp_max_connections == 0 {
         rep.error("server.tcp_max_connections", "tcp_max_connections must be at least 1");
@@ -295,6 +305,7 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         http_listen,
         tcp_max_connections,
         tcp_idle_timeout,
+        tcp_total_timeout,
         coalesce,
         admin_token,
         state_file: None,
@@ -317,7 +328,7 @@ mod tests {
     fn unknown_keys_and_bad_values_are_located() {
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listn: [\"127.0.0.1:53\"]\n"),
-            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_idle_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`"]
+            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`"]
         );
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listen: [\"127.0.0.1\"]\n  tcp_idle_timeout: 5x\n"),

@@ -32,6 +32,8 @@ pub struct RawServer {
     pub tcp_max_connections: Option<usize>,
     /// Idle timeout of a TCP connection, e.g. `10s`.
     pub tcp_idle_timeout: Option<RawDuration>,
+    /// Lifetime of a TCP connection however busy, e.g. `120s`.
+    pub tcp_total_timeout: Option<RawDuration>,
     /// Window in which health transitions are folded into one snapshot swap, e.g. `100ms`.
     pub coalesce: Option<RawDuration>,
     /// Bearer token for the admin API (or env GSLBD_ADMIN_TOKEN); admin is off without one.

@@ -27,6 +27,10 @@ pub struct TcpLimits {
     pub max_connections: usize,
     /// A connection with no complete query for this long is closed.
     pub idle_timeout: Duration,
+    /// A connection is closed this long after it was accepted, however busy (NSD's
+    /// `tcp-timeout`): a client sending a query just inside every idle timeout cannot hold a
+    /// slot for ever.
+    pub total_timeout: Duration,
     /// Queries answered on one connection before it is closed.
     pub max_queries: usize,
 }
@@ -36,6 +40,7 @@ impl Default for TcpLimits {
         TcpLimits {
             max_connections: 512,
             idle_timeout: Duration::from_secs(10),
+            total_timeout: Duration::from_secs(120),
             max_queries: 10_000,
         }
     }
@@ -145,9 +150,13 @@ async fn serve_connection(
     // One message in flight at a time: the stream writes the queued response before it reads
     // the next query, so pipelined queries are answered in order.
     let (mut framed, mut handle) = DnsTcpStream::from_stream_with_buffer_size(AsyncIoTokioAsStd(stream), peer, 4);
+    let closes_at = tokio::time::Instant::now() + limits.total_timeout;
     for _ in 0..limits.max_queries {
+        let wait = limits
+            .idle_timeout
+            .min(closes_at.saturating_duration_since(tokio::time::Instant::now()));
         let next = tokio::select! {
-            r = tokio::time::timeout(limits.idle_timeout, framed.next()) => r,
+            r = tokio::time::timeout(wait, framed.next()) => r,
             _ = shutdown.changed() => break,
         };
         let msg = match next {
@@ -159,7 +168,7 @@ async fn serve_connection(
             Ok(None) => return,
             Err(_) => {
                 // The last response was written before this read started: nothing is pending.
-                debug!(%peer, "tcp idle timeout");
+                debug!(%peer, "tcp idle or total timeout");
                 return;
             }
         };
