@@ -111,7 +111,7 @@ pub async fn run_notify(
     };
     let mut tasks = tokio::task::JoinSet::new();
     // One limiter shared by every UDP socket (its settings apply from start-up).
-    let rrl = crate::dns::rrl::Rrl::new(config.server.rrl).map(Arc::new);
+    let rrl = crate::dns::rrl::Rrl::new(config.server.rrl.clone()).map(Arc::new);
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)

@@ -55,6 +55,16 @@ struct ServeArgs {
     /// HTTP listen address for /metrics, /status, /healthz, /ready.
     #[arg(long = "http-listen", value_name = "ADDR")]
     http_listen: Option<SocketAddr>,
+    /// UDP response rate limiting: `off` disables it (e.g. for benchmarks from one client);
+    /// `on` enables it even where the config turned it off. Default: as the config says (on).
+    #[arg(long, value_enum, value_name = "on|off")]
+    rrl: Option<OnOff>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 impl ServeArgs {
@@ -64,6 +74,7 @@ impl ServeArgs {
             zones: self.zones.clone(),
             dns_listen: self.dns_listen.clone(),
             http_listen: self.http_listen,
+            rrl: self.rrl.map(|r| matches!(r, OnOff::On)),
         }
     }
 }

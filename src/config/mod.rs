@@ -289,7 +289,15 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
     }
     let mut rrl = crate::dns::rrl::RrlConfig::default();
     if let Some(r) = &s.rrl {
-        rrl.responses_per_second = r.responses_per_second.unwrap_or(0);
+        rrl.responses_per_second = r.responses_per_second.unwrap_or(rrl.responses_per_second);
+        if r.enabled == Some(false) {
+            rrl.responses_per_second = 0;
+        } else if r.enabled == Some(true) && rrl.responses_per_second == 0 {
+            rep.error(
+                "server.rrl.responses_per_second",
+                "rrl is enabled with responses_per_second 0: give a rate or set enabled: false",
+            );
+        }
         rrl.slip = r.slip.unwrap_or(rrl.slip);
         rrl.ipv4_prefix = r.ipv4_prefix.unwrap_or(rrl.ipv4_prefix);
         rrl.ipv6_prefix = r.ipv6_prefix.unwrap_or(rrl.ipv6_prefix);
@@ -298,6 +306,15 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         }
         if rrl.ipv6_prefix > 128 {
             rep.error("server.rrl.ipv6_prefix", "ipv6_prefix must be 0-128");
+        }
+        for (i, p) in r.exempt.iter().flatten().enumerate() {
+            match parse_prefix(p) {
+                Some(net) => rrl.exempt.push(net),
+                None => rep.error(
+                    &locate::index("server.rrl.exempt", i),
+                    format!("bad prefix {p:?}: expected an address or ADDRESS/LENGTH such as 192.0.2.0/24"),
+                ),
+            }
         }
     }
     ServerConfig {
@@ -311,6 +328,21 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         state_file: None,
         rrl,
     }
+}
+
+/// `192.0.2.0/24`, `2001:db8::/48` or a bare address (a full-length prefix).
+fn parse_prefix(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (addr, len) = match text.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    let addr: std::net::IpAddr = addr.trim().parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        Some(l) => l.trim().parse::<u8>().ok().filter(|l| *l <= max)?,
+        None => max,
+    };
+    Some((addr, len))
 }
 
 #[cfg(test)]

@@ -47,11 +47,15 @@ pub struct RawServer {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawRrl {
-    /// Responses per second per client prefix; 0 turns RRL off.
+    /// `false` turns RRL off (it is on by default).
+    pub enabled: Option<bool>,
+    /// Responses per second per client prefix (default 200); 0 turns RRL off.
     pub responses_per_second: Option<u32>,
     pub slip: Option<u32>,
     pub ipv4_prefix: Option<u8>,
     pub ipv6_prefix: Option<u8>,
+    /// Client prefixes never limited: `192.0.2.0/24`, `2001:db8::/48`, or a single address.
+    pub exempt: Option<Vec<String>>,
 }
 
 /// A zone: a path (origin from the file's SOA), or a mapping with an explicit origin.

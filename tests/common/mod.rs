@@ -44,12 +44,22 @@ impl Server {
         Self::start_cmd_in("serve", args, dir)
     }
 
+    /// Like [`Server::start`] but without the harness's `--rrl off`: rate limiting as the
+    /// config (and its defaults) say.
+    pub fn start_default_rrl(args: &[&str]) -> Server {
+        Self::start_opts("serve", args, None, false)
+    }
+
     /// Like [`Server::start`] for another subcommand, e.g. `gslbd demo ARGS`.
     pub fn start_cmd(subcommand: &str, args: &[&str]) -> Server {
         Self::start_cmd_in(subcommand, args, None)
     }
 
     fn start_cmd_in(subcommand: &str, args: &[&str], dir: Option<&Path>) -> Server {
+        Self::start_opts(subcommand, args, dir, true)
+    }
+
+    fn start_opts(subcommand: &str, args: &[&str], dir: Option<&Path>, rrl_off: bool) -> Server {
         let mut cmd = Command::new(bin());
         cmd.arg(subcommand).args(args);
         if !args.contains(&"--dns-listen") {
@@ -57,6 +67,12 @@ impl Server {
         }
         if !args.contains(&"--http-listen") {
             cmd.args(["--http-listen", "127.0.0.1:0"]);
+        }
+        // Response rate limiting is on by default (200/s per /24) and every test client is on
+        // 127.0.0.0/24: tests that mean to exercise it pass `--rrl` themselves or use
+        // `start_default_rrl`.
+        if rrl_off && subcommand == "serve" && !args.contains(&"--rrl") {
+            cmd.args(["--rrl", "off"]);
         }
         if let Some(d) = dir {
             cmd.current_dir(d);
