@@ -34,6 +34,8 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub targets: TargetTable,
     pub admin: Arc<std::sync::RwLock<AdminState>>,
+    /// The state file's path and last error (`None`: no state file configured).
+    pub state_file: Arc<std::sync::RwLock<Option<crate::admin::StateFileStatus>>>,
     /// Admin bearer token; `None` disables the admin endpoints.
     pub admin_token: Option<String>,
     pub reload: mpsc::Sender<Option<crate::publisher::ReloadReply>>,
@@ -182,6 +184,7 @@ fn status_json(st: &HttpState) -> Value {
         "providers": providers,
         "pools": pools,
         "targets": target_json,
+        "state_file": st.state_file.read().ok().and_then(|s| s.clone()),
     })
 }
 

@@ -47,7 +47,7 @@ impl Server {
     /// Like [`Server::start`] but without the harness's `--rrl off`: rate limiting as the
     /// config (and its defaults) say.
     pub fn start_default_rrl(args: &[&str]) -> Server {
-        Self::start_opts("serve", args, None, false)
+        Self::start_opts(&[], "serve", args, None, false)
     }
 
     /// Like [`Server::start`] for another subcommand, e.g. `gslbd demo ARGS`.
@@ -56,11 +56,23 @@ impl Server {
     }
 
     fn start_cmd_in(subcommand: &str, args: &[&str], dir: Option<&Path>) -> Server {
-        Self::start_opts(subcommand, args, dir, true)
+        Self::start_opts(&[], subcommand, args, dir, true)
     }
 
-    fn start_opts(subcommand: &str, args: &[&str], dir: Option<&Path>, rrl_off: bool) -> Server {
-        let mut cmd = Command::new(bin());
+    /// `gslbd serve ARGS` run through `wrapper` (e.g. `["prlimit", "--fsize=1024", "--"]`).
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Server {
+        Self::start_opts(wrapper, "serve", args, None, true)
+    }
+
+    fn start_opts(wrapper: &[&str], subcommand: &str, args: &[&str], dir: Option<&Path>, rrl_off: bool) -> Server {
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(bin()),
+            Some((w, rest)) => {
+                let mut c = Command::new(w);
+                c.args(rest).arg(bin());
+                c
+            }
+        };
         cmd.arg(subcommand).args(args);
         if !args.contains(&"--dns-listen") {
             cmd.args(["--dns-listen", "127.0.0.1:0"]);
