@@ -124,11 +124,10 @@ impl Publisher {
             state_file,
             state_status: Arc::new(std::sync::RwLock::new(state_status)),
         })
-        .map(|p| {
+        .inspect(|p| {
             if let Some(e) = load_error {
                 p.note_state_file("load", Err(e));
             }
-            p
         })
     }
 
