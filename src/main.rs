@@ -1,5 +1,6 @@
 //! The `gslbd` command: `serve`, `check` (and `demo`). Exit codes: 0 clean shutdown, 64 bad
 //! configuration or usage, 1 runtime failure.
+#![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

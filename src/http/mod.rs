@@ -308,6 +308,8 @@ fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
     if token_ok(expected, presented) {
         Ok(())
     } else {
+        // Logged for the audit trail; what was presented is never logged.
+        tracing::warn!("admin: request refused: missing or wrong bearer token");
         Err(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
     }
 }

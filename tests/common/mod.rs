@@ -47,7 +47,7 @@ impl Server {
     /// Like [`Server::start`] but without the harness's `--rrl off`: rate limiting as the
     /// config (and its defaults) say.
     pub fn start_default_rrl(args: &[&str]) -> Server {
-        Self::start_opts(&[], "serve", args, None, false)
+        Self::start_opts(&[], &[], "serve", args, None, false)
     }
 
     /// Like [`Server::start`] for another subcommand, e.g. `gslbd demo ARGS`.
@@ -56,15 +56,28 @@ impl Server {
     }
 
     fn start_cmd_in(subcommand: &str, args: &[&str], dir: Option<&Path>) -> Server {
-        Self::start_opts(&[], subcommand, args, dir, true)
+        Self::start_opts(&[], &[], subcommand, args, dir, true)
     }
 
     /// `gslbd serve ARGS` run through `wrapper` (e.g. `["prlimit", "--fsize=1024", "--"]`).
     pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Server {
-        Self::start_opts(wrapper, "serve", args, None, true)
+        Self::start_opts(wrapper, &[], "serve", args, None, true)
     }
 
-    fn start_opts(wrapper: &[&str], subcommand: &str, args: &[&str], dir: Option<&Path>, rrl_off: bool) -> Server {
+    /// `gslbd serve ARGS` with extra environment variables (they override the harness's
+    /// `RUST_LOG`).
+    pub fn start_env(env: &[(&str, &str)], args: &[&str]) -> Server {
+        Self::start_opts(&[], env, "serve", args, None, true)
+    }
+
+    fn start_opts(
+        wrapper: &[&str],
+        env: &[(&str, &str)],
+        subcommand: &str,
+        args: &[&str],
+        dir: Option<&Path>,
+        rrl_off: bool,
+    ) -> Server {
         let mut cmd = match wrapper.split_first() {
             None => Command::new(bin()),
             Some((w, rest)) => {
@@ -93,6 +106,7 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        cmd.envs(env.iter().copied());
         let mut child = cmd.spawn().expect("spawn gslbd");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel::<String>();
