@@ -112,6 +112,15 @@ fn cases() -> Vec<Case> {
             "adress: 198.51.100.10 }",
             &["gslbd.yaml:18:32: pools.www.example.test..members[1]: unknown field `adress`, expected one of `provider`, `address`, `cname`, `check`, `weight`"],
         ),
+        cfg(
+            "type errors in two providers are both reported",
+            "  aws: { min_up: 1 }\n  rackspace: { min_up: 1 }",
+            "  aws: { min_up: 1, drained: maybe }\n  rackspace: { min_up: 1, chek: web }",
+            &[
+                "gslbd.yaml:10:30: providers.aws.drained: invalid type: string \"maybe\", expected a boolean",
+                "gslbd.yaml:11:16: providers.rackspace: unknown field `chek`, expected one of `min_up`, `check`, `check_address`, `drained`",
+            ],
+        ),
         // --- server
         cfg(
             "bad DNS listen address",
@@ -448,14 +457,22 @@ fn broken_configs_and_zones_are_located_and_reloads_keep_the_old_snapshot() {
                 case.what
             );
         } else {
-            let logged = |s: &Server| s.log_text().matches("reload failed").count();
-            let before = logged(&s);
             s.signal("HUP");
+            // the failure is logged, then counted: wait for the count
             let t0 = Instant::now();
-            while logged(&s) == before {
+            while metric(&s, "gslbd_reloads_total{result=\"failure\"}") == failures_before {
                 assert!(
                     t0.elapsed() < Duration::from_secs(10),
-                    "{}: no reload failure logged",
+                    "{}: no reload failure counted",
+                    case.what
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let t0 = Instant::now();
+            while !s.log_text().replace(&prefix, "").contains(case.want[0]) {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(5),
+                    "{}: diagnostic logged",
                     case.what
                 );
                 std::thread::sleep(Duration::from_millis(20));
@@ -595,7 +612,11 @@ fn disk_full_while_persisting_loses_no_earlier_state() {
         body["error"].as_str().unwrap().contains("cannot write state file"),
         "{body}"
     );
-    assert!(s.log_text().contains("cannot write state file"), "{}", s.log_text());
+    assert!(
+        s.wait_log("cannot write state file", Duration::from_secs(5)),
+        "{}",
+        s.log_text()
+    );
     assert_eq!(std::fs::read_to_string(&state).unwrap(), before, "earlier state intact");
     assert!(
         !dir.path().join(".state.json.tmp").exists(),

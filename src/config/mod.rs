@@ -169,16 +169,7 @@ pub fn load(path: &Path, source: Source) -> Result<Config, Vec<Diagnostic>> {
 /// Validates config text that was read from `path`.
 pub fn load_str(text: &str, path: &Path, source: Source) -> Result<Config, Vec<Diagnostic>> {
     let file = path.display().to_string();
-    let raw = raw::parse(text).map_err(|e| {
-        vec![Diagnostic {
-            location: if e.line > 0 {
-                format!("{file}:{}:{}", e.line, e.col)
-            } else {
-                file.clone()
-            },
-            message: e.message,
-        }]
-    })?;
+    let raw = raw::parse(text).map_err(|e| type_errors(text, &file, e))?;
     let locations = Locations::scan(text);
     let mut rep = Reporter {
         file: file.clone(),
@@ -226,6 +217,52 @@ pub fn load_str(text: &str, path: &Path, source: Source) -> Result<Config, Vec<D
         raw,
         locations,
     })
+}
+
+/// The first YAML error (exactly located by serde_yaml), then the errors of every other part of
+/// the file (each section, and each check, provider and pool), located at that part: one
+/// mistake does not hide the others.
+fn type_errors(text: &str, file: &str, first: raw::YamlError) -> Vec<Diagnostic> {
+    let mut diags = vec![Diagnostic {
+        location: if first.line > 0 {
+            format!("{file}:{}:{}", first.line, first.col)
+        } else {
+            file.to_string()
+        },
+        message: first.message,
+    }];
+    if first.line == 0 {
+        return diags;
+    }
+    let locations = Locations::scan(text);
+    let parts: Vec<(String, Option<String>, usize, usize)> = raw::part_errors(text)
+        .into_iter()
+        .filter_map(|(path, err)| {
+            let (line, col) = locations.find(&path)?;
+            Some((path, err, line, col))
+        })
+        .collect();
+    // The part holding the first error: the last one that starts at or before it.
+    let holder = parts
+        .iter()
+        .filter(|p| (p.2, p.3) <= (first.line, first.col))
+        .max_by_key(|p| (p.2, p.3))
+        .map(|p| p.0.clone());
+    for (path, err, line, col) in parts {
+        if let Some(message) = err {
+            if Some(&path) != holder.as_ref() {
+                let message = match message.find(" at line ") {
+                    Some(i) => message[..i].to_string(),
+                    None => message,
+                };
+                diags.push(Diagnostic {
+                    location: format!("{file}:{line}:{col}"),
+                    message: format!("{path}: {message}"),
+                });
+            }
+        }
+    }
+    diags
 }
 
 fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
@@ -372,6 +409,31 @@ mod tests {
         assert_eq!(
             diags("version: 2\n"),
             ["t.yaml:1:10: unsupported config version 2: this gslbd reads version 1"]
+        );
+    }
+
+    #[test]
+    fn one_type_error_does_not_hide_the_others() {
+        let text = "version: 1
+checks:
+  a: { type: http, port: eighty }
+  b: { type: tcp, port: 1 }
+  c: { type: tcp, prot: 2 }
+providers:
+  aws: { min_up: [1] }
+pools:
+  www.t.:
+    members:
+      - { provider: aws, adress: 192.0.2.1 }
+";
+        assert_eq!(
+            diags(text),
+            [
+                "t.yaml:3:26: checks.a.port: invalid type: string \"eighty\", expected u16",
+                "t.yaml:5:8: checks.c: unknown field `prot`, expected one of `type`, `port`, `path`, `method`, `host`, `expect_status`, `expect_body`, `address`, `url`, `tls_verify`, `follow_redirects`, `interval`, `timeout`, `rise`, `fall`, `initial`",
+                "t.yaml:7:10: providers.aws: data did not match any variant of untagged enum RawMinUp",
+                "t.yaml:10:5: pools.\"www.t.\": unknown field `adress`, expected one of `provider`, `address`, `cname`, `check`, `weight`",
+            ]
         );
     }
 

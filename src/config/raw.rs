@@ -198,3 +198,48 @@ pub fn parse(text: &str) -> Result<RawConfig, YamlError> {
         YamlError { line, col, message }
     })
 }
+
+/// After [`parse`] failed on a type error, finds the other mistakes it could not report: every
+/// top-level section, and every entry of `checks`, `providers` and `pools`, is deserialised on
+/// its own. Returns each part's key path and its error (`None` when it is fine), so that the
+/// caller can locate them and leave out the part that holds the first error. Empty when the
+/// text is not YAML at all.
+pub fn part_errors(text: &str) -> Vec<(String, Option<String>)> {
+    use serde::de::DeserializeOwned;
+    use serde_yaml::Value;
+    fn check<T: DeserializeOwned>(v: &Value, path: String, out: &mut Vec<(String, Option<String>)>) {
+        let err = serde_yaml::from_value::<T>(v.clone()).err().map(|e| e.to_string());
+        out.push((path, err));
+    }
+    fn entries<T: DeserializeOwned>(key: &str, v: &Value, out: &mut Vec<(String, Option<String>)>) {
+        match v.as_mapping() {
+            Some(m) => {
+                for (name, entry) in m {
+                    let name = match name.as_str() {
+                        Some(n) => n.to_string(),
+                        None => serde_yaml::to_string(name).unwrap_or_default().trim().to_string(),
+                    };
+                    check::<T>(entry, super::locate::join(key, &name), out);
+                }
+            }
+            None => check::<BTreeMap<String, T>>(v, key.to_string(), out),
+        }
+    }
+    let Ok(doc) = serde_yaml::from_str::<Value>(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (k, v) in doc.as_mapping().into_iter().flatten() {
+        match k.as_str() {
+            Some("version") => check::<u32>(v, "version".into(), &mut out),
+            Some("server") => check::<RawServer>(v, "server".into(), &mut out),
+            Some("zones") => check::<Vec<RawZone>>(v, "zones".into(), &mut out),
+            Some("checks") => entries::<RawCheck>("checks", v, &mut out),
+            Some("providers") => entries::<RawProvider>("providers", v, &mut out),
+            Some("pools") => entries::<RawPool>("pools", v, &mut out),
+            // unknown top-level keys are what `parse` reports itself
+            _ => {}
+        }
+    }
+    out
+}
