@@ -2,8 +2,9 @@
 """Soak driver for gslbd (see benches/soak.sh). Standard library only; everything on loopback.
 
 Starts three stand-in HTTP health endpoints (aws 127.0.0.21, rackspace 127.0.0.22, flexiscale
-127.0.0.23), a release gslbd whose pool www.example.test answers one address per provider, then
-for DURATION seconds at once:
+127.0.0.23; in a child process of their own, switched over HTTP), a release gslbd whose pool
+www.example.test answers one address per provider (checks every 1 s, timeout 800 ms, rise 1,
+fall 1, coalesce 100 ms), then for DURATION seconds at once:
   * flaps the endpoints (one provider flips every FLAP_MIN..FLAP_MAX seconds; never all down),
     recording every flip time;
   * rewrites the config (TTL 30 <-> 31) and sends SIGHUP every 30 s;
@@ -11,7 +12,9 @@ for DURATION seconds at once:
   * queries www A continuously from a checker and compares every answer with the endpoints'
     state at the time: an answer that names a provider which had been down for longer than the
     detection window (probe interval x 1.1 jitter + probe timeout + coalesce + margin) is a
-    violation; so is an answer missing a provider that had been up that long;
+    violation (answers naming every provider are counted apart: that is fail-open, which gslbd
+    does when its probes see every member down); an answer missing a provider that had been up
+    that long is counted too (a probe timeout under load causes those);
   * samples gslbd's RSS.
 Prints a report and exits 1 if gslbd crashed or any violation was seen.
 """
@@ -37,35 +40,63 @@ PROVIDERS = [
     ("rackspace", "127.0.0.22", "198.51.100.10"),
     ("flexiscale", "127.0.0.23", "203.0.113.10"),
 ]
-INTERVAL_MS = 500
-TIMEOUT_MS = 300
+INTERVAL_MS = 1000
+TIMEOUT_MS = 800
 COALESCE_MS = 100
 MARGIN_MS = 250
 WINDOW = (INTERVAL_MS * 1.1 + TIMEOUT_MS + COALESCE_MS + MARGIN_MS) / 1000.0
 
 
+def serve_endpoints(port):
+    """Child process: one health endpoint per provider. GET /healthz answers 200 while up and 503
+    while down; POST /down and POST /up switch it. In its own process so that the driver's
+    checker never delays a probe."""
+    servers = []
+    for _, ip, _ in PROVIDERS:
+        state = {"up": True}
+
+        def make(state):
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def reply(self, code, body):
+                    self.send_response(code)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+                def do_GET(self):
+                    self.reply(200, b"ok\n") if state["up"] else self.reply(503, b"down\n")
+
+                def do_POST(self):
+                    state["up"] = self.path == "/up"
+                    self.reply(200, b"set\n")
+
+                def log_message(self, *args):
+                    pass
+
+            return Handler
+
+        srv = http.server.ThreadingHTTPServer((ip, port), make(state))
+        srv.daemon_threads = True
+        servers.append(srv)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    print("endpoints ready", flush=True)
+    sys.stdin.read()  # until the driver goes away
+
+
 class Endpoint:
-    """A health endpoint: GET /healthz answers 200 while up, 503 while down."""
+    """The driver's handle on one endpoint of the child process."""
 
     def __init__(self, ip, port):
         self.up = True
-        ep = self
+        self.url = f"http://{ip}:{port}"
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                code = 200 if ep.up else 503
-                body = b"ok\n" if ep.up else b"down\n"
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    def set(self, up):
+        import urllib.request
 
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer((ip, port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        req = urllib.request.Request(self.url + ("/up" if up else "/down"), data=b"", method="POST")
+        with urllib.request.urlopen(req, timeout=5) as r:
+            r.read()
+        self.up = up
 
 
 class History:
@@ -187,10 +218,14 @@ def main():
     ap.add_argument("--reload-every", type=float, default=30.0)
     ap.add_argument("--check-rate", type=float, default=200.0, help="checker queries per second")
     ap.add_argument("--json", help="write the report as JSON here too")
+    ap.add_argument("--endpoints-only", type=int, metavar="PORT", help=argparse.SUPPRESS)
     ap.add_argument("--window", type=float, default=WINDOW,
                     help="detection window in seconds (default: interval x 1.1 + timeout + coalesce"
                          " + 250 ms); 0 shows that the checker does catch stale answers")
     a = ap.parse_args()
+    if a.endpoints_only:
+        serve_endpoints(a.endpoints_only)
+        return
     window = a.window
 
     work = tempfile.mkdtemp(prefix="gslbd-soak-")
@@ -200,6 +235,12 @@ def main():
     ep_port = free_port("127.0.0.21")
     ttl = 30
     write_config(cfg, zone, ep_port, ttl)
+    ep_proc = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--bin", a.bin, "--zone", a.zone,
+         "--endpoints-only", str(ep_port)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert ep_proc.stdout.readline().strip() == "endpoints ready"
     endpoints = {n: Endpoint(ip, ep_port) for n, ip, _ in PROVIDERS}
     dns_port, http_port = free_port(), free_port()
     log_path = os.path.join(work, "gslbd.log")
@@ -224,7 +265,8 @@ def main():
     stop = threading.Event()
     stats = {
         "flips": 0, "reloads_sent": 0, "checked": 0, "lost": 0, "bad_replies": 0,
-        "named_down": 0, "missing_up": 0, "unsettled": 0, "examples": [],
+        "named_down": 0, "named_down_fail_open": 0, "missing_up": 0, "unsettled": 0,
+        "examples": [],
     }
 
     def flapper():
@@ -236,8 +278,14 @@ def main():
             ep = endpoints[name]
             if ep.up and sum(e.up for e in endpoints.values()) == 1:
                 continue  # never all down: fail-open would name every provider, rightly
-            ep.up = not ep.up
-            hist.record(name, time.monotonic(), ep.up)
+            # recorded before the switch for a down flip and after it for an up flip, so that the
+            # recorded history is never later than the truth where that would hide a stale answer
+            if ep.up:
+                hist.record(name, time.monotonic(), False)
+                ep.set(False)
+            else:
+                ep.set(True)
+                hist.record(name, time.monotonic(), True)
             stats["flips"] += 1
 
     def reloader():
@@ -274,7 +322,11 @@ def main():
                     stats["unsettled"] += 1
                     continue
                 bad = None
-                if not state and name in named:
+                if not state and name in named and len(named) == len(PROVIDERS):
+                    # every provider named: gslbd's fail-open (it saw every member down)
+                    stats["named_down_fail_open"] += 1
+                    bad = "named while down (fail-open answer)"
+                elif not state and name in named:
                     stats["named_down"] += 1
                     bad = "named while down"
                 elif state and name not in named:
@@ -314,6 +366,8 @@ def main():
             perf.wait(timeout=30)
         except subprocess.TimeoutExpired:
             perf.kill()
+    ep_proc.stdin.close()
+    ep_proc.wait(timeout=10)
     alive = proc.poll() is None
     exit_code = None
     if alive:
@@ -344,6 +398,9 @@ def main():
         "checker_answers": stats["checked"],
         "checker_lost": stats["lost"],
         "named_down_provider_beyond_window": stats["named_down"],
+        "fail_open_answers_naming_a_down_provider": stats["named_down_fail_open"],
+        "probe_timeouts_logged": text.count("down: timeout"),
+        "fail_open_events_logged": text.count("every member is down"),
         "missing_up_provider_beyond_window": stats["missing_up"],
         "window_s": window,
         "dnsperf_qps_target": a.qps,
