@@ -58,10 +58,13 @@ def serve_endpoints(port):
         def make(state):
             class Handler(http.server.BaseHTTPRequestHandler):
                 def reply(self, code, body):
-                    self.send_response(code)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
+                    try:
+                        self.send_response(code)
+                        self.send_header("Content-Length", str(len(body)))
+                        self.end_headers()
+                        self.wfile.write(body)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the prober read the status line and hung up: fine
 
                 def do_GET(self):
                     self.reply(200, b"ok\n") if state["up"] else self.reply(503, b"down\n")
