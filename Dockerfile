@@ -15,12 +15,14 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl libcap2-bin \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10053 --home-dir /nonexistent --shell /usr/sbin/nologin gslbd
+    && useradd --system --uid 10053 --home-dir /nonexistent --shell /usr/sbin/nologin gslbd \
+    && mkdir -p /var/lib/gslbd && chown gslbd:gslbd /var/lib/gslbd && chmod 0700 /var/lib/gslbd
 COPY --from=build /src/target/release/gslbd /usr/local/bin/gslbd
 RUN setcap cap_net_bind_service=+ep /usr/local/bin/gslbd
 COPY config/gslbd.yaml /etc/gslbd/config/gslbd.yaml
 COPY zones /etc/gslbd/zones
-VOLUME ["/etc/gslbd"]
+# Config and zones (read-only for the service); /var/lib/gslbd holds `server.state_file`.
+VOLUME ["/etc/gslbd", "/var/lib/gslbd"]
 USER 10053
 EXPOSE 53/udp 53/tcp 9153/tcp
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s CMD ["curl", "-fsS", "http://127.0.0.1:9153/ready"]

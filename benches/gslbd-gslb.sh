@@ -29,4 +29,4 @@ pools:
       - { provider: flexiscale, address: 203.0.113.10,  check: flexiscale }
       - { provider: flexiscale, address: 203.0.113.11,  check: flexiscale }
 YAML
-exec "$bin" serve --config "$dir/gslbd.yaml" --dns-listen "127.0.0.1:$port" --http-listen "127.0.0.1:$http"
+exec "$bin" serve --rrl off --config "$dir/gslbd.yaml" --dns-listen "127.0.0.1:$port" --http-listen "127.0.0.1:$http"

@@ -234,6 +234,14 @@ impl AdminState {
     }
 }
 
+/// How the state file is doing, for /status: its path and the last error (cleared by the next
+/// successful write).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StateFileStatus {
+    pub path: String,
+    pub error: Option<String>,
+}
+
 /// Where overrides are kept between restarts.
 #[derive(Debug, Clone)]
 pub struct StateFile {

@@ -100,12 +100,14 @@ pub async fn run_notify(
     mut shutdown: watch::Receiver<bool>,
     on_ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
+    ignore_file_size_signal();
     let snapshot: SharedSnapshot = Arc::new(ArcSwap::new(first));
     let metrics = Arc::new(Metrics::new());
     let observer: Arc<dyn QueryObserver> = metrics.clone();
     let limits = TcpLimits {
         max_connections: config.server.tcp_max_connections,
         idle_timeout: config.server.tcp_idle_timeout,
+        total_timeout: config.server.tcp_total_timeout,
         ..TcpLimits::default()
     };
     let mut tasks = tokio::task::JoinSet::new();
@@ -133,7 +135,7 @@ pub async fn run_notify(
     }
     let xfr_status = xfr_engine.as_ref().map(|e| (e.zones.clone(), e.peers.clone()));
     // One limiter shared by every UDP socket (its settings apply from start-up).
-    let rrl = crate::dns::rrl::Rrl::new(config.server.rrl).map(Arc::new);
+    let rrl = crate::dns::rrl::Rrl::new(config.server.rrl.clone()).map(Arc::new);
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -177,6 +179,7 @@ pub async fn run_notify(
         metrics: metrics.clone(),
         targets: publisher.targets.clone(),
         admin: publisher.admin_view.clone(),
+        state_file: publisher.state_status.clone(),
         admin_token,
         reload: reload_tx.clone(),
         admin_tx,
@@ -240,6 +243,27 @@ pub async fn run_notify(
     }
     Ok(())
 }
+
+/// A file size limit (RLIMIT_FSIZE, systemd's LimitFSIZE) must turn a too-large state file
+/// write into an error the admin API reports, not into SIGXFSZ ending the process: with a handler
+/// installed the write fails with EFBIG instead.
+#[cfg(unix)]
+fn ignore_file_size_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::from_raw(libc::SIGXFSZ)) {
+        Ok(mut s) => {
+            tokio::spawn(async move {
+                while s.recv().await.is_some() {
+                    warn!("SIGXFSZ: a write exceeded the file size limit; it fails and is reported");
+                }
+            });
+        }
+        Err(e) => warn!(error = %e, "cannot install a SIGXFSZ handler"),
+    }
+}
+
+#[cfg(not(unix))]
+fn ignore_file_size_signal() {}
 
 #[cfg(unix)]
 fn spawn_sighup(tx: mpsc::Sender<ReloadRequest>) {

@@ -1,5 +1,6 @@
 //! The `gslbd` command: `serve`, `check` (and `demo`). Exit codes: 0 clean shutdown, 64 bad
 //! configuration or usage, 1 runtime failure.
+#![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,6 +56,16 @@ struct ServeArgs {
     /// HTTP listen address for /metrics, /status, /healthz, /ready.
     #[arg(long = "http-listen", value_name = "ADDR")]
     http_listen: Option<SocketAddr>,
+    /// UDP response rate limiting: `off` disables it (e.g. for benchmarks from one client);
+    /// `on` enables it even where the config turned it off. Default: as the config says (on).
+    #[arg(long, value_enum, value_name = "on|off")]
+    rrl: Option<OnOff>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 impl ServeArgs {
@@ -64,6 +75,7 @@ impl ServeArgs {
             zones: self.zones.clone(),
             dns_listen: self.dns_listen.clone(),
             http_listen: self.http_listen,
+            rrl: self.rrl.map(|r| matches!(r, OnOff::On)),
         }
     }
 }

@@ -61,6 +61,10 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     pub all_down_events: IntCounterVec,
     pub admin_actions: IntCounterVec,
+    /// State file reads and writes that failed, by `op` (load, save).
+    pub state_file_errors: IntCounterVec,
+    /// 1 while the last state file read or write succeeded (or there is no state file).
+    pub state_file_ok: IntGauge,
     rrl: [IntCounter; 2],
     /// Zone transfers out: serial per zone, bumps, NOTIFY results, transfers served and refused.
     pub xfr_serial: IntGaugeVec,
@@ -262,8 +266,31 @@ impl Metrics {
                 )
                 .expect("valid metric"),
             ),
+            state_file_errors: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "gslbd_state_file_errors_total",
+                        "State file reads and writes that failed",
+                    ),
+                    &["op"],
+                )
+                .expect("valid metric"),
+            ),
+            state_file_ok: reg(
+                &r,
+                IntGauge::new(
+                    "gslbd_state_file_ok",
+                    "1 while the last state file read or write succeeded (or there is none)",
+                )
+                .expect("valid metric"),
+            ),
             registry: r,
         };
+        m.state_file_ok.set(1);
+        for op in ["load", "save"] {
+            m.state_file_errors.with_label_values(&[op]);
+        }
         let info =
             IntGaugeVec::new(Opts::new("gslbd_build_info", "Build information"), &["version"]).expect("valid metric");
         info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);

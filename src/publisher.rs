@@ -64,6 +64,8 @@ pub struct Publisher {
     pub admin_view: Arc<std::sync::RwLock<AdminState>>,
     /// Told after every swap (with the running transfer config): wakes the zone-transfer engine.
     swaps: Option<watch::Sender<Arc<crate::config::xfr::TransferConfig>>>,
+    /// The state file's path and last error, readable by the HTTP layer (`None`: no state file).
+    pub state_status: Arc<std::sync::RwLock<Option<crate::admin::StateFileStatus>>>,
 }
 
 impl Publisher {
@@ -79,7 +81,16 @@ impl Publisher {
         let setup = snapshot.load().setup.clone();
         let states = fresh_states(&setup, &HashMap::new());
         let state_file = config.server.state_file.clone().map(|path| StateFile { path });
-        let admin = match state_file.as_ref().map(StateFile::load) {
+        let state_status = state_file.as_ref().map(|sf| crate::admin::StateFileStatus {
+            path: sf.path.display().to_string(),
+            error: None,
+        });
+        let loaded = state_file.as_ref().map(StateFile::load);
+        let load_error = match &loaded {
+            Some(Err(e)) => Some(e.clone()),
+            _ => None,
+        };
+        let admin = match loaded {
             None => AdminState::default(),
             Some(Ok(st)) => {
                 if !st.drains.is_empty() || !st.forces.is_empty() {
@@ -114,7 +125,26 @@ impl Publisher {
             admin,
             state_file,
             swaps: None,
+            state_status: Arc::new(std::sync::RwLock::new(state_status)),
         })
+        .inspect(|p| {
+            if let Some(e) = load_error {
+                p.note_state_file("load", Err(e));
+            }
+        })
+    }
+
+    /// Records the outcome of a state file read or write in /status and the metrics.
+    fn note_state_file(&self, op: &str, result: Result<(), String>) {
+        self.metrics.state_file_ok.set(i64::from(result.is_ok()));
+        if result.is_err() {
+            self.metrics.state_file_errors.with_label_values(&[op]).inc();
+        }
+        if let Ok(mut st) = self.state_status.write() {
+            if let Some(st) = st.as_mut() {
+                st.error = result.err();
+            }
+        }
     }
 
     /// Subscribes the zone-transfer engine to snapshot swaps.
@@ -284,7 +314,9 @@ impl Publisher {
         };
         let line = self.admin.apply(action, &setup, crate::admin::now())?;
         if let Some(sf) = &self.state_file {
-            if let Err(e) = sf.save(&self.admin) {
+            let saved = sf.save(&self.admin);
+            self.note_state_file("save", saved.clone());
+            if let Err(e) = saved {
                 self.admin = before;
                 error!("admin: {e}; action not applied");
                 return Err(format!("not applied: {e}"));
@@ -298,9 +330,11 @@ impl Publisher {
 
     fn persist_admin(&self) {
         if let Some(sf) = &self.state_file {
-            if let Err(e) = sf.save(&self.admin) {
+            let saved = sf.save(&self.admin);
+            if let Err(e) = &saved {
                 error!("admin: {e}");
             }
+            self.note_state_file("save", saved);
         }
     }
 

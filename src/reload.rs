@@ -19,6 +19,9 @@ pub struct Overrides {
     pub zones: Vec<String>,
     pub dns_listen: Vec<std::net::SocketAddr>,
     pub http_listen: Option<std::net::SocketAddr>,
+    /// `--rrl off` (false) turns response rate limiting off; `--rrl on` (true) turns it on with
+    /// the config's settings, or the defaults where the config switched it off.
+    pub rrl: Option<bool>,
 }
 
 /// Loads the configuration the way `serve` and `check` see it: the named file, the embedded
@@ -43,6 +46,13 @@ pub fn load_config(ov: &Overrides) -> Result<Config, Vec<Diagnostic>> {
     }
     if let Some(h) = ov.http_listen {
         cfg.server.http_listen = Some(h);
+    }
+    match ov.rrl {
+        Some(false) => cfg.server.rrl.responses_per_second = 0,
+        Some(true) if cfg.server.rrl.responses_per_second == 0 => {
+            cfg.server.rrl.responses_per_second = crate::dns::rrl::DEFAULT_RESPONSES_PER_SECOND
+        }
+        _ => {}
     }
     Ok(cfg)
 }

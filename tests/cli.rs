@@ -38,40 +38,12 @@ fn every_shipped_config_and_zone_file_loads() {
 #[test]
 fn bad_zone_files_give_located_errors_and_exit_64() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: &[(&str, &str)] = &[
-        (
-            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.300\n",
-            "bad.zone:5:6: ",
-        ),
-        (
-            "$ORIGIN t.\n$TTL 60\n@ NS ns\nns A 192.0.2.1\n",
-            "bad.zone:1:1: zone has no SOA record",
-        ),
-        (
-            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\nns A 192.0.2.1\n",
-            "bad.zone:3:1: zone t. has no NS records at its apex",
-        ),
-        (
-            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nwww CNAME x\nwww A 192.0.2.1\n",
-            "bad.zone:6:1: www.t. has a CNAME record and other data (A)",
-        ),
-        (
-            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nwww.u. A 192.0.2.1\n",
-            "bad.zone:5:1: record owner www.u. is outside the zone origin t.",
-        ),
-        (
-            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n@ SOA ns hm 2 2 3 4 5\n",
-            "bad.zone:5:1: second SOA record in zone t.: exactly one is allowed",
-        ),
-        (
-            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n@ CNAME x.\n",
-            "bad.zone:5:1: zone apex t. must not have a CNAME record",
-        ),
-        (
-            "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nold DNAME new.t.\nx.old A 192.0.2.1\n",
-            "bad.zone:6:1: x.old.t. lies below a DNAME record; RFC 6672 forbids data there",
-        ),
-    ];
+    // The table of broken zone files and configs is tests/mistakes.rs; here: `serve` refuses
+    // to start with the same located message and exit code as `check`.
+    let cases: &[(&str, &str)] = &[(
+        "$ORIGIN t.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.300\n",
+        "bad.zone:5:6: A address: bad IPv4 address \"192.0.2.300\"",
+    )];
     for (text, want) in cases {
         let path = dir.path().join("bad.zone");
         std::fs::write(&path, text).unwrap();
@@ -119,25 +91,12 @@ fn zone_files_with_8bit_bytes_load() {
 fn bad_configs_give_located_errors() {
     let dir = tempfile::tempdir().unwrap();
     let zone = repo().join("zones/example.test.zone");
-    let cases: &[(&str, &str)] = &[
-        (
-            "version: 1\nzones: [x.zone]\nbogus: 1\n",
-            "c.yaml:3:1: unknown field `bogus`",
-        ),
-        (
-            "version: 1\nserver:\n  dns_listen: [\"nope\"]\n",
-            "c.yaml:3:16: bad listen address \"nope\"",
-        ),
-        (
-            "version: [\n",
-            "c.yaml:1:10: version: invalid type: sequence, expected u32",
-        ),
-        ("version: 1\nzones: [a.zone\n", "c.yaml:3:1: "),
-        (
-            "version: 1\nzones: [missing.zone]\n",
-            "missing.zone: cannot read zone file",
-        ),
-    ];
+    // (the table of broken configs is tests/mistakes.rs; this one checks a config beside a
+    // zone given by absolute path)
+    let cases: &[(&str, &str)] = &[(
+        "version: 1\nzones: [x.zone]\nbogus: 1\n",
+        "c.yaml:3:1: unknown field `bogus`",
+    )];
     for (text, want) in cases {
         let path = dir.path().join("c.yaml");
         std::fs::write(&path, text.replace("x.zone", zone.to_str().unwrap())).unwrap();

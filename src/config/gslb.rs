@@ -132,7 +132,13 @@ fn check(name: &str, c: &RawCheck, rep: &mut Reporter<'_>) -> Check {
             }
             _ => rep.error(
                 &p,
-                format!("expect_status entries are codes 100-599 or ranges like \"200-299\", not {s:?}"),
+                format!(
+                    "expect_status entries are codes 100-599 or ranges like \"200-299\", not {}",
+                    match s {
+                        RawStatus::Code(c) => c.to_string(),
+                        RawStatus::Text(t) => format!("{t:?}"),
+                    }
+                ),
             ),
         }
     }

@@ -85,6 +85,7 @@ pub struct ServerConfig {
     pub http_listen: Option<SocketAddr>,
     pub tcp_max_connections: usize,
     pub tcp_idle_timeout: Duration,
+    pub tcp_total_timeout: Duration,
     pub coalesce: Duration,
     /// Admin API bearer token; `None` disables the admin endpoints. Never logged.
     pub admin_token: Option<String>,
@@ -171,16 +172,7 @@ pub fn load(path: &Path, source: Source) -> Result<Config, Vec<Diagnostic>> {
 /// Validates config text that was read from `path`.
 pub fn load_str(text: &str, path: &Path, source: Source) -> Result<Config, Vec<Diagnostic>> {
     let file = path.display().to_string();
-    let raw = raw::parse(text).map_err(|e| {
-        vec![Diagnostic {
-            location: if e.line > 0 {
-                format!("{file}:{}:{}", e.line, e.col)
-            } else {
-                file.clone()
-            },
-            message: e.message,
-        }]
-    })?;
+    let raw = raw::parse(text).map_err(|e| type_errors(text, &file, e))?;
     let locations = Locations::scan(text);
     let mut rep = Reporter {
         file: file.clone(),
@@ -232,6 +224,52 @@ pub fn load_str(text: &str, path: &Path, source: Source) -> Result<Config, Vec<D
     })
 }
 
+/// The first YAML error (exactly located by serde_yaml), then the errors of every other part of
+/// the file (each section, and each check, provider and pool), located at that part: one
+/// mistake does not hide the others.
+fn type_errors(text: &str, file: &str, first: raw::YamlError) -> Vec<Diagnostic> {
+    let mut diags = vec![Diagnostic {
+        location: if first.line > 0 {
+            format!("{file}:{}:{}", first.line, first.col)
+        } else {
+            file.to_string()
+        },
+        message: first.message,
+    }];
+    if first.line == 0 {
+        return diags;
+    }
+    let locations = Locations::scan(text);
+    let parts: Vec<(String, Option<String>, usize, usize)> = raw::part_errors(text)
+        .into_iter()
+        .filter_map(|(path, err)| {
+            let (line, col) = locations.find(&path)?;
+            Some((path, err, line, col))
+        })
+        .collect();
+    // The part holding the first error: the last one that starts at or before it.
+    let holder = parts
+        .iter()
+        .filter(|p| (p.2, p.3) <= (first.line, first.col))
+        .max_by_key(|p| (p.2, p.3))
+        .map(|p| p.0.clone());
+    for (path, err, line, col) in parts {
+        if let Some(message) = err {
+            if Some(&path) != holder.as_ref() {
+                let message = match message.find(" at line ") {
+                    Some(i) => message[..i].to_string(),
+                    None => message,
+                };
+                diags.push(Diagnostic {
+                    location: format!("{file}:{line}:{col}"),
+                    message: format!("{path}: {message}"),
+                });
+            }
+        }
+    }
+    diags
+}
+
 fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
     let mut dns_listen = Vec::new();
     let listen = s
@@ -270,7 +308,16 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         }),
     };
     let tcp_idle_timeout = dur(&s.tcp_idle_timeout, "tcp_idle_timeout", Duration::from_secs(10));
+    let tcp_total_timeout = dur(&s.tcp_total_timeout, "tcp_total_timeout", Duration::from_secs(120));
     let coalesce = dur(&s.coalesce, "coalesce", Duration::from_millis(100));
+    for (key, d) in [
+        ("tcp_idle_timeout", tcp_idle_timeout),
+        ("tcp_total_timeout", tcp_total_timeout),
+    ] {
+        if d.is_zero() {
+            rep.error(&locate::join("server", key), format!("{key} must be greater than zero"));
+        }
+    }
     let tcp_max_connections = s.tcp_max_connections.unwrap_or(512);
     if tcp_max_connections == 0 {
         rep.error("server.tcp_max_connections", "tcp_max_connections must be at least 1");
@@ -284,7 +331,15 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
     }
     let mut rrl = crate::dns::rrl::RrlConfig::default();
     if let Some(r) = &s.rrl {
-        rrl.responses_per_second = r.responses_per_second.unwrap_or(0);
+        rrl.responses_per_second = r.responses_per_second.unwrap_or(rrl.responses_per_second);
+        if r.enabled == Some(false) {
+            rrl.responses_per_second = 0;
+        } else if r.enabled == Some(true) && rrl.responses_per_second == 0 {
+            rep.error(
+                "server.rrl.responses_per_second",
+                "rrl is enabled with responses_per_second 0: give a rate or set enabled: false",
+            );
+        }
         rrl.slip = r.slip.unwrap_or(rrl.slip);
         rrl.ipv4_prefix = r.ipv4_prefix.unwrap_or(rrl.ipv4_prefix);
         rrl.ipv6_prefix = r.ipv6_prefix.unwrap_or(rrl.ipv6_prefix);
@@ -294,17 +349,42 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         if rrl.ipv6_prefix > 128 {
             rep.error("server.rrl.ipv6_prefix", "ipv6_prefix must be 0-128");
         }
+        for (i, p) in r.exempt.iter().flatten().enumerate() {
+            match parse_prefix(p) {
+                Some(net) => rrl.exempt.push(net),
+                None => rep.error(
+                    &locate::index("server.rrl.exempt", i),
+                    format!("bad prefix {p:?}: expected an address or ADDRESS/LENGTH such as 192.0.2.0/24"),
+                ),
+            }
+        }
     }
     ServerConfig {
         dns_listen,
         http_listen,
         tcp_max_connections,
         tcp_idle_timeout,
+        tcp_total_timeout,
         coalesce,
         admin_token,
         state_file: None,
         rrl,
     }
+}
+
+/// `192.0.2.0/24`, `2001:db8::/48` or a bare address (a full-length prefix).
+fn parse_prefix(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (addr, len) = match text.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    let addr: std::net::IpAddr = addr.trim().parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        Some(l) => l.trim().parse::<u8>().ok().filter(|l| *l <= max)?,
+        None => max,
+    };
+    Some((addr, len))
 }
 
 #[cfg(test)]
@@ -322,7 +402,7 @@ mod tests {
     fn unknown_keys_and_bad_values_are_located() {
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listn: [\"127.0.0.1:53\"]\n"),
-            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_idle_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`"]
+            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`"]
         );
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listen: [\"127.0.0.1\"]\n  tcp_idle_timeout: 5x\n"),
@@ -334,6 +414,31 @@ mod tests {
         assert_eq!(
             diags("version: 2\n"),
             ["t.yaml:1:10: unsupported config version 2: this gslbd reads version 1"]
+        );
+    }
+
+    #[test]
+    fn one_type_error_does_not_hide_the_others() {
+        let text = "version: 1
+checks:
+  a: { type: http, port: eighty }
+  b: { type: tcp, port: 1 }
+  c: { type: tcp, prot: 2 }
+providers:
+  aws: { min_up: [1] }
+pools:
+  www.t.:
+    members:
+      - { provider: aws, adress: 192.0.2.1 }
+";
+        assert_eq!(
+            diags(text),
+            [
+                "t.yaml:3:26: checks.a.port: invalid type: string \"eighty\", expected u16",
+                "t.yaml:5:8: checks.c: unknown field `prot`, expected one of `type`, `port`, `path`, `method`, `host`, `expect_status`, `expect_body`, `address`, `url`, `tls_verify`, `follow_redirects`, `interval`, `timeout`, `rise`, `fall`, `initial`",
+                "t.yaml:7:10: providers.aws: data did not match any variant of untagged enum RawMinUp",
+                "t.yaml:10:5: pools.\"www.t.\": unknown field `adress`, expected one of `provider`, `address`, `cname`, `check`, `weight`",
+            ]
         );
     }
 

@@ -73,6 +73,8 @@ pub struct RawServer {
     pub tcp_max_connections: Option<usize>,
     /// Idle timeout of a TCP connection, e.g. `10s`.
     pub tcp_idle_timeout: Option<RawDuration>,
+    /// Lifetime of a TCP connection however busy, e.g. `120s`.
+    pub tcp_total_timeout: Option<RawDuration>,
     /// Window in which health transitions are folded into one snapshot swap, e.g. `100ms`.
     pub coalesce: Option<RawDuration>,
     /// Bearer token for the admin API (or env GSLBD_ADMIN_TOKEN); admin is off without one.
@@ -86,11 +88,15 @@ pub struct RawServer {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawRrl {
-    /// Responses per second per client prefix; 0 turns RRL off.
+    /// `false` turns RRL off (it is on by default).
+    pub enabled: Option<bool>,
+    /// Responses per second per client prefix (default 200); 0 turns RRL off.
     pub responses_per_second: Option<u32>,
     pub slip: Option<u32>,
     pub ipv4_prefix: Option<u8>,
     pub ipv6_prefix: Option<u8>,
+    /// Client prefixes never limited: `192.0.2.0/24`, `2001:db8::/48`, or a single address.
+    pub exempt: Option<Vec<String>>,
 }
 
 /// A zone: a path (origin from the file's SOA), or a mapping with an explicit origin.
@@ -232,4 +238,49 @@ pub fn parse(text: &str) -> Result<RawConfig, YamlError> {
         };
         YamlError { line, col, message }
     })
+}
+
+/// After [`parse`] failed on a type error, finds the other mistakes it could not report: every
+/// top-level section, and every entry of `checks`, `providers` and `pools`, is deserialised on
+/// its own. Returns each part's key path and its error (`None` when it is fine), so that the
+/// caller can locate them and leave out the part that holds the first error. Empty when the
+/// text is not YAML at all.
+pub fn part_errors(text: &str) -> Vec<(String, Option<String>)> {
+    use serde::de::DeserializeOwned;
+    use serde_yaml::Value;
+    fn check<T: DeserializeOwned>(v: &Value, path: String, out: &mut Vec<(String, Option<String>)>) {
+        let err = serde_yaml::from_value::<T>(v.clone()).err().map(|e| e.to_string());
+        out.push((path, err));
+    }
+    fn entries<T: DeserializeOwned>(key: &str, v: &Value, out: &mut Vec<(String, Option<String>)>) {
+        match v.as_mapping() {
+            Some(m) => {
+                for (name, entry) in m {
+                    let name = match name.as_str() {
+                        Some(n) => n.to_string(),
+                        None => serde_yaml::to_string(name).unwrap_or_default().trim().to_string(),
+                    };
+                    check::<T>(entry, super::locate::join(key, &name), out);
+                }
+            }
+            None => check::<BTreeMap<String, T>>(v, key.to_string(), out),
+        }
+    }
+    let Ok(doc) = serde_yaml::from_str::<Value>(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (k, v) in doc.as_mapping().into_iter().flatten() {
+        match k.as_str() {
+            Some("version") => check::<u32>(v, "version".into(), &mut out),
+            Some("server") => check::<RawServer>(v, "server".into(), &mut out),
+            Some("zones") => check::<Vec<RawZone>>(v, "zones".into(), &mut out),
+            Some("checks") => entries::<RawCheck>("checks", v, &mut out),
+            Some("providers") => entries::<RawProvider>("providers", v, &mut out),
+            Some("pools") => entries::<RawPool>("pools", v, &mut out),
+            // unknown top-level keys are what `parse` reports itself
+            _ => {}
+        }
+    }
+    out
 }

@@ -27,6 +27,10 @@ pub struct TcpLimits {
     pub max_connections: usize,
     /// A connection with no complete query for this long is closed.
     pub idle_timeout: Duration,
+    /// A connection is closed this long after it was accepted, however busy (NSD's
+    /// `tcp-timeout`): a client sending a query just inside every idle timeout cannot hold a
+    /// slot for ever.
+    pub total_timeout: Duration,
     /// Queries answered on one connection before it is closed.
     pub max_queries: usize,
 }
@@ -36,6 +40,7 @@ impl Default for TcpLimits {
         TcpLimits {
             max_connections: 512,
             idle_timeout: Duration::from_secs(10),
+            total_timeout: Duration::from_secs(120),
             max_queries: 10_000,
         }
     }
@@ -162,9 +167,12 @@ async fn serve_connection(
     // its messages at once (the channel allocates per message; the bound only caps a transfer).
     let (mut framed, mut handle) =
         DnsTcpStream::from_stream_with_buffer_size(AsyncIoTokioAsStd(stream), peer, MAX_QUEUED_MESSAGES);
-    // While the messages of a zone transfer are being written, the wait covers the writing too.
-    let mut wait = limits.idle_timeout;
+    // While the messages of a zone transfer are being written, the wait covers the writing too
+    // (and the connection's total lifetime stretches to let the transfer finish).
+    let mut idle = limits.idle_timeout;
+    let mut closes_at = tokio::time::Instant::now() + limits.total_timeout;
     for _ in 0..limits.max_queries {
+        let wait = idle.min(closes_at.saturating_duration_since(tokio::time::Instant::now()));
         let next = tokio::select! {
             r = tokio::time::timeout(wait, framed.next()) => r,
             _ = shutdown.changed() => break,
@@ -178,12 +186,12 @@ async fn serve_connection(
             Ok(None) => return,
             Err(_) => {
                 // The last response was written before this read started: nothing is pending.
-                debug!(%peer, "tcp idle timeout");
+                debug!(%peer, "tcp idle or total timeout");
                 return;
             }
         };
         let started = std::time::Instant::now();
-        wait = limits.idle_timeout;
+        idle = limits.idle_timeout;
         if let Some((msgs, outcome)) = xfr
             .as_ref()
             .and_then(|x| x.intercept(msg.bytes(), peer, Transport::Tcp))
@@ -193,7 +201,8 @@ async fn serve_connection(
                 return;
             }
             if msgs.len() > 1 {
-                wait = limits.idle_timeout.max(TRANSFER_WRITE_TIMEOUT);
+                idle = limits.idle_timeout.max(TRANSFER_WRITE_TIMEOUT);
+                closes_at = closes_at.max(tokio::time::Instant::now() + TRANSFER_WRITE_TIMEOUT);
             }
             for m in msgs {
                 if handle.send(SerialMessage::new(m, peer)).is_err() {

@@ -1,5 +1,6 @@
 //! Response rate limiting (as in Knot and BIND): per client prefix (/24 for IPv4 and /56 for
-//! IPv6 by default), at most `responses_per_second` UDP responses; beyond that every `slip`-th
+//! IPv6 by default), at most `responses_per_second` UDP responses (200 by default, as NSD's
+//! `rrl-ratelimit`; on unless configured off); beyond that every `slip`-th
 //! limited response goes out as an empty TC=1 reply (real clients retry over TCP, spoofed
 //! victims get nothing large), the others are dropped. Lock-free: a fixed table of atomic
 //! buckets indexed by a hash of the prefix (collisions only make limiting stricter).
@@ -10,23 +11,45 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// RRL settings; `responses_per_second: 0` turns it off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RrlConfig {
     pub responses_per_second: u32,
     /// Every `slip`-th limited response is sent truncated; 0 drops them all.
     pub slip: u32,
     pub ipv4_prefix: u8,
     pub ipv6_prefix: u8,
+    /// Client prefixes (address, prefix length) that are never limited, e.g. a monitoring
+    /// network or a resolver farm of one's own.
+    pub exempt: Vec<(IpAddr, u8)>,
 }
+
+/// NSD's default rate (`rrl-ratelimit: 200`).
+pub const DEFAULT_RESPONSES_PER_SECOND: u32 = 200;
 
 impl Default for RrlConfig {
     fn default() -> Self {
         RrlConfig {
-            responses_per_second: 0,
+            responses_per_second: DEFAULT_RESPONSES_PER_SECOND,
             slip: 2,
             ipv4_prefix: 24,
             ipv6_prefix: 56,
+            exempt: Vec::new(),
         }
+    }
+}
+
+/// Whether `ip` lies in `net/len`.
+pub fn in_prefix(ip: IpAddr, net: IpAddr, len: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(len.min(128))).unwrap_or(0);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
     }
 }
 
@@ -76,6 +99,9 @@ impl Rrl {
 
     /// Counts one response to `ip` at `now` and says whether it may go out.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Verdict {
+        if !self.cfg.exempt.is_empty() && self.cfg.exempt.iter().any(|&(n, l)| in_prefix(ip, n, l)) {
+            return Verdict::Send;
+        }
         let bucket = &self.buckets[(self.hasher.hash_one(self.prefix(ip)) as usize) & (BUCKETS - 1)];
         let sec = now.saturating_duration_since(self.epoch).as_secs() as u32;
         let mut cur = bucket.load(Ordering::Relaxed);
@@ -120,6 +146,7 @@ mod tests {
         let rrl = Rrl::new(RrlConfig {
             responses_per_second: 3,
             slip: 2,
+            exempt: vec![("203.0.113.0".parse().unwrap(), 24)],
             ..RrlConfig::default()
         })
         .unwrap();
@@ -135,7 +162,27 @@ mod tests {
         assert_eq!(rrl.check(other, t), Send, "another /24 has its own budget");
         // the next second starts afresh
         assert_eq!(rrl.check(a, t + std::time::Duration::from_secs(1)), Send);
-        assert!(Rrl::new(RrlConfig::default()).is_none(), "off by default");
+        let exempt: IpAddr = "203.0.113.9".parse().unwrap();
+        for _ in 0..10 {
+            assert_eq!(rrl.check(exempt, t), Send, "exempt prefix");
+        }
+        assert_eq!(RrlConfig::default().responses_per_second, 200, "on by default");
+        assert!(Rrl::new(RrlConfig {
+            responses_per_second: 0,
+            ..RrlConfig::default()
+        })
+        .is_none());
+        assert!(in_prefix(
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::".parse().unwrap(),
+            56
+        ));
+        assert!(!in_prefix(
+            "2001:db8:0:100::1".parse().unwrap(),
+            "2001:db8::".parse().unwrap(),
+            56
+        ));
+        assert!(!in_prefix("192.0.2.1".parse().unwrap(), "::".parse().unwrap(), 0));
     }
 
     #[test]

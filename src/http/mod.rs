@@ -34,6 +34,8 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub targets: TargetTable,
     pub admin: Arc<std::sync::RwLock<AdminState>>,
+    /// The state file's path and last error (`None`: no state file configured).
+    pub state_file: Arc<std::sync::RwLock<Option<crate::admin::StateFileStatus>>>,
     /// Admin bearer token; `None` disables the admin endpoints.
     pub admin_token: Option<String>,
     pub reload: mpsc::Sender<Option<crate::publisher::ReloadReply>>,
@@ -185,6 +187,7 @@ fn status_json(st: &HttpState) -> Value {
         "pools": pools,
         "targets": target_json,
         "transfers": transfers_json(st),
+        "state_file": st.state_file.read().ok().and_then(|s| s.clone()),
     })
 }
 
@@ -357,6 +360,8 @@ fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
     if token_ok(expected, presented) {
         Ok(())
     } else {
+        // Logged for the audit trail; what was presented is never logged.
+        tracing::warn!("admin: request refused: missing or wrong bearer token");
         Err(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
     }
 }

@@ -260,7 +260,11 @@ impl State {
         }
         let ttl = match ttl.or(self.default_ttl).or(self.last_ttl) {
             Some(t) => t,
-            None => return Err(at(first, "no TTL: add $TTL or a TTL on the record".into())),
+            None => {
+                // Reported once: the records after it would only repeat the same error.
+                self.last_ttl = Some(0);
+                return Err(at(first, "no TTL: add $TTL or a TTL on the record".into()));
+            }
         };
         let rd_toks = &toks[k + 1..];
         let rdata = parse_rdata(rt, rd_toks, cx.origin.as_ref()).map_err(|e| match rd_toks.get(e.token) {
@@ -298,8 +302,9 @@ impl State {
         } else if d.text.eq_ignore_ascii_case("$TTL") {
             let t = toks.get(1).ok_or_else(|| after(d, "missing TTL after $TTL".into()))?;
             let v = parse_ttl(t)?;
-            extra(2)?;
+            // Set before checking for junk after it, so one bad line is one error.
             self.default_ttl = Some(v);
+            extra(2)?;
         } else if d.text.eq_ignore_ascii_case("$INCLUDE") {
             let t = toks
                 .get(1)

@@ -44,19 +44,60 @@ impl Server {
         Self::start_cmd_in("serve", args, dir)
     }
 
+    /// Like [`Server::start`] but without the harness's `--rrl off`: rate limiting as the
+    /// config (and its defaults) say.
+    pub fn start_default_rrl(args: &[&str]) -> Server {
+        Self::start_opts(&[], &[], "serve", args, None, false)
+    }
+
     /// Like [`Server::start`] for another subcommand, e.g. `gslbd demo ARGS`.
     pub fn start_cmd(subcommand: &str, args: &[&str]) -> Server {
         Self::start_cmd_in(subcommand, args, None)
     }
 
     fn start_cmd_in(subcommand: &str, args: &[&str], dir: Option<&Path>) -> Server {
-        let mut cmd = Command::new(bin());
+        Self::start_opts(&[], &[], subcommand, args, dir, true)
+    }
+
+    /// `gslbd serve ARGS` run through `wrapper` (e.g. `["prlimit", "--fsize=1024", "--"]`).
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Server {
+        Self::start_opts(wrapper, &[], "serve", args, None, true)
+    }
+
+    /// `gslbd serve ARGS` with extra environment variables (they override the harness's
+    /// `RUST_LOG`).
+    pub fn start_env(env: &[(&str, &str)], args: &[&str]) -> Server {
+        Self::start_opts(&[], env, "serve", args, None, true)
+    }
+
+    fn start_opts(
+        wrapper: &[&str],
+        env: &[(&str, &str)],
+        subcommand: &str,
+        args: &[&str],
+        dir: Option<&Path>,
+        rrl_off: bool,
+    ) -> Server {
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(bin()),
+            Some((w, rest)) => {
+                let mut c = Command::new(w);
+                c.args(rest).arg(bin());
+                c
+            }
+        };
         cmd.arg(subcommand).args(args);
         if !args.contains(&"--dns-listen") {
             cmd.args(["--dns-listen", "127.0.0.1:0"]);
         }
         if !args.contains(&"--http-listen") {
             cmd.args(["--http-listen", "127.0.0.1:0"]);
+        }
+        // Response rate limiting is on by default (200/s per /24) and every test client is on
+        // 127.0.0.0/24: tests that mean to exercise it pass `--rrl` themselves or use
+        // `start_default_rrl`.
+        if rrl_off && subcommand == "serve" && !args.contains(&"--rrl") {
+            cmd.args(["--rrl", "off"]);
         }
         if let Some(d) = dir {
             cmd.current_dir(d);
@@ -65,6 +106,7 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        cmd.envs(env.iter().copied());
         let mut child = cmd.spawn().expect("spawn gslbd");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel::<String>();
