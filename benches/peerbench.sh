@@ -12,6 +12,6 @@ cargo build --release --locked --bin gslbd
 BIN=$(pwd)/target/release/gslbd
 WRAP=$(pwd)/benches/gslbd-gslb.sh
 exec bash "$PEERBENCH/bench.sh" -t "${TARGETS:-gdnsd gdnsd-metafo knot nsd pdns-lua-shared}" \
-  -x "gslbd/static=$BIN serve --zone @ZONE@ --dns-listen 127.0.0.1:@PORT@ --http-listen 127.0.0.1:5390,5320" \
+  -x "gslbd/static=$(pwd)/benches/gslbd-static.sh $BIN @ZONE@ @DIR@ @PORT@ 5390,5320" \
   -x "gslbd/gslb=$WRAP $BIN @ZONE@ @DIR@ @PORT@ 5391,5321" \
   "$@"
