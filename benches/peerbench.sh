@@ -8,8 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PEERBENCH=${PEERBENCH:-$(cd .. && pwd)/shared/peerbench}
 [ -x "$PEERBENCH/bench.sh" ] || PEERBENCH=$(cd ../.. && pwd)/shared/peerbench
-cargo build --release --locked --bin gslbd
-BIN=$(pwd)/target/release/gslbd
+# GSLBD_BIN=path skips the build and benchmarks that binary instead.
+if [ -z "${GSLBD_BIN:-}" ]; then
+  cargo build --release --locked --bin gslbd
+fi
+BIN=${GSLBD_BIN:-$(pwd)/target/release/gslbd}
 WRAP=$(pwd)/benches/gslbd-gslb.sh
 exec bash "$PEERBENCH/bench.sh" -t "${TARGETS:-gdnsd gdnsd-metafo knot nsd pdns-lua-shared}" \
   -x "gslbd/static=$(pwd)/benches/gslbd-static.sh $BIN @ZONE@ @DIR@ @PORT@ 5390,5320" \
