@@ -209,6 +209,15 @@ mod tests {
             firsts.insert(rr.rdatas[0].clone());
         }
         assert_eq!(firsts.len(), 4, "every member leads some answers");
+        // Every answer is a rotation window of the selection, in member order (the borrowed
+        // windows of the doubled ring equal the rotation computed member by member).
+        let members = &v.pools[0].v4.rdatas;
+        for _ in 0..100 {
+            let rr = v.pool_rrset(0, &owner, rtype::A).unwrap();
+            let start = members.iter().position(|m| *m == rr.rdatas[0]).unwrap();
+            let expected: Vec<_> = (0..2).map(|k| members[(start + k) % members.len()].clone()).collect();
+            assert_eq!(&rr.rdatas[..], &expected[..]);
+        }
         let uncapped = view(None);
         assert_eq!(uncapped.pool_rrset(0, &owner, rtype::A).unwrap().rdatas.len(), 4);
         assert!(
