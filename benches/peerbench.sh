@@ -15,6 +15,6 @@ fi
 BIN=${GSLBD_BIN:-$(pwd)/target/release/gslbd}
 WRAP=$(pwd)/benches/gslbd-gslb.sh
 exec bash "$PEERBENCH/bench.sh" -t "${TARGETS:-gdnsd gdnsd-metafo knot nsd pdns-lua-shared}" \
-  -x "gslbd/static=$(pwd)/benches/gslbd-static.sh $BIN @ZONE@ @DIR@ @PORT@ 5390,5320" \
-  -x "gslbd/gslb=$WRAP $BIN @ZONE@ @DIR@ @PORT@ 5391,5321" \
+  -x "gslbd/static=$(pwd)/benches/gslbd-static.sh $BIN @ZONE@ @DIR@ @PORT@ 0,5320" \
+  -x "gslbd/gslb=$WRAP $BIN @ZONE@ @DIR@ @PORT@ 0,5321" \
   "$@"
