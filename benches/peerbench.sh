@@ -14,7 +14,7 @@ if [ -z "${GSLBD_BIN:-}" ]; then
 fi
 BIN=${GSLBD_BIN:-$(pwd)/target/release/gslbd}
 WRAP=$(pwd)/benches/gslbd-gslb.sh
-exec bash "$PEERBENCH/bench.sh" -t "${TARGETS:-gdnsd gdnsd-metafo knot nsd pdns-lua-shared}" \
+exec bash "$PEERBENCH/bench.sh" -t "${TARGETS:-gdnsd gdnsd-metafo knot nsd pdns-lua pdns-lua-shared}" \
   -x "gslbd/static=$(pwd)/benches/gslbd-static.sh $BIN @ZONE@ @DIR@ @PORT@ 0,5320" \
   -x "gslbd/gslb=$WRAP $BIN @ZONE@ @DIR@ @PORT@ 0,5321" \
   "$@"
