@@ -100,6 +100,7 @@ pub async fn run_notify(
     mut shutdown: watch::Receiver<bool>,
     on_ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
+    raise_nofile_limit();
     let snapshot: SharedSnapshot = Arc::new(ArcSwap::new(first));
     let metrics = Arc::new(Metrics::new());
     let observer: Arc<dyn QueryObserver> = metrics.clone();
@@ -209,6 +210,15 @@ pub async fn run_notify(
         warn!("tasks did not stop within 5s; exiting anyway");
     }
     Ok(())
+}
+
+/// Raises the soft open-file limit to the hard limit: every in-flight health probe holds a
+/// socket, so 10,000 targets need more than the common soft default of 1024.
+fn raise_nofile_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!("open file limit {n}"),
+        Err(e) => warn!("cannot raise the open file limit: {e}"),
+    }
 }
 
 #[cfg(unix)]

@@ -40,6 +40,9 @@ pub struct RawServer {
     pub state_file: Option<String>,
     /// Response rate limiting for UDP.
     pub rrl: Option<RawRrl>,
+    /// `IP:PORT` of the DNS server that health probes use to look up host names in check URLs
+    /// (default: the system resolver).
+    pub probe_resolver: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -2,5 +2,6 @@
 //! rise/fall state per target.
 
 pub mod probe;
+pub mod resolve;
 pub mod runner;
 pub mod state;

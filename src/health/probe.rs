@@ -13,8 +13,28 @@
 //! | `tls: <detail>`      | the TLS handshake or certificate verification failed             |
 //! | `redirect loop`      | following redirects came back to an already visited URL          |
 //! | `too many redirects` | following redirects exceeded [`MAX_REDIRECTS`]                   |
+//! | `redirect to other host` | a followed redirect pointed at another host (never followed) |
 //! | `invalid url: ...`   | the configured URL or host could not form a valid URL            |
-//! | `connect: <detail>`  | any other transport failure (reset, early close, DNS, ...)       |
+//! | `dns: <detail>`      | the URL's host name did not resolve (`NXDOMAIN`, `SERVFAIL`, `timeout`, `no address`, ...) |
+//! | `connection reset`   | the peer reset the connection (RST) before the probe completed   |
+//! | `connect: <detail>`  | any other transport failure (early close, unreachable, ...)      |
+//!
+//! # Broken endpoints
+//!
+//! Every probe is bounded by one `tokio::time::timeout` of the check's `timeout`, so an endpoint
+//! that accepts and never answers, or trickles bytes, fails as `timeout` when the budget is spent,
+//! whatever it does byte by byte. Bodies are read only when `expect_body` is set, and then at most
+//! [`BODY_CAP`] bytes (a huge or endless body is `body mismatch` once the cap is reached, and the
+//! connection is dropped); without `expect_body` the status line decides and the body is never
+//! read. Redirects are not followed unless `follow_redirects` is set; then at most
+//! [`MAX_REDIRECTS`], only to the same host (a probe never wanders off to a host the operator did
+//! not configure), and a URL seen twice is a `redirect loop`.
+//!
+//! # Name resolution
+//!
+//! Host names are looked up only for a check's `url` (HTTP(S) and TCP), through the
+//! [`ProbeResolver`] given to [`Prober::with_resolver`] (config `server.probe_resolver`), else the
+//! system resolver; see [`super::resolve`].
 //!
 //! # Client design
 //!
@@ -36,8 +56,8 @@
 //! header; TLS servers get no SNI for IP literals anyway.
 //!
 //! With a `url` override, the URL is used as is with a base client; its host name (if not an IP
-//! literal) is resolved by the client's resolver (the system resolver unless
-//! [`Prober::with_dns_resolver`] supplied another).
+//! literal) is resolved by the prober's resolver (see "Name resolution"). A `tcp` check with a
+//! `url` connects to the URL's host and port (the scheme's default port when none is given).
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -47,6 +67,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::dns::Resolve;
+
+use super::resolve::{DnsError, ProbeResolver};
 use reqwest::header::{HeaderValue, HOST};
 use reqwest::redirect;
 use reqwest::{Client, Method, Response, Url};
@@ -147,7 +169,8 @@ pub struct Prober {
     /// Indexed by `client_index(verify, follow)`.
     base: [Client; 4],
     pinned: Mutex<HashMap<PinKey, Client>>,
-    resolver: Option<Arc<dyn Resolve>>,
+    /// Every host-name lookup of every probe goes through this.
+    resolver: Arc<dyn Resolve>,
 }
 
 impl fmt::Debug for Prober {
@@ -194,10 +217,25 @@ impl fmt::Display for TooManyRedirects {
 
 impl StdError for TooManyRedirects {}
 
+/// A redirect pointed at another host than the probed one.
+#[derive(Debug)]
+struct RedirectOffHost;
+
+impl fmt::Display for RedirectOffHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("redirect to other host")
+    }
+}
+
+impl StdError for RedirectOffHost {}
+
 fn follow_policy() -> redirect::Policy {
     redirect::Policy::custom(|attempt| {
         // `previous` starts with the original URL, so it holds every URL already requested.
-        if attempt.previous().iter().any(|u| u == attempt.url()) {
+        let first_host = attempt.previous().first().and_then(|u| u.host_str());
+        if attempt.url().host_str() != first_host {
+            attempt.error(RedirectOffHost)
+        } else if attempt.previous().iter().any(|u| u == attempt.url()) {
             attempt.error(RedirectLoop)
         } else if attempt.previous().len() > MAX_REDIRECTS {
             attempt.error(TooManyRedirects)
@@ -215,16 +253,17 @@ enum Failure {
 impl Prober {
     /// Builds the shared clients, using the system resolver for URL overrides.
     pub fn new() -> Result<Prober, ProbeError> {
-        Prober::build(None)
+        Prober::with_resolver(ProbeResolver::System)
     }
 
-    /// Like [`Prober::new`] but resolving URL-override host names with `resolver`.
+    /// Like [`Prober::new`] but resolving URL host names with `resolver`.
+    pub fn with_resolver(resolver: ProbeResolver) -> Result<Prober, ProbeError> {
+        Prober::with_dns_resolver(Arc::new(resolver))
+    }
+
+    /// Like [`Prober::new`] but resolving URL host names with any reqwest resolver (tests).
     pub fn with_dns_resolver(resolver: Arc<dyn Resolve>) -> Result<Prober, ProbeError> {
-        Prober::build(Some(resolver))
-    }
-
-    fn build(resolver: Option<Arc<dyn Resolve>>) -> Result<Prober, ProbeError> {
-        let mk = |verify: bool, follow: bool| Prober::client(resolver.as_ref(), verify, follow, None);
+        let mk = |verify: bool, follow: bool| Prober::client(&resolver, verify, follow, None);
         Ok(Prober {
             // Order must match `client_index`.
             base: [mk(false, false)?, mk(false, true)?, mk(true, false)?, mk(true, true)?],
@@ -234,7 +273,7 @@ impl Prober {
     }
 
     fn client(
-        resolver: Option<&Arc<dyn Resolve>>,
+        resolver: &Arc<dyn Resolve>,
         verify: bool,
         follow: bool,
         pin: Option<(&str, IpAddr)>,
@@ -248,10 +287,8 @@ impl Prober {
                 follow_policy()
             } else {
                 redirect::Policy::none()
-            });
-        if let Some(r) = resolver {
-            b = b.dns_resolver2(Arc::clone(r));
-        }
+            })
+            .dns_resolver2(Arc::clone(resolver));
         if let Some((host, addr)) = pin {
             // Port 0: the port always comes from the URL.
             b = b.resolve(host, SocketAddr::new(addr, 0));
@@ -269,12 +306,7 @@ impl Prober {
         if let Some(c) = cache.get(&key) {
             return Ok(c.clone());
         }
-        let c = Prober::client(
-            self.resolver.as_ref(),
-            key.verify,
-            key.follow,
-            Some((&key.host, key.addr)),
-        )?;
+        let c = Prober::client(&self.resolver, key.verify, key.follow, Some((&key.host, key.addr)))?;
         if cache.len() >= PINNED_CACHE_MAX {
             cache.clear();
         }
@@ -309,9 +341,45 @@ impl Prober {
 
     async fn run(&self, spec: &ProbeSpec) -> Result<(), Failure> {
         match spec.kind {
-            CheckKind::Tcp => probe_tcp(SocketAddr::new(spec.addr, spec.port)).await,
+            CheckKind::Tcp => match &spec.url {
+                None => probe_tcp(SocketAddr::new(spec.addr, spec.port)).await,
+                Some(u) => self.probe_tcp_url(u).await,
+            },
             CheckKind::Http | CheckKind::Https => self.probe_http(spec).await,
         }
+    }
+
+    /// A TCP check with a URL: connect to the URL's host (looked up by the prober's resolver)
+    /// and port, trying each address in turn.
+    async fn probe_tcp_url(&self, u: &str) -> Result<(), Failure> {
+        let url = Url::parse(u).map_err(|e| Failure::Reason(format!("invalid url: {e}")))?;
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            return Err(Failure::Reason("invalid url: no host or port".to_string()));
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => {
+                let name: reqwest::dns::Name = bare
+                    .parse()
+                    .map_err(|_| Failure::Reason(format!("dns: {}", DnsError::BadName(bare.to_string()))))?;
+                let found = self.resolver.resolve(name).await.map_err(|e| {
+                    Failure::Reason(match e.downcast_ref::<DnsError>() {
+                        Some(d) => format!("dns: {d}"),
+                        None => format!("dns: {e}"),
+                    })
+                })?;
+                found.map(|a| SocketAddr::new(a.ip(), port)).collect()
+            }
+        };
+        let mut last = Failure::Reason(format!("dns: {}", DnsError::NoAddress));
+        for a in addrs {
+            match probe_tcp(a).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     async fn probe_http(&self, spec: &ProbeSpec) -> Result<(), Failure> {
@@ -397,6 +465,9 @@ async fn probe_tcp(addr: SocketAddr) -> Result<(), Failure> {
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             Err(Failure::Reason("connect refused".to_string()))
         }
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+            Err(Failure::Reason("connection reset".to_string()))
+        }
         Err(e) => Err(Failure::Reason(format!("connect: {e}"))),
     }
 }
@@ -436,6 +507,12 @@ fn classify(err: &reqwest::Error) -> String {
         if e.is::<TooManyRedirects>() {
             return "too many redirects".to_string();
         }
+        if e.is::<RedirectOffHost>() {
+            return "redirect to other host".to_string();
+        }
+        if let Some(d) = e.downcast_ref::<DnsError>() {
+            return format!("dns: {d}");
+        }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return format!("tls: {tls}");
         }
@@ -443,6 +520,9 @@ fn classify(err: &reqwest::Error) -> String {
         cur = match e.downcast_ref::<std::io::Error>() {
             Some(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
                 return "connect refused".to_string();
+            }
+            Some(io) if io.kind() == std::io::ErrorKind::ConnectionReset => {
+                return "connection reset".to_string();
             }
             // `io::Error::source` skips the wrapped error itself, so step into it explicitly.
             Some(io) => match io.get_ref() {
@@ -788,6 +868,9 @@ mod tests {
                 response("200 OK", "", "fine")
             } else if path == "/start" {
                 response("302 Found", "Location: /ok\r\n", "")
+            } else if path == "/away" {
+                // Another loopback host: must not be followed.
+                response("302 Found", "Location: http://127.0.0.2:9/ok\r\n", "")
             } else if path == "/loop" {
                 response("302 Found", "Location: /loop\r\n", "")
             } else if let Some(n) = path.strip_prefix("/chain/").and_then(|n| n.parse::<u32>().ok()) {
@@ -833,10 +916,12 @@ mod tests {
         assert_eq!(r.reason, "redirect loop");
         spec.path = "/chain/0".into();
         assert_eq!(p.probe(&spec).await.reason, "too many redirects");
+        spec.path = "/away".into();
+        assert_eq!(p.probe(&spec).await.reason, "redirect to other host");
     }
 
     #[tokio::test]
-    async fn reset_mid_headers_is_connect_error() {
+    async fn reset_mid_headers_is_connection_reset() {
         let addr = serve(|mut s| async move {
             read_head(&mut s).await;
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Le").await;
@@ -847,7 +932,7 @@ mod tests {
         .await;
         let r = prober().probe(&http_spec(addr)).await;
         assert!(!r.ok);
-        assert!(r.reason.starts_with("connect: "), "{r:?}");
+        assert_eq!(r.reason, "connection reset", "{r:?}");
     }
 
     #[tokio::test]
@@ -863,7 +948,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reset_mid_body_is_connect_error() {
+    async fn reset_mid_body_is_connection_reset() {
         let addr = serve(|mut s| async move {
             read_head(&mut s).await;
             let _ = s
@@ -878,7 +963,7 @@ mod tests {
         let mut spec = http_spec(addr);
         spec.expect_body = Some("HEALTHY".into());
         let r = prober().probe(&spec).await;
-        assert!(r.reason.starts_with("connect: "), "{r:?}");
+        assert_eq!(r.reason, "connection reset", "{r:?}");
     }
 
     #[tokio::test]
@@ -906,27 +991,32 @@ mod tests {
     impl Resolve for NoDns {
         fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {
             self.0.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async { Err("no such host".into()) })
+            Box::pin(async { Err(Box::new(DnsError::Rcode("NXDOMAIN".into())) as Box<dyn StdError + Send + Sync>) })
         }
     }
 
     #[tokio::test]
-    async fn unresolvable_url_host_is_connect_error() {
+    async fn unresolvable_url_host_is_dns_error() {
         // The test resolver never touches the network, so this cannot leave the machine.
         let dns = Arc::new(NoDns(AtomicUsize::new(0)));
         let p = Prober::with_dns_resolver(dns.clone()).unwrap();
         let mut spec = http_spec(closed_port().await);
         spec.url = Some("http://nothing.invalid:8080/".into());
         let r = p.probe(&spec).await;
-        assert!(r.reason.starts_with("connect: "), "{r:?}");
+        assert_eq!(r.reason, "dns: NXDOMAIN", "{r:?}");
         assert_eq!(dns.0.load(Ordering::SeqCst), 1);
+        // A tcp check with a URL looks its host up through the same resolver.
+        let mut tcp = ProbeSpec::new(CheckKind::Tcp, LOCAL, 1);
+        tcp.url = Some("http://nothing.invalid:8080/".into());
+        assert_eq!(p.probe(&tcp).await.reason, "dns: NXDOMAIN");
+        assert_eq!(dns.0.load(Ordering::SeqCst), 2);
 
         // A pinned host is never looked up.
         let addr = serve_fixed(response("200 OK", "", "")).await;
         let mut spec = http_spec(addr);
         spec.host = Some("pinned.invalid".into());
         assert_eq!(p.probe(&spec).await.reason, "ok");
-        assert_eq!(dns.0.load(Ordering::SeqCst), 1);
+        assert_eq!(dns.0.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
