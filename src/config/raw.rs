@@ -99,6 +99,8 @@ pub struct RawCheck {
     pub url: Option<String>,
     /// `false` to accept self-signed certificates (https only).
     pub tls_verify: Option<bool>,
+    /// PEM file of CA certificates trusted instead of the built-in roots (https only).
+    pub tls_ca_file: Option<String>,
     pub follow_redirects: Option<bool>,
     pub interval: Option<RawDuration>,
     pub timeout: Option<RawDuration>,

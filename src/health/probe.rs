@@ -112,6 +112,8 @@ pub struct ProbeSpec {
     pub expect_body: Option<String>,
     /// Verify the server certificate (default true); false accepts self-signed/expired certs.
     pub tls_verify: bool,
+    /// PEM CA certificates that replace the built-in roots for this check (private CAs).
+    pub tls_ca: Option<Arc<[u8]>>,
     /// Follow redirects (default false: a 3xx is judged by `expect_status`).
     pub follow_redirects: bool,
     /// Bound for the whole probe, connect to last byte.
@@ -133,6 +135,7 @@ impl ProbeSpec {
             expect_status: Vec::new(),
             expect_body: None,
             tls_verify: true,
+            tls_ca: None,
             follow_redirects: false,
             timeout: Duration::from_secs(5),
         }
@@ -181,12 +184,13 @@ impl fmt::Debug for Prober {
     }
 }
 
+/// A cached client: pinned host name (if any), TLS and redirect settings, private CA (if any).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct PinKey {
-    host: String,
-    addr: IpAddr,
+    pin: Option<(String, IpAddr)>,
     verify: bool,
     follow: bool,
+    ca: Option<Arc<[u8]>>,
 }
 
 fn client_index(verify: bool, follow: bool) -> usize {
@@ -263,7 +267,7 @@ impl Prober {
 
     /// Like [`Prober::new`] but resolving URL host names with any reqwest resolver (tests).
     pub fn with_dns_resolver(resolver: Arc<dyn Resolve>) -> Result<Prober, ProbeError> {
-        let mk = |verify: bool, follow: bool| Prober::client(&resolver, verify, follow, None);
+        let mk = |verify: bool, follow: bool| Prober::client(&resolver, verify, follow, None, None);
         Ok(Prober {
             // Order must match `client_index`.
             base: [mk(false, false)?, mk(false, true)?, mk(true, false)?, mk(true, true)?],
@@ -277,6 +281,7 @@ impl Prober {
         verify: bool,
         follow: bool,
         pin: Option<(&str, IpAddr)>,
+        ca: Option<&[u8]>,
     ) -> Result<Client, reqwest::Error> {
         let mut b = Client::builder()
             .no_proxy()
@@ -293,6 +298,12 @@ impl Prober {
             // Port 0: the port always comes from the URL.
             b = b.resolve(host, SocketAddr::new(addr, 0));
         }
+        if let Some(pem) = ca {
+            b = b.tls_built_in_root_certs(false);
+            for cert in reqwest::Certificate::from_pem_bundle(pem)? {
+                b = b.add_root_certificate(cert);
+            }
+        }
         b.build()
     }
 
@@ -306,7 +317,8 @@ impl Prober {
         if let Some(c) = cache.get(&key) {
             return Ok(c.clone());
         }
-        let c = Prober::client(&self.resolver, key.verify, key.follow, Some((&key.host, key.addr)))?;
+        let pin = key.pin.as_ref().map(|(h, a)| (h.as_str(), *a));
+        let c = Prober::client(&self.resolver, key.verify, key.follow, pin, key.ca.as_deref())?;
         if cache.len() >= PINNED_CACHE_MAX {
             cache.clear();
         }
@@ -406,7 +418,18 @@ impl Prober {
 
     /// Picks the client, URL and optional explicit `Host` header for an HTTP(S) spec.
     fn target(&self, spec: &ProbeSpec) -> Result<(Client, Url, Option<HeaderValue>), Failure> {
-        let base = &self.base[client_index(spec.tls_verify, spec.follow_redirects)];
+        let base = match &spec.tls_ca {
+            None => self.base[client_index(spec.tls_verify, spec.follow_redirects)].clone(),
+            Some(ca) => self
+                .pinned_client(PinKey {
+                    pin: None,
+                    verify: spec.tls_verify,
+                    follow: spec.follow_redirects,
+                    ca: Some(ca.clone()),
+                })
+                .map_err(Failure::Http)?,
+        };
+        let base = &base;
         if let Some(u) = &spec.url {
             let url = Url::parse(u).map_err(|e| Failure::Reason(format!("invalid url: {e}")))?;
             return Ok((base.clone(), url, None));
@@ -433,10 +456,10 @@ impl Prober {
                 // Key by the host as the URL normalised it, which is what the pin must match.
                 let host = url.host_str().unwrap_or(h).to_string();
                 let key = PinKey {
-                    host,
-                    addr: spec.addr,
+                    pin: Some((host, spec.addr)),
                     verify: spec.tls_verify,
                     follow: spec.follow_redirects,
+                    ca: spec.tls_ca.clone(),
                 };
                 let client = self.pinned_client(key).map_err(Failure::Http)?;
                 Ok((client, url, None))
@@ -493,6 +516,21 @@ async fn body_contains(resp: &mut Response, needle: &[u8]) -> Result<bool, reqwe
     Ok(false)
 }
 
+/// `tls: <rustls error>`, with the time-stamped expiry variants shortened so that the reason
+/// stays the same from one probe to the next.
+fn tls_reason(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "tls: invalid peer certificate: certificate expired".to_string()
+        }
+        rustls::Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
+            "tls: invalid peer certificate: certificate not valid yet".to_string()
+        }
+        other => format!("tls: {other}"),
+    }
+}
+
 /// Maps a reqwest error to a stable reason by walking its source chain.
 fn classify(err: &reqwest::Error) -> String {
     if err.is_timeout() {
@@ -514,7 +552,7 @@ fn classify(err: &reqwest::Error) -> String {
             return format!("dns: {d}");
         }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return format!("tls: {tls}");
+            return tls_reason(tls);
         }
         last = e;
         cur = match e.downcast_ref::<std::io::Error>() {

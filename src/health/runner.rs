@@ -52,6 +52,7 @@ pub fn spec_for(check: &Check, target: &Target) -> ProbeSpec {
     spec.expect_status = check.expect_status.clone();
     spec.expect_body = check.expect_body.clone();
     spec.tls_verify = check.tls_verify;
+    spec.tls_ca = check.tls_ca.clone();
     spec.follow_redirects = check.follow_redirects;
     spec.timeout = check.timeout;
     spec
