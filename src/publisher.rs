@@ -53,6 +53,7 @@ pub struct Publisher {
     epoch: u64,
     states: Vec<TargetInfo>,
     runner: Option<Runner>,
+    probe_rt: runner::ProbeRuntime,
     tx: mpsc::Sender<ProbeReport>,
     rx: mpsc::Receiver<ProbeReport>,
     first_round: Option<oneshot::Sender<()>>,
@@ -105,6 +106,7 @@ impl Publisher {
             epoch: 0,
             states,
             runner: None,
+            probe_rt: runner::ProbeRuntime::new()?,
             tx,
             rx,
             first_round: None,
@@ -138,6 +140,7 @@ impl Publisher {
             self.prober.clone(),
             self.tx.clone(),
             self.metrics.probe_start_delay.clone(),
+            &self.probe_rt.handle(),
         ));
         self.export_targets(&setup);
         self.unprobed = self.states.iter().filter(|s| s.state.probes == 0).count();
