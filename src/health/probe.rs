@@ -357,6 +357,7 @@ impl Prober {
                 None => probe_tcp(SocketAddr::new(spec.addr, spec.port)).await,
                 Some(u) => self.probe_tcp_url(u).await,
             },
+            CheckKind::Http if plain_status_check(spec) => probe_http_plain(spec).await,
             CheckKind::Http | CheckKind::Https => self.probe_http(spec).await,
         }
     }
@@ -480,6 +481,104 @@ fn host_header_value(ip: IpAddr, port: u16, scheme: &str) -> String {
     } else {
         format!("{h}:{port}")
     }
+}
+
+/// A plain-HTTP GET/HEAD check judged by its status alone (no URL, no redirects, no body),
+/// which is most checks at scale: such probes skip reqwest and hyper.
+fn plain_status_check(spec: &ProbeSpec) -> bool {
+    spec.url.is_none()
+        && !spec.follow_redirects
+        && spec.expect_body.is_none()
+        && (spec.method == Method::GET || spec.method == Method::HEAD)
+}
+
+/// The largest response head the plain path reads (hyper's default limit is of the same order).
+const HEAD_CAP: usize = 64 * 1024;
+
+/// Connects to the target's address, sends one `Connection: close` request with the same
+/// `Host` and `User-Agent` reqwest would send, reads the response head (status line and headers,
+/// at most [`HEAD_CAP`]) and judges the status; the body is never read. Failures map to the
+/// same reasons as the reqwest path.
+async fn probe_http_plain(spec: &ProbeSpec) -> Result<(), Failure> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = SocketAddr::new(spec.addr, spec.port);
+    let host = match spec.host.as_deref() {
+        None | Some("") => match spec.addr {
+            IpAddr::V4(a) => format!("{a}:{}", spec.port),
+            IpAddr::V6(a) => format!("[{a}]:{}", spec.port),
+        },
+        Some(h) => match h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+            Ok(ip) => host_header_value(ip, spec.port, "http"),
+            Err(_) if spec.port == 80 => h.to_string(),
+            Err(_) => format!("{h}:{}", spec.port),
+        },
+    };
+    let path = if spec.path.starts_with('/') {
+        spec.path.clone()
+    } else {
+        format!("/{}", spec.path)
+    };
+    let bad = |c: char| c.is_ascii_control() || c == ' ';
+    if path.contains(bad) || host.contains(bad) {
+        return Err(Failure::Reason(
+            "invalid url: path or host has spaces or controls".to_string(),
+        ));
+    }
+    let req = format!(
+        "{} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        spec.method
+    );
+    let mut s = match TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(e) => return Err(io_failure(&e)),
+    };
+    let _ = s.set_nodelay(true);
+    s.write_all(req.as_bytes()).await.map_err(|e| io_failure(&e))?;
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    let head_end = loop {
+        let n = s.read(&mut chunk).await.map_err(|e| io_failure(&e))?;
+        if n == 0 {
+            return Err(Failure::Reason(
+                "connect: connection closed before message completed".to_string(),
+            ));
+        }
+        let from = buf.len().saturating_sub(3);
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+            break from + i;
+        }
+        if buf.len() > HEAD_CAP {
+            return Err(Failure::Reason("connect: response head too large".to_string()));
+        }
+    };
+    let status = parse_status_line(&buf[..head_end])
+        .ok_or_else(|| Failure::Reason("connect: invalid HTTP response".to_string()))?;
+    if spec.status_ok(status) {
+        Ok(())
+    } else {
+        Err(Failure::Reason(format!("status {status}")))
+    }
+}
+
+/// The status code of `HTTP/1.x NNN reason`.
+fn parse_status_line(head: &[u8]) -> Option<u16> {
+    let line = head.split(|&b| b == b'\n').next()?;
+    let rest = line.strip_prefix(b"HTTP/1.")?;
+    let code = rest.get(2..5)?;
+    if rest.get(1) != Some(&b' ') || !code.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    (100..=999).contains(&n).then_some(n)
+}
+
+fn io_failure(e: &std::io::Error) -> Failure {
+    Failure::Reason(match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connect refused".to_string(),
+        std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
+        _ => format!("connect: {e}"),
+    })
 }
 
 async fn probe_tcp(addr: SocketAddr) -> Result<(), Failure> {
@@ -1168,6 +1267,52 @@ mod tests {
         assert_eq!(r.reason, "timeout", "{r:?} after {} filler connections", fillers.len());
         assert!(r.duration < Duration::from_millis(900), "{r:?}");
         drop(sock);
+    }
+
+    #[test]
+    fn status_line_parsing() {
+        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK"), Some(200));
+        assert_eq!(
+            parse_status_line(b"HTTP/1.0 503 Service Unavailable\r\nX: y"),
+            Some(503)
+        );
+        assert_eq!(parse_status_line(b"HTTP/1.1 204"), Some(204));
+        assert_eq!(parse_status_line(b"HTTP/2 200 OK"), None);
+        assert_eq!(parse_status_line(b"HTTP/1.1 2x0 OK"), None);
+        assert_eq!(parse_status_line(b"SSH-2.0-OpenSSH"), None);
+        assert_eq!(parse_status_line(b"HTTP/1.1 099 x"), None);
+    }
+
+    /// The plain path and the reqwest path agree on every behaviour the plain path handles.
+    #[tokio::test]
+    async fn plain_and_reqwest_paths_agree() {
+        let p = prober();
+        let servers = [
+            serve_fixed(response("200 OK", "", "hello")).await,
+            serve_fixed(response("503 Service Unavailable", "", "down")).await,
+            serve_fixed(response("301 Moved Permanently", "Location: /x\r\n", "")).await,
+            serve_fixed("SSH-2.0-OpenSSH_9.2\r\n\r\n".to_string()).await,
+            serve(|mut s| async move {
+                read_head(&mut s).await;
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Le").await;
+                let _ = s.shutdown().await;
+            })
+            .await,
+            closed_port().await,
+        ];
+        for addr in servers {
+            let plain = http_spec(addr);
+            assert!(plain_status_check(&plain));
+            // expect_body "" forces the reqwest path and always matches.
+            let mut full = http_spec(addr);
+            full.expect_body = Some(String::new());
+            assert!(!plain_status_check(&full));
+            let (a, b) = (p.probe(&plain).await, p.probe(&full).await);
+            assert_eq!(a.ok, b.ok, "{addr}: {a:?} vs {b:?}");
+            let same_class =
+                a.reason == b.reason || (a.reason.starts_with("connect: ") && b.reason.starts_with("connect: "));
+            assert!(same_class, "{addr}: {a:?} vs {b:?}");
+        }
     }
 
     #[test]
