@@ -107,6 +107,8 @@ declare -A CPU P50 P99 P999 LOST EXTRA
 
 run_phase() {
   local phase=$1 pid
+  # The previous server may still hold the ports for a moment.
+  for _ in $(seq 60); do ss -ltnu | grep -qE ":($DNS_PORT|$HTTP_LISTEN) " || break; sleep 0.5; done
   case $phase in
     gdnsd-*)
       rm -rf "$WORK/$phase/run" "$WORK/$phase/state"

@@ -403,3 +403,34 @@ fn a_thousand_broken_targets_go_down_and_dns_keeps_answering() {
     assert_eq!(p.answers.len(), 4);
     assert!(lab.huge_written_max.load(Ordering::Relaxed) < 64 << 20);
 }
+
+#[test]
+fn probe_options_are_validated_with_locations() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notpem.txt"), "hello\n").unwrap();
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 1\nserver:\n  probe_resolver: resolver.example\nzones: [{:?}]\nchecks:\n  a: {{ type: https, port: 443, tls_ca_file: missing.pem }}\n  b: {{ type: http, port: 80, tls_ca_file: notpem.txt }}\n",
+            repo().join("zones/example.test.zone").display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run_cli(&["check", "--config", cfg.to_str().unwrap()]);
+    let all = format!("{out}{err}");
+    assert_eq!(code, 64, "{all}");
+    assert!(
+        all.contains("c.yaml:3:19: bad probe_resolver \"resolver.example\": expected IP:PORT"),
+        "{all}"
+    );
+    // The server section fails first; fix it and the check-level problems are reported, located.
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("resolver.example", "\"127.0.0.1:53\"");
+    std::fs::write(&cfg, text).unwrap();
+    let (code, out, err) = run_cli(&["check", "--config", cfg.to_str().unwrap()]);
+    let all = format!("{out}{err}");
+    assert_eq!(code, 64, "{all}");
+    assert!(all.contains("c.yaml:6:45: cannot read "), "{all}");
+    assert!(all.contains("c.yaml:7:43: tls_ca_file applies to https checks only"), "{all}");
+    assert!(all.contains("notpem.txt: no PEM certificate in the file"), "{all}");
+}
