@@ -425,12 +425,17 @@ fn probe_options_are_validated_with_locations() {
         "{all}"
     );
     // The server section fails first; fix it and the check-level problems are reported, located.
-    let text = std::fs::read_to_string(&cfg).unwrap().replace("resolver.example", "\"127.0.0.1:53\"");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("resolver.example", "\"127.0.0.1:53\"");
     std::fs::write(&cfg, text).unwrap();
     let (code, out, err) = run_cli(&["check", "--config", cfg.to_str().unwrap()]);
     let all = format!("{out}{err}");
     assert_eq!(code, 64, "{all}");
     assert!(all.contains("c.yaml:6:45: cannot read "), "{all}");
-    assert!(all.contains("c.yaml:7:43: tls_ca_file applies to https checks only"), "{all}");
+    assert!(
+        all.contains("c.yaml:7:43: tls_ca_file applies to https checks only"),
+        "{all}"
+    );
     assert!(all.contains("notpem.txt: no PEM certificate in the file"), "{all}");
 }
