@@ -144,6 +144,7 @@ pub async fn run_notify(
     on_ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
     ignore_file_size_signal();
+    raise_nofile_limit();
     let snapshot: SharedSnapshot = Arc::new(ArcSwap::new(first));
     let metrics = Arc::new(Metrics::new());
     let observer: Arc<dyn QueryObserver> = metrics.clone();
@@ -352,6 +353,15 @@ fn ignore_file_size_signal() {
 
 #[cfg(not(unix))]
 fn ignore_file_size_signal() {}
+
+/// Raises the soft open-file limit to the hard limit: every in-flight health probe holds a
+/// socket, so 10,000 targets need more than the common soft default of 1024.
+fn raise_nofile_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!("open file limit {n}"),
+        Err(e) => warn!("cannot raise the open file limit: {e}"),
+    }
+}
 
 #[cfg(unix)]
 fn spawn_sighup(tx: mpsc::Sender<ReloadRequest>) {

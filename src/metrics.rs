@@ -55,6 +55,8 @@ pub struct Metrics {
     pub pool_members_answered: IntGaugeVec,
     pub probe_seconds: HistogramVec,
     pub probe_failures: IntCounterVec,
+    /// How late probes start against their schedule (runner, one observation per probe).
+    pub probe_start_delay: Histogram,
     pub transitions: IntCounterVec,
     pub snapshot_generation: IntGauge,
     pub snapshot_swaps: IntCounter,
@@ -174,6 +176,17 @@ impl Metrics {
                     HistogramOpts::new("gslbd_probe_duration_seconds", "Health probe duration")
                         .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
                     &["check"],
+                )
+                .expect("valid metric"),
+            ),
+            probe_start_delay: reg(
+                &r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "gslbd_probe_start_delay_seconds",
+                        "How late each health probe started against its schedule",
+                    )
+                    .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
                 )
                 .expect("valid metric"),
             ),
@@ -313,9 +326,11 @@ impl Metrics {
         match reason {
             "timeout" => "timeout",
             "connect refused" => "connect_refused",
+            "connection reset" => "reset",
             "body mismatch" => "body_mismatch",
             r if r.starts_with("status ") => "status",
             r if r.starts_with("tls") => "tls",
+            r if r.starts_with("dns: ") => "dns",
             r if r.starts_with("connect") => "connect",
             r if r.contains("redirect") => "redirect",
             _ => "other",
@@ -393,5 +408,9 @@ mod tests {
         assert!(text.contains("gslbd_build_info{version="));
         assert_eq!(Metrics::reason_label("status 503"), "status");
         assert_eq!(Metrics::reason_label("tls: invalid peer certificate"), "tls");
+        assert_eq!(Metrics::reason_label("dns: NXDOMAIN"), "dns");
+        assert_eq!(Metrics::reason_label("connection reset"), "reset");
+        assert_eq!(Metrics::reason_label("connect: early eof"), "connect");
+        assert_eq!(Metrics::reason_label("redirect to other host"), "redirect");
     }
 }

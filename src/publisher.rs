@@ -53,9 +53,12 @@ pub struct Publisher {
     epoch: u64,
     states: Vec<TargetInfo>,
     runner: Option<Runner>,
+    probe_rt: runner::ProbeRuntime,
     tx: mpsc::Sender<ProbeReport>,
     rx: mpsc::Receiver<ProbeReport>,
     first_round: Option<oneshot::Sender<()>>,
+    /// Targets without a probe result yet (so the first-round check is O(1) per result).
+    unprobed: usize,
     pub targets: TargetTable,
     metrics: Arc<Metrics>,
     admin: AdminState,
@@ -77,7 +80,7 @@ impl Publisher {
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Publisher> {
         let (tx, rx) = mpsc::channel(1024);
-        let prober = Arc::new(Prober::new()?);
+        let prober = Arc::new(Prober::with_resolver(config.server.probe_resolver.clone())?);
         let setup = snapshot.load().setup.clone();
         let states = fresh_states(&setup, &HashMap::new());
         let state_file = config.server.state_file.clone().map(|path| StateFile { path });
@@ -116,9 +119,11 @@ impl Publisher {
             epoch: 0,
             states,
             runner: None,
+            probe_rt: runner::ProbeRuntime::new()?,
             tx,
             rx,
             first_round: None,
+            unprobed: 0,
             targets: Arc::default(),
             metrics,
             admin_view: Arc::new(std::sync::RwLock::new(admin.clone())),
@@ -175,12 +180,20 @@ impl Publisher {
     fn restart_probes(&mut self) {
         self.epoch += 1;
         let setup = self.snapshot.load().setup.clone();
-        self.runner = Some(runner::spawn(&setup, self.epoch, self.prober.clone(), self.tx.clone()));
+        self.runner = Some(runner::spawn(
+            &setup,
+            self.epoch,
+            self.prober.clone(),
+            self.tx.clone(),
+            self.metrics.probe_start_delay.clone(),
+            &self.probe_rt.handle(),
+        ));
         self.export_targets(&setup);
+        self.unprobed = self.states.iter().filter(|s| s.state.probes == 0).count();
     }
 
     fn check_first_round(&mut self) {
-        if self.states.iter().all(|s| s.state.probes > 0) {
+        if self.first_round.is_some() && self.unprobed == 0 {
             if let Some(tx) = self.first_round.take() {
                 let _ = tx.send(());
             }
@@ -268,7 +281,11 @@ impl Publisher {
         info.last_ok = Some(r.result.ok);
         info.last_reason = r.result.reason.clone();
         info.last_duration = r.result.duration;
-        let flipped = match info.state.apply(r.result.ok, check.rise, check.fall) {
+        let transition = info.state.apply(r.result.ok, check.rise, check.fall);
+        if info.state.probes == 1 {
+            self.unprobed = self.unprobed.saturating_sub(1);
+        }
+        let flipped = match transition {
             Some(t) => {
                 info.since = SystemTime::now();
                 self.metrics.transitions.with_label_values(&[t.to.as_str()]).inc();

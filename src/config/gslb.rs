@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::locate::{index, join};
@@ -33,6 +35,8 @@ pub struct Check {
     pub expect_status: Vec<(u16, u16)>,
     pub expect_body: Option<String>,
     pub tls_verify: bool,
+    /// Contents of `tls_ca_file` (PEM), read and checked at load time.
+    pub tls_ca: Option<Arc<[u8]>>,
     pub follow_redirects: bool,
     pub interval: Duration,
     pub timeout: Duration,
@@ -151,6 +155,34 @@ fn check(name: &str, c: &RawCheck, rep: &mut Reporter<'_>) -> Check {
     if c.tls_verify.is_some() && kind != CheckKind::Https {
         rep.error(&join(&at, "tls_verify"), "tls_verify applies to https checks only");
     }
+    let tls_ca = c.tls_ca_file.as_ref().and_then(|f| {
+        let key = join(&at, "tls_ca_file");
+        if kind != CheckKind::Https {
+            rep.error(&key, "tls_ca_file applies to https checks only");
+        }
+        if c.tls_verify == Some(false) {
+            rep.error(&key, "tls_ca_file has no effect with tls_verify: false");
+        }
+        // Relative to the config file, like zone paths.
+        let path = Path::new(&rep.file).parent().unwrap_or(Path::new("")).join(f);
+        match std::fs::read(&path) {
+            Err(e) => {
+                rep.error(&key, format!("cannot read {}: {e}", path.display()));
+                None
+            }
+            Ok(pem) => match reqwest::Certificate::from_pem_bundle(&pem) {
+                Ok(certs) if !certs.is_empty() => Some(Arc::from(pem)),
+                Ok(_) => {
+                    rep.error(&key, format!("{}: no PEM certificate in the file", path.display()));
+                    None
+                }
+                Err(e) => {
+                    rep.error(&key, format!("{}: bad PEM certificate: {e}", path.display()));
+                    None
+                }
+            },
+        }
+    });
     let address = c.address.as_ref().and_then(|a| match a.parse::<IpAddr>() {
         Ok(ip) => Some(ip),
         Err(_) => {
@@ -204,6 +236,7 @@ fn check(name: &str, c: &RawCheck, rep: &mut Reporter<'_>) -> Check {
         expect_status,
         expect_body: c.expect_body.clone(),
         tls_verify: c.tls_verify.unwrap_or(true),
+        tls_ca,
         follow_redirects: c.follow_redirects.unwrap_or(false),
         interval,
         timeout,

@@ -91,6 +91,8 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     pub state_file: Option<PathBuf>,
     pub rrl: crate::dns::rrl::RrlConfig,
+    /// Where probes look up host names of check URLs.
+    pub probe_resolver: crate::health::resolve::ProbeResolver,
 }
 
 /// The validated configuration.
@@ -359,7 +361,24 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
             }
         }
     }
+    let probe_resolver = match s.probe_resolver.as_deref() {
+        None | Some("") | Some("system") => crate::health::resolve::ProbeResolver::System,
+        Some(a) => match a.parse::<SocketAddr>() {
+            Ok(server) => crate::health::resolve::ProbeResolver::Udp {
+                server,
+                timeout: crate::health::resolve::UDP_TIMEOUT,
+            },
+            Err(_) => {
+                rep.error(
+                    "server.probe_resolver",
+                    format!("bad probe_resolver {a:?}: expected IP:PORT of a DNS server such as 127.0.0.1:53, or \"system\""),
+                );
+                crate::health::resolve::ProbeResolver::System
+            }
+        },
+    };
     ServerConfig {
+        probe_resolver,
         dns_listen,
         http_listen,
         tcp_max_connections,
@@ -402,7 +421,7 @@ mod tests {
     fn unknown_keys_and_bad_values_are_located() {
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listn: [\"127.0.0.1:53\"]\n"),
-            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`"]
+            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`"]
         );
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listen: [\"127.0.0.1\"]\n  tcp_idle_timeout: 5x\n"),
@@ -410,6 +429,10 @@ mod tests {
                 "t.yaml:3:16: bad listen address \"127.0.0.1\": expected IP:PORT such as 127.0.0.1:5353 or [::1]:5353",
                 "t.yaml:4:21: bad duration \"5x\": unit must be ms, s, m or h"
             ]
+        );
+        assert_eq!(
+            diags("version: 1\nserver:\n  probe_resolver: dns.example\n"),
+            ["t.yaml:3:19: bad probe_resolver \"dns.example\": expected IP:PORT of a DNS server such as 127.0.0.1:53, or \"system\""]
         );
         assert_eq!(
             diags("version: 2\n"),
@@ -435,7 +458,7 @@ pools:
             diags(text),
             [
                 "t.yaml:3:26: checks.a.port: invalid type: string \"eighty\", expected u16",
-                "t.yaml:5:8: checks.c: unknown field `prot`, expected one of `type`, `port`, `path`, `method`, `host`, `expect_status`, `expect_body`, `address`, `url`, `tls_verify`, `follow_redirects`, `interval`, `timeout`, `rise`, `fall`, `initial`",
+                "t.yaml:5:8: checks.c: unknown field `prot`, expected one of `type`, `port`, `path`, `method`, `host`, `expect_status`, `expect_body`, `address`, `url`, `tls_verify`, `tls_ca_file`, `follow_redirects`, `interval`, `timeout`, `rise`, `fall`, `initial`",
                 "t.yaml:7:10: providers.aws: data did not match any variant of untagged enum RawMinUp",
                 "t.yaml:10:5: pools.\"www.t.\": unknown field `adress`, expected one of `provider`, `address`, `cname`, `check`, `weight`",
             ]

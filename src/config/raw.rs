@@ -83,6 +83,9 @@ pub struct RawServer {
     pub state_file: Option<String>,
     /// Response rate limiting for UDP.
     pub rrl: Option<RawRrl>,
+    /// `IP:PORT` of the DNS server that health probes use to look up host names in check URLs
+    /// (default: the system resolver).
+    pub probe_resolver: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -143,6 +146,8 @@ pub struct RawCheck {
     pub url: Option<String>,
     /// `false` to accept self-signed certificates (https only).
     pub tls_verify: Option<bool>,
+    /// PEM file of CA certificates trusted instead of the built-in roots (https only).
+    pub tls_ca_file: Option<String>,
     pub follow_redirects: Option<bool>,
     pub interval: Option<RawDuration>,
     pub timeout: Option<RawDuration>,

@@ -13,8 +13,28 @@
 //! | `tls: <detail>`      | the TLS handshake or certificate verification failed             |
 //! | `redirect loop`      | following redirects came back to an already visited URL          |
 //! | `too many redirects` | following redirects exceeded [`MAX_REDIRECTS`]                   |
+//! | `redirect to other host` | a followed redirect pointed at another host (never followed) |
 //! | `invalid url: ...`   | the configured URL or host could not form a valid URL            |
-//! | `connect: <detail>`  | any other transport failure (reset, early close, DNS, ...)       |
+//! | `dns: <detail>`      | the URL's host name did not resolve (`NXDOMAIN`, `SERVFAIL`, `timeout`, `no address`, ...) |
+//! | `connection reset`   | the peer reset the connection (RST) before the probe completed   |
+//! | `connect: <detail>`  | any other transport failure (early close, unreachable, ...)      |
+//!
+//! # Broken endpoints
+//!
+//! Every probe is bounded by one `tokio::time::timeout` of the check's `timeout`, so an endpoint
+//! that accepts and never answers, or trickles bytes, fails as `timeout` when the budget is spent,
+//! whatever it does byte by byte. Bodies are read only when `expect_body` is set, and then at most
+//! [`BODY_CAP`] bytes (a huge or endless body is `body mismatch` once the cap is reached, and the
+//! connection is dropped); without `expect_body` the status line decides and the body is never
+//! read. Redirects are not followed unless `follow_redirects` is set; then at most
+//! [`MAX_REDIRECTS`], only to the same host (a probe never wanders off to a host the operator did
+//! not configure), and a URL seen twice is a `redirect loop`.
+//!
+//! # Name resolution
+//!
+//! Host names are looked up only for a check's `url` (HTTP(S) and TCP), through the
+//! [`ProbeResolver`] given to [`Prober::with_resolver`] (config `server.probe_resolver`), else the
+//! system resolver; see [`super::resolve`].
 //!
 //! # Client design
 //!
@@ -36,8 +56,8 @@
 //! header; TLS servers get no SNI for IP literals anyway.
 //!
 //! With a `url` override, the URL is used as is with a base client; its host name (if not an IP
-//! literal) is resolved by the client's resolver (the system resolver unless
-//! [`Prober::with_dns_resolver`] supplied another).
+//! literal) is resolved by the prober's resolver (see "Name resolution"). A `tcp` check with a
+//! `url` connects to the URL's host and port (the scheme's default port when none is given).
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -47,6 +67,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::dns::Resolve;
+
+use super::resolve::{DnsError, ProbeResolver};
 use reqwest::header::{HeaderValue, HOST};
 use reqwest::redirect;
 use reqwest::{Client, Method, Response, Url};
@@ -90,6 +112,8 @@ pub struct ProbeSpec {
     pub expect_body: Option<String>,
     /// Verify the server certificate (default true); false accepts self-signed/expired certs.
     pub tls_verify: bool,
+    /// PEM CA certificates that replace the built-in roots for this check (private CAs).
+    pub tls_ca: Option<Arc<[u8]>>,
     /// Follow redirects (default false: a 3xx is judged by `expect_status`).
     pub follow_redirects: bool,
     /// Bound for the whole probe, connect to last byte.
@@ -111,6 +135,7 @@ impl ProbeSpec {
             expect_status: Vec::new(),
             expect_body: None,
             tls_verify: true,
+            tls_ca: None,
             follow_redirects: false,
             timeout: Duration::from_secs(5),
         }
@@ -147,7 +172,8 @@ pub struct Prober {
     /// Indexed by `client_index(verify, follow)`.
     base: [Client; 4],
     pinned: Mutex<HashMap<PinKey, Client>>,
-    resolver: Option<Arc<dyn Resolve>>,
+    /// Every host-name lookup of every probe goes through this.
+    resolver: Arc<dyn Resolve>,
 }
 
 impl fmt::Debug for Prober {
@@ -158,12 +184,13 @@ impl fmt::Debug for Prober {
     }
 }
 
+/// A cached client: pinned host name (if any), TLS and redirect settings, private CA (if any).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct PinKey {
-    host: String,
-    addr: IpAddr,
+    pin: Option<(String, IpAddr)>,
     verify: bool,
     follow: bool,
+    ca: Option<Arc<[u8]>>,
 }
 
 fn client_index(verify: bool, follow: bool) -> usize {
@@ -194,10 +221,25 @@ impl fmt::Display for TooManyRedirects {
 
 impl StdError for TooManyRedirects {}
 
+/// A redirect pointed at another host than the probed one.
+#[derive(Debug)]
+struct RedirectOffHost;
+
+impl fmt::Display for RedirectOffHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("redirect to other host")
+    }
+}
+
+impl StdError for RedirectOffHost {}
+
 fn follow_policy() -> redirect::Policy {
     redirect::Policy::custom(|attempt| {
         // `previous` starts with the original URL, so it holds every URL already requested.
-        if attempt.previous().iter().any(|u| u == attempt.url()) {
+        let first_host = attempt.previous().first().and_then(|u| u.host_str());
+        if attempt.url().host_str() != first_host {
+            attempt.error(RedirectOffHost)
+        } else if attempt.previous().iter().any(|u| u == attempt.url()) {
             attempt.error(RedirectLoop)
         } else if attempt.previous().len() > MAX_REDIRECTS {
             attempt.error(TooManyRedirects)
@@ -215,16 +257,17 @@ enum Failure {
 impl Prober {
     /// Builds the shared clients, using the system resolver for URL overrides.
     pub fn new() -> Result<Prober, ProbeError> {
-        Prober::build(None)
+        Prober::with_resolver(ProbeResolver::System)
     }
 
-    /// Like [`Prober::new`] but resolving URL-override host names with `resolver`.
+    /// Like [`Prober::new`] but resolving URL host names with `resolver`.
+    pub fn with_resolver(resolver: ProbeResolver) -> Result<Prober, ProbeError> {
+        Prober::with_dns_resolver(Arc::new(resolver))
+    }
+
+    /// Like [`Prober::new`] but resolving URL host names with any reqwest resolver (tests).
     pub fn with_dns_resolver(resolver: Arc<dyn Resolve>) -> Result<Prober, ProbeError> {
-        Prober::build(Some(resolver))
-    }
-
-    fn build(resolver: Option<Arc<dyn Resolve>>) -> Result<Prober, ProbeError> {
-        let mk = |verify: bool, follow: bool| Prober::client(resolver.as_ref(), verify, follow, None);
+        let mk = |verify: bool, follow: bool| Prober::client(&resolver, verify, follow, None, None);
         Ok(Prober {
             // Order must match `client_index`.
             base: [mk(false, false)?, mk(false, true)?, mk(true, false)?, mk(true, true)?],
@@ -234,10 +277,11 @@ impl Prober {
     }
 
     fn client(
-        resolver: Option<&Arc<dyn Resolve>>,
+        resolver: &Arc<dyn Resolve>,
         verify: bool,
         follow: bool,
         pin: Option<(&str, IpAddr)>,
+        ca: Option<&[u8]>,
     ) -> Result<Client, reqwest::Error> {
         let mut b = Client::builder()
             .no_proxy()
@@ -248,13 +292,17 @@ impl Prober {
                 follow_policy()
             } else {
                 redirect::Policy::none()
-            });
-        if let Some(r) = resolver {
-            b = b.dns_resolver2(Arc::clone(r));
-        }
+            })
+            .dns_resolver2(Arc::clone(resolver));
         if let Some((host, addr)) = pin {
             // Port 0: the port always comes from the URL.
             b = b.resolve(host, SocketAddr::new(addr, 0));
+        }
+        if let Some(pem) = ca {
+            b = b.tls_built_in_root_certs(false);
+            for cert in reqwest::Certificate::from_pem_bundle(pem)? {
+                b = b.add_root_certificate(cert);
+            }
         }
         b.build()
     }
@@ -269,12 +317,8 @@ impl Prober {
         if let Some(c) = cache.get(&key) {
             return Ok(c.clone());
         }
-        let c = Prober::client(
-            self.resolver.as_ref(),
-            key.verify,
-            key.follow,
-            Some((&key.host, key.addr)),
-        )?;
+        let pin = key.pin.as_ref().map(|(h, a)| (h.as_str(), *a));
+        let c = Prober::client(&self.resolver, key.verify, key.follow, pin, key.ca.as_deref())?;
         if cache.len() >= PINNED_CACHE_MAX {
             cache.clear();
         }
@@ -309,9 +353,46 @@ impl Prober {
 
     async fn run(&self, spec: &ProbeSpec) -> Result<(), Failure> {
         match spec.kind {
-            CheckKind::Tcp => probe_tcp(SocketAddr::new(spec.addr, spec.port)).await,
+            CheckKind::Tcp => match &spec.url {
+                None => probe_tcp(SocketAddr::new(spec.addr, spec.port)).await,
+                Some(u) => self.probe_tcp_url(u).await,
+            },
+            CheckKind::Http if plain_status_check(spec) => probe_http_plain(spec).await,
             CheckKind::Http | CheckKind::Https => self.probe_http(spec).await,
         }
+    }
+
+    /// A TCP check with a URL: connect to the URL's host (looked up by the prober's resolver)
+    /// and port, trying each address in turn.
+    async fn probe_tcp_url(&self, u: &str) -> Result<(), Failure> {
+        let url = Url::parse(u).map_err(|e| Failure::Reason(format!("invalid url: {e}")))?;
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            return Err(Failure::Reason("invalid url: no host or port".to_string()));
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => {
+                let name: reqwest::dns::Name = bare
+                    .parse()
+                    .map_err(|_| Failure::Reason(format!("dns: {}", DnsError::BadName(bare.to_string()))))?;
+                let found = self.resolver.resolve(name).await.map_err(|e| {
+                    Failure::Reason(match e.downcast_ref::<DnsError>() {
+                        Some(d) => format!("dns: {d}"),
+                        None => format!("dns: {e}"),
+                    })
+                })?;
+                found.map(|a| SocketAddr::new(a.ip(), port)).collect()
+            }
+        };
+        let mut last = Failure::Reason(format!("dns: {}", DnsError::NoAddress));
+        for a in addrs {
+            match probe_tcp(a).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     async fn probe_http(&self, spec: &ProbeSpec) -> Result<(), Failure> {
@@ -338,7 +419,18 @@ impl Prober {
 
     /// Picks the client, URL and optional explicit `Host` header for an HTTP(S) spec.
     fn target(&self, spec: &ProbeSpec) -> Result<(Client, Url, Option<HeaderValue>), Failure> {
-        let base = &self.base[client_index(spec.tls_verify, spec.follow_redirects)];
+        let base = match &spec.tls_ca {
+            None => self.base[client_index(spec.tls_verify, spec.follow_redirects)].clone(),
+            Some(ca) => self
+                .pinned_client(PinKey {
+                    pin: None,
+                    verify: spec.tls_verify,
+                    follow: spec.follow_redirects,
+                    ca: Some(ca.clone()),
+                })
+                .map_err(Failure::Http)?,
+        };
+        let base = &base;
         if let Some(u) = &spec.url {
             let url = Url::parse(u).map_err(|e| Failure::Reason(format!("invalid url: {e}")))?;
             return Ok((base.clone(), url, None));
@@ -365,10 +457,10 @@ impl Prober {
                 // Key by the host as the URL normalised it, which is what the pin must match.
                 let host = url.host_str().unwrap_or(h).to_string();
                 let key = PinKey {
-                    host,
-                    addr: spec.addr,
+                    pin: Some((host, spec.addr)),
                     verify: spec.tls_verify,
                     follow: spec.follow_redirects,
+                    ca: spec.tls_ca.clone(),
                 };
                 let client = self.pinned_client(key).map_err(Failure::Http)?;
                 Ok((client, url, None))
@@ -391,11 +483,112 @@ fn host_header_value(ip: IpAddr, port: u16, scheme: &str) -> String {
     }
 }
 
+/// A plain-HTTP GET/HEAD check judged by its status alone (no URL, no redirects, no body),
+/// which is most checks at scale: such probes skip reqwest and hyper.
+fn plain_status_check(spec: &ProbeSpec) -> bool {
+    spec.url.is_none()
+        && !spec.follow_redirects
+        && spec.expect_body.is_none()
+        && (spec.method == Method::GET || spec.method == Method::HEAD)
+}
+
+/// The largest response head the plain path reads (hyper's default limit is of the same order).
+const HEAD_CAP: usize = 64 * 1024;
+
+/// Connects to the target's address, sends one `Connection: close` request with the same
+/// `Host` and `User-Agent` reqwest would send, reads the response head (status line and headers,
+/// at most [`HEAD_CAP`]) and judges the status; the body is never read. Failures map to the
+/// same reasons as the reqwest path.
+async fn probe_http_plain(spec: &ProbeSpec) -> Result<(), Failure> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = SocketAddr::new(spec.addr, spec.port);
+    let host = match spec.host.as_deref() {
+        None | Some("") => match spec.addr {
+            IpAddr::V4(a) => format!("{a}:{}", spec.port),
+            IpAddr::V6(a) => format!("[{a}]:{}", spec.port),
+        },
+        Some(h) => match h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+            Ok(ip) => host_header_value(ip, spec.port, "http"),
+            Err(_) if spec.port == 80 => h.to_string(),
+            Err(_) => format!("{h}:{}", spec.port),
+        },
+    };
+    let path = if spec.path.starts_with('/') {
+        spec.path.clone()
+    } else {
+        format!("/{}", spec.path)
+    };
+    let bad = |c: char| c.is_ascii_control() || c == ' ';
+    if path.contains(bad) || host.contains(bad) {
+        return Err(Failure::Reason(
+            "invalid url: path or host has spaces or controls".to_string(),
+        ));
+    }
+    let req = format!(
+        "{} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        spec.method
+    );
+    let mut s = match TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(e) => return Err(io_failure(&e)),
+    };
+    let _ = s.set_nodelay(true);
+    s.write_all(req.as_bytes()).await.map_err(|e| io_failure(&e))?;
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    let head_end = loop {
+        let n = s.read(&mut chunk).await.map_err(|e| io_failure(&e))?;
+        if n == 0 {
+            return Err(Failure::Reason(
+                "connect: connection closed before message completed".to_string(),
+            ));
+        }
+        let from = buf.len().saturating_sub(3);
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+            break from + i;
+        }
+        if buf.len() > HEAD_CAP {
+            return Err(Failure::Reason("connect: response head too large".to_string()));
+        }
+    };
+    let status = parse_status_line(&buf[..head_end])
+        .ok_or_else(|| Failure::Reason("connect: invalid HTTP response".to_string()))?;
+    if spec.status_ok(status) {
+        Ok(())
+    } else {
+        Err(Failure::Reason(format!("status {status}")))
+    }
+}
+
+/// The status code of `HTTP/1.x NNN reason`.
+fn parse_status_line(head: &[u8]) -> Option<u16> {
+    let line = head.split(|&b| b == b'\n').next()?;
+    let rest = line.strip_prefix(b"HTTP/1.")?;
+    let code = rest.get(2..5)?;
+    if rest.get(1) != Some(&b' ') || !code.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    (100..=999).contains(&n).then_some(n)
+}
+
+fn io_failure(e: &std::io::Error) -> Failure {
+    Failure::Reason(match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connect refused".to_string(),
+        std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
+        _ => format!("connect: {e}"),
+    })
+}
+
 async fn probe_tcp(addr: SocketAddr) -> Result<(), Failure> {
     match TcpStream::connect(addr).await {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             Err(Failure::Reason("connect refused".to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+            Err(Failure::Reason("connection reset".to_string()))
         }
         Err(e) => Err(Failure::Reason(format!("connect: {e}"))),
     }
@@ -422,6 +615,21 @@ async fn body_contains(resp: &mut Response, needle: &[u8]) -> Result<bool, reqwe
     Ok(false)
 }
 
+/// `tls: <rustls error>`, with the time-stamped expiry variants shortened so that the reason
+/// stays the same from one probe to the next.
+fn tls_reason(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "tls: invalid peer certificate: certificate expired".to_string()
+        }
+        rustls::Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
+            "tls: invalid peer certificate: certificate not valid yet".to_string()
+        }
+        other => format!("tls: {other}"),
+    }
+}
+
 /// Maps a reqwest error to a stable reason by walking its source chain.
 fn classify(err: &reqwest::Error) -> String {
     if err.is_timeout() {
@@ -436,13 +644,22 @@ fn classify(err: &reqwest::Error) -> String {
         if e.is::<TooManyRedirects>() {
             return "too many redirects".to_string();
         }
+        if e.is::<RedirectOffHost>() {
+            return "redirect to other host".to_string();
+        }
+        if let Some(d) = e.downcast_ref::<DnsError>() {
+            return format!("dns: {d}");
+        }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return format!("tls: {tls}");
+            return tls_reason(tls);
         }
         last = e;
         cur = match e.downcast_ref::<std::io::Error>() {
             Some(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
                 return "connect refused".to_string();
+            }
+            Some(io) if io.kind() == std::io::ErrorKind::ConnectionReset => {
+                return "connection reset".to_string();
             }
             // `io::Error::source` skips the wrapped error itself, so step into it explicitly.
             Some(io) => match io.get_ref() {
@@ -788,6 +1005,9 @@ mod tests {
                 response("200 OK", "", "fine")
             } else if path == "/start" {
                 response("302 Found", "Location: /ok\r\n", "")
+            } else if path == "/away" {
+                // Another loopback host: must not be followed.
+                response("302 Found", "Location: http://127.0.0.2:9/ok\r\n", "")
             } else if path == "/loop" {
                 response("302 Found", "Location: /loop\r\n", "")
             } else if let Some(n) = path.strip_prefix("/chain/").and_then(|n| n.parse::<u32>().ok()) {
@@ -833,10 +1053,12 @@ mod tests {
         assert_eq!(r.reason, "redirect loop");
         spec.path = "/chain/0".into();
         assert_eq!(p.probe(&spec).await.reason, "too many redirects");
+        spec.path = "/away".into();
+        assert_eq!(p.probe(&spec).await.reason, "redirect to other host");
     }
 
     #[tokio::test]
-    async fn reset_mid_headers_is_connect_error() {
+    async fn reset_mid_headers_is_connection_reset() {
         let addr = serve(|mut s| async move {
             read_head(&mut s).await;
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Le").await;
@@ -847,7 +1069,7 @@ mod tests {
         .await;
         let r = prober().probe(&http_spec(addr)).await;
         assert!(!r.ok);
-        assert!(r.reason.starts_with("connect: "), "{r:?}");
+        assert_eq!(r.reason, "connection reset", "{r:?}");
     }
 
     #[tokio::test]
@@ -863,7 +1085,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reset_mid_body_is_connect_error() {
+    async fn reset_mid_body_is_connection_reset() {
         let addr = serve(|mut s| async move {
             read_head(&mut s).await;
             let _ = s
@@ -878,7 +1100,7 @@ mod tests {
         let mut spec = http_spec(addr);
         spec.expect_body = Some("HEALTHY".into());
         let r = prober().probe(&spec).await;
-        assert!(r.reason.starts_with("connect: "), "{r:?}");
+        assert_eq!(r.reason, "connection reset", "{r:?}");
     }
 
     #[tokio::test]
@@ -906,27 +1128,32 @@ mod tests {
     impl Resolve for NoDns {
         fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {
             self.0.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async { Err("no such host".into()) })
+            Box::pin(async { Err(Box::new(DnsError::Rcode("NXDOMAIN".into())) as Box<dyn StdError + Send + Sync>) })
         }
     }
 
     #[tokio::test]
-    async fn unresolvable_url_host_is_connect_error() {
+    async fn unresolvable_url_host_is_dns_error() {
         // The test resolver never touches the network, so this cannot leave the machine.
         let dns = Arc::new(NoDns(AtomicUsize::new(0)));
         let p = Prober::with_dns_resolver(dns.clone()).unwrap();
         let mut spec = http_spec(closed_port().await);
         spec.url = Some("http://nothing.invalid:8080/".into());
         let r = p.probe(&spec).await;
-        assert!(r.reason.starts_with("connect: "), "{r:?}");
+        assert_eq!(r.reason, "dns: NXDOMAIN", "{r:?}");
         assert_eq!(dns.0.load(Ordering::SeqCst), 1);
+        // A tcp check with a URL looks its host up through the same resolver.
+        let mut tcp = ProbeSpec::new(CheckKind::Tcp, LOCAL, 1);
+        tcp.url = Some("http://nothing.invalid:8080/".into());
+        assert_eq!(p.probe(&tcp).await.reason, "dns: NXDOMAIN");
+        assert_eq!(dns.0.load(Ordering::SeqCst), 2);
 
         // A pinned host is never looked up.
         let addr = serve_fixed(response("200 OK", "", "")).await;
         let mut spec = http_spec(addr);
         spec.host = Some("pinned.invalid".into());
         assert_eq!(p.probe(&spec).await.reason, "ok");
-        assert_eq!(dns.0.load(Ordering::SeqCst), 1);
+        assert_eq!(dns.0.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
@@ -1040,6 +1267,52 @@ mod tests {
         assert_eq!(r.reason, "timeout", "{r:?} after {} filler connections", fillers.len());
         assert!(r.duration < Duration::from_millis(900), "{r:?}");
         drop(sock);
+    }
+
+    #[test]
+    fn status_line_parsing() {
+        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK"), Some(200));
+        assert_eq!(
+            parse_status_line(b"HTTP/1.0 503 Service Unavailable\r\nX: y"),
+            Some(503)
+        );
+        assert_eq!(parse_status_line(b"HTTP/1.1 204"), Some(204));
+        assert_eq!(parse_status_line(b"HTTP/2 200 OK"), None);
+        assert_eq!(parse_status_line(b"HTTP/1.1 2x0 OK"), None);
+        assert_eq!(parse_status_line(b"SSH-2.0-OpenSSH"), None);
+        assert_eq!(parse_status_line(b"HTTP/1.1 099 x"), None);
+    }
+
+    /// The plain path and the reqwest path agree on every behaviour the plain path handles.
+    #[tokio::test]
+    async fn plain_and_reqwest_paths_agree() {
+        let p = prober();
+        let servers = [
+            serve_fixed(response("200 OK", "", "hello")).await,
+            serve_fixed(response("503 Service Unavailable", "", "down")).await,
+            serve_fixed(response("301 Moved Permanently", "Location: /x\r\n", "")).await,
+            serve_fixed("SSH-2.0-OpenSSH_9.2\r\n\r\n".to_string()).await,
+            serve(|mut s| async move {
+                read_head(&mut s).await;
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Le").await;
+                let _ = s.shutdown().await;
+            })
+            .await,
+            closed_port().await,
+        ];
+        for addr in servers {
+            let plain = http_spec(addr);
+            assert!(plain_status_check(&plain));
+            // expect_body "" forces the reqwest path and always matches.
+            let mut full = http_spec(addr);
+            full.expect_body = Some(String::new());
+            assert!(!plain_status_check(&full));
+            let (a, b) = (p.probe(&plain).await, p.probe(&full).await);
+            assert_eq!(a.ok, b.ok, "{addr}: {a:?} vs {b:?}");
+            let same_class =
+                a.reason == b.reason || (a.reason.starts_with("connect: ") && b.reason.starts_with("connect: "));
+            assert!(same_class, "{addr}: {a:?} vs {b:?}");
+        }
     }
 
     #[test]

@@ -1,0 +1,441 @@
+//! Issue 6 item 5: health probes against broken endpoints, end to end. The real gslbd binary
+//! probes misbehaving endpoints on 127.0.0.x (and looks names up only through a loopback DNS
+//! responder given as `server.probe_resolver`): every target must go down with the right reason
+//! in `/status` and in `gslbd_probe_failures_total`, within its timeout, while DNS keeps
+//! answering correctly, also with 1,000 broken targets at once.
+
+#[path = "common/broken.rs"]
+mod broken;
+mod common;
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use broken::{failures_metric, loopbacks, status_targets, Kind, Lab, TLS_NAME};
+use common::*;
+
+const TIMEOUT_MS: u64 = 1000;
+/// Generous slack over the timeout for a probe's recorded duration (a loaded CI machine).
+const MARGIN_MS: f64 = 2500.0;
+
+/// One broken (or control) check: its YAML, and the reason and metric label it must produce.
+struct Case {
+    check: &'static str,
+    yaml: String,
+    reason: &'static str,
+    label: &'static str,
+}
+
+fn http_check(ip: &str, port: u16, extra: &str) -> String {
+    format!(
+        "{{ type: http, address: {ip}, port: {port}, path: /healthz, interval: 2s, timeout: {TIMEOUT_MS}ms, rise: 1, fall: 1{extra} }}"
+    )
+}
+
+fn https_check(ip: &str, port: u16, extra: &str) -> String {
+    format!(
+        "{{ type: https, address: {ip}, port: {port}, host: {TLS_NAME}, path: /healthz, interval: 2s, timeout: {TIMEOUT_MS}ms, rise: 1, fall: 1{extra} }}"
+    )
+}
+
+/// Builds the lab (endpoints, DNS responder, certificates) and the cases.
+fn setup(lab: &mut Lab) -> Vec<Case> {
+    let dns = lab.start_dns();
+    let _ = dns;
+    let ca = lab.make_certs().ca_file.display().to_string();
+    let certs = lab.certs.as_ref().unwrap();
+    let (ss, wrong, expired, valid) = (
+        certs.self_signed.clone(),
+        certs.wrong_name.clone(),
+        certs.expired.clone(),
+        certs.valid.clone(),
+    );
+    let one = |i: u8| loopbacks(i, i);
+    let ca_extra = format!(", tls_ca_file: {ca:?}");
+    let mut cases = Vec::new();
+    let mut add = |check, yaml, reason, label| {
+        cases.push(Case {
+            check,
+            yaml,
+            reason,
+            label,
+        })
+    };
+    let p = lab.serve(Kind::Healthy, &one(20));
+    add("healthy", http_check("127.0.0.20", p, ""), "ok", "");
+    let p = lab.serve(Kind::Hang, &one(21));
+    add("hang", http_check("127.0.0.21", p, ""), "timeout", "timeout");
+    let p = lab.serve(Kind::Trickle, &one(22));
+    add("trickle", http_check("127.0.0.22", p, ""), "timeout", "timeout");
+    let p = lab.serve(Kind::HugeBody, &one(23));
+    add(
+        "huge_body",
+        http_check("127.0.0.23", p, ", expect_body: HEALTHY"),
+        "body mismatch",
+        "body_mismatch",
+    );
+    let p = lab.serve(Kind::RedirectLoop, &one(24));
+    add(
+        "redirect_loop",
+        http_check("127.0.0.24", p, ", follow_redirects: true"),
+        "redirect loop",
+        "redirect",
+    );
+    add(
+        "redirect_not_followed",
+        http_check("127.0.0.24", p, ""),
+        "status 302",
+        "status",
+    );
+    let p = lab.serve(Kind::Reset, &one(25));
+    add("reset", http_check("127.0.0.25", p, ""), "connection reset", "reset");
+    let p = lab.serve(Kind::Tls(ss), &one(26));
+    add("tls_unknown_ca", https_check("127.0.0.26", p, ""), "tls: ", "tls");
+    let p = lab.serve(Kind::Tls(wrong), &one(27));
+    add(
+        "tls_wrong_name",
+        https_check("127.0.0.27", p, &ca_extra),
+        "tls: ",
+        "tls",
+    );
+    let p = lab.serve(Kind::Tls(expired), &one(28));
+    add("tls_expired", https_check("127.0.0.28", p, &ca_extra), "tls: ", "tls");
+    let p = lab.serve(Kind::Tls(valid), &one(29));
+    add("tls_valid", https_check("127.0.0.29", p, &ca_extra), "ok", "");
+    let p = lab.closed_port();
+    add(
+        "refused",
+        http_check("127.0.0.1", p, ""),
+        "connect refused",
+        "connect_refused",
+    );
+    // Names that do not resolve: only the loopback responder is ever asked.
+    let url = |name: &str| format!("http://{name}:{p}/healthz");
+    add(
+        "dns_nxdomain",
+        format!(
+            "{{ type: http, url: {:?}, interval: 2s, timeout: {TIMEOUT_MS}ms, rise: 1, fall: 1 }}",
+            url("nx.broken.test")
+        ),
+        "dns: NXDOMAIN",
+        "dns",
+    );
+    add(
+        "dns_servfail",
+        format!(
+            "{{ type: http, url: {:?}, interval: 2s, timeout: {TIMEOUT_MS}ms, rise: 1, fall: 1 }}",
+            url("sf.broken.test")
+        ),
+        "dns: SERVFAIL",
+        "dns",
+    );
+    add(
+        "tcp_dns_nxdomain",
+        format!(
+            "{{ type: tcp, url: {:?}, interval: 2s, timeout: {TIMEOUT_MS}ms, rise: 1, fall: 1 }}",
+            url("nx.tcp.broken.test")
+        ),
+        "dns: NXDOMAIN",
+        "dns",
+    );
+    cases
+}
+
+/// A config with one member per case in pool `broken.example.test.` (documentation addresses:
+/// each check names its own loopback address or URL, so members are never contacted), and the
+/// healthy control alone in `ok.example.test.`.
+fn config(lab: &Lab, cases: &[Case]) -> std::path::PathBuf {
+    let mut y = String::new();
+    writeln!(
+        y,
+        "version: 1\nserver:\n  coalesce: 0ms\n  probe_resolver: \"{}\"",
+        lab.dns.unwrap()
+    )
+    .unwrap();
+    writeln!(y, "zones: [{:?}]", repo().join("zones/example.test.zone").display()).unwrap();
+    y.push_str("checks:\n");
+    for c in cases {
+        writeln!(y, "  {}: {}", c.check, c.yaml).unwrap();
+    }
+    y.push_str("providers:\n  lab: { min_up: 1 }\n  control: { min_up: 1 }\npools:\n");
+    y.push_str("  broken.example.test.:\n    members:\n");
+    for (i, c) in cases.iter().enumerate() {
+        writeln!(
+            y,
+            "      - {{ provider: lab, address: 192.0.2.{}, check: {} }}",
+            i + 1,
+            c.check
+        )
+        .unwrap();
+    }
+    y.push_str(
+        "  ok.example.test.:\n    members:\n      - { provider: control, address: 198.51.100.7, check: healthy }\n",
+    );
+    let path = lab.dir.path().join("broken.yaml");
+    std::fs::write(&path, y).unwrap();
+    path
+}
+
+/// Polls `/status` until `done` holds for the targets, or panics after `limit`.
+fn wait_status(
+    http: std::net::SocketAddr,
+    limit: Duration,
+    done: impl Fn(&[(String, String, String, f64)]) -> bool,
+) -> Vec<(String, String, String, f64)> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let t = status_targets(http);
+        if done(&t) {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "targets did not settle: {t:#?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn every_broken_endpoint_fails_with_its_reason_within_its_timeout() {
+    let mut lab = Lab::new();
+    let cases = setup(&mut lab);
+    let cfg = config(&lab, &cases);
+    let cfg_s = cfg.to_str().unwrap();
+
+    // `check` validates (reads the CA file) but never probes and never resolves.
+    let (code, out, err) = run_cli(&["check", "--config", cfg_s]);
+    assert_eq!(code, 0, "{out}{err}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(lab.dns_queries.load(Ordering::Relaxed), 0, "check sent DNS queries");
+    assert_eq!(lab.accepted.load(Ordering::Relaxed), 0, "check connected to endpoints");
+
+    let server = Server::start(&["--config", cfg_s]);
+    let http = server.http.unwrap();
+    let key = |c: &Case| {
+        if c.yaml.contains("url:") {
+            format!("{}@", c.check)
+        } else {
+            format!("{}@127.0.0.", c.check)
+        }
+    };
+    let targets = wait_status(http, Duration::from_secs(30), |t| {
+        cases.iter().all(|c| {
+            t.iter().any(|(k, status, reason, _)| {
+                k.starts_with(&key(c)) && reason.starts_with(c.reason) && (status == "up") == (c.reason == "ok")
+            })
+        })
+    });
+    let mut table = String::from("\ncheck | status | reason | probe ms\n");
+    for c in &cases {
+        let (k, status, reason, ms) = targets.iter().find(|t| t.0.starts_with(&key(c))).unwrap();
+        writeln!(table, "{k} | {status} | {reason} | {ms:.0}").unwrap();
+        assert!(
+            *ms >= 0.0 && *ms < TIMEOUT_MS as f64 + MARGIN_MS,
+            "{k}: probe took {ms} ms, timeout {TIMEOUT_MS} ms"
+        );
+        if !c.label.is_empty() {
+            assert!(
+                failures_metric(http, c.check, c.label) > 0,
+                "{}: no failure with reason label {}",
+                c.check,
+                c.label
+            );
+        }
+    }
+    eprintln!("{table}");
+    let reason_of = |check: &str| {
+        targets
+            .iter()
+            .find(|t| t.0.starts_with(&format!("{check}@")))
+            .unwrap()
+            .2
+            .clone()
+    };
+    assert!(reason_of("tls_unknown_ca").contains("UnknownIssuer"), "{table}");
+    assert!(reason_of("tls_wrong_name").contains("not valid for name"), "{table}");
+    assert_eq!(
+        reason_of("tls_expired"),
+        "tls: invalid peer certificate: certificate expired",
+        "{table}"
+    );
+
+    // The huge body was not read to the end: the prober hung up after at most its cap (plus
+    // what the kernel buffers on loopback), far below the announced gigabyte.
+    let huge = lab.huge_written_max.load(Ordering::Relaxed);
+    assert!(huge > 0 && huge < 64 << 20, "huge-body endpoint wrote {huge} bytes");
+    // Names were looked up, and only through the configured responder.
+    assert!(lab.dns_queries.load(Ordering::Relaxed) >= 3);
+
+    // DNS answers are right: the control pool answers its member; the broken pool has every
+    // member down except the control-free ones, i.e. fail-open serves all of its members.
+    let ok = server.query("ok.example.test.", RecordType::A);
+    assert_eq!(rrs(&ok.answers).len(), 1);
+    assert!(rrs(&ok.answers)[0].ends_with("198.51.100.7"), "{:?}", rrs(&ok.answers));
+    let b = server.query("broken.example.test.", RecordType::A);
+    assert_eq!(b.metadata.response_code, ResponseCode::NoError);
+    // Two members (the healthy and tls_valid checks) are up: only they are answered.
+    let answered = rrs(&b.answers);
+    assert_eq!(answered.len(), 2, "{answered:?}");
+    let s = server.query("static.example.test.", RecordType::A);
+    assert!(rrs(&s.answers)[0].ends_with("192.0.2.30"));
+}
+
+#[test]
+fn a_thousand_broken_targets_go_down_and_dns_keeps_answering() {
+    let mut lab = Lab::new();
+    lab.make_certs();
+    let certs = lab.certs.as_ref().unwrap();
+    let (ss, expired) = (certs.self_signed.clone(), certs.expired.clone());
+    let ca = certs.ca_file.display().to_string();
+    // 10 kinds x 100 addresses (127.0.0.2-101) = 1,000 targets, keyed check@address.
+    let ips = loopbacks(2, 101);
+    let kinds: Vec<(&str, Kind, &str, &str)> = vec![
+        ("hang", Kind::Hang, "", "timeout"),
+        ("trickle", Kind::Trickle, "", "timeout"),
+        ("huge", Kind::HugeBody, ", expect_body: HEALTHY", "body mismatch"),
+        ("loop", Kind::RedirectLoop, ", follow_redirects: true", "redirect loop"),
+        ("reset", Kind::Reset, "", "connection reset"),
+        ("s503", Kind::Status503, "", "status 503"),
+        ("tls_unknown_ca", Kind::Tls(ss), "", "tls: "),
+        ("tls_expired", Kind::Tls(expired), "", "tls: "),
+        ("hang_tcp_ok", Kind::Hang, "", "ok"),
+        ("refused", Kind::Healthy, "", "connect refused"),
+    ];
+    let mut y = String::new();
+    writeln!(y, "version: 1\nserver:\n  coalesce: 50ms").unwrap();
+    writeln!(y, "zones: [{:?}]", repo().join("zones/example.test.zone").display()).unwrap();
+    y.push_str("checks:\n");
+    for (name, kind, extra, _) in &kinds {
+        let port = if *name == "refused" {
+            lab.closed_port()
+        } else {
+            lab.serve(kind.clone(), &ips)
+        };
+        let (ty, path, tls) = match *name {
+            n if n.starts_with("tls") => (
+                "https",
+                ", path: /healthz",
+                format!(", host: {TLS_NAME}, tls_ca_file: {ca:?}"),
+            ),
+            "hang_tcp_ok" => ("tcp", "", String::new()),
+            _ => ("http", ", path: /healthz", String::new()),
+        };
+        // Unknown CA: the built-in roots, not the lab CA.
+        let tls = if *name == "tls_unknown_ca" {
+            format!(", host: {TLS_NAME}")
+        } else {
+            tls
+        };
+        writeln!(
+            y,
+            "  {name}: {{ type: {ty}, port: {port}{path}{extra}{tls}, interval: 3s, timeout: {TIMEOUT_MS}ms, rise: 1, fall: 1 }}"
+        )
+        .unwrap();
+    }
+    y.push_str("providers:\n");
+    for ip in &ips {
+        writeln!(y, "  p{}: {{ min_up: 1 }}", ip.octets()[3]).unwrap();
+    }
+    y.push_str("pools:\n");
+    for (name, ..) in &kinds {
+        writeln!(
+            y,
+            "  {}.pools.example.test.:\n    max_answers: 4\n    members:",
+            name.replace('_', "-")
+        )
+        .unwrap();
+        for ip in &ips {
+            writeln!(
+                y,
+                "      - {{ provider: p{}, address: {ip}, check: {name} }}",
+                ip.octets()[3]
+            )
+            .unwrap();
+        }
+    }
+    let cfg = lab.dir.path().join("thousand.yaml");
+    std::fs::write(&cfg, y).unwrap();
+
+    let server = Server::start(&["--config", cfg.to_str().unwrap()]);
+    let http = server.http.unwrap();
+    // DNS stays correct while 1,000 probes fail in every way, round after round.
+    let until = Instant::now() + Duration::from_secs(8);
+    let mut asked = 0;
+    while Instant::now() < until {
+        let s = server.query("static.example.test.", RecordType::A);
+        assert_eq!(rrs(&s.answers).len(), 1);
+        assert!(rrs(&s.answers)[0].ends_with("192.0.2.30"));
+        // A pool whose members are all down is answered fail-open (max_answers of them).
+        let p = server.query("hang.pools.example.test.", RecordType::A);
+        assert_eq!(p.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(p.answers.len(), 4);
+        let n = server.query("nothing.example.test.", RecordType::A);
+        assert_eq!(n.metadata.response_code, ResponseCode::NXDomain);
+        asked += 3;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(asked > 30);
+    let targets = wait_status(http, Duration::from_secs(30), |t| {
+        t.len() == 1000
+            && t.iter().all(|(k, status, reason, _)| {
+                let (_, _, _, want) = kinds.iter().find(|x| k.starts_with(&format!("{}@", x.0))).unwrap();
+                reason.starts_with(want) && (status == "up") == (*want == "ok")
+            })
+    });
+    for (k, _, _, ms) in &targets {
+        assert!(*ms < TIMEOUT_MS as f64 + MARGIN_MS, "{k}: probe took {ms} ms");
+    }
+    for (name, .., want) in &kinds {
+        if *want != "ok" {
+            let label = match *want {
+                "timeout" => "timeout",
+                "body mismatch" => "body_mismatch",
+                "redirect loop" => "redirect",
+                "connection reset" => "reset",
+                "status 503" => "status",
+                "tls: " => "tls",
+                _ => "connect_refused",
+            };
+            assert!(failures_metric(http, name, label) >= 100, "{name}: {label}");
+        }
+    }
+    // The healthy tcp pool answers only from up members; queries still all answered.
+    let p = server.query("hang-tcp-ok.pools.example.test.", RecordType::A);
+    assert_eq!(p.answers.len(), 4);
+    assert!(lab.huge_written_max.load(Ordering::Relaxed) < 64 << 20);
+}
+
+#[test]
+fn probe_options_are_validated_with_locations() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notpem.txt"), "hello\n").unwrap();
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 1\nserver:\n  probe_resolver: resolver.example\nzones: [{:?}]\nchecks:\n  a: {{ type: https, port: 443, tls_ca_file: missing.pem }}\n  b: {{ type: http, port: 80, tls_ca_file: notpem.txt }}\n",
+            repo().join("zones/example.test.zone").display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run_cli(&["check", "--config", cfg.to_str().unwrap()]);
+    let all = format!("{out}{err}");
+    assert_eq!(code, 64, "{all}");
+    assert!(
+        all.contains("c.yaml:3:19: bad probe_resolver \"resolver.example\": expected IP:PORT"),
+        "{all}"
+    );
+    // The server section fails first; fix it and the check-level problems are reported, located.
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("resolver.example", "\"127.0.0.1:53\"");
+    std::fs::write(&cfg, text).unwrap();
+    let (code, out, err) = run_cli(&["check", "--config", cfg.to_str().unwrap()]);
+    let all = format!("{out}{err}");
+    assert_eq!(code, 64, "{all}");
+    assert!(all.contains("c.yaml:6:45: cannot read "), "{all}");
+    assert!(
+        all.contains("c.yaml:7:43: tls_ca_file applies to https checks only"),
+        "{all}"
+    );
+    assert!(all.contains("notpem.txt: no PEM certificate in the file"), "{all}");
+}
