@@ -552,7 +552,7 @@ async fn probe_http_plain(spec: &ProbeSpec) -> Result<(), Failure> {
             return Err(Failure::Reason("connect: response head too large".to_string()));
         }
     };
-    let status = parse_status_line(&buf[..head_end])
+    let status = parse_status_line(&buf[..head_end + 4])
         .ok_or_else(|| Failure::Reason("connect: invalid HTTP response".to_string()))?;
     if spec.status_ok(status) {
         Ok(())
@@ -561,16 +561,15 @@ async fn probe_http_plain(spec: &ProbeSpec) -> Result<(), Failure> {
     }
 }
 
-/// The status code of `HTTP/1.x NNN reason`.
+/// The status code of a complete HTTP/1.x response head (status line, headers, blank line),
+/// parsed by `httparse` (hyper's parser) with hyper's default header limit.
 fn parse_status_line(head: &[u8]) -> Option<u16> {
-    let line = head.split(|&b| b == b'\n').next()?;
-    let rest = line.strip_prefix(b"HTTP/1.")?;
-    let code = rest.get(2..5)?;
-    if rest.get(1) != Some(&b' ') || !code.iter().all(u8::is_ascii_digit) {
-        return None;
+    let mut headers = [httparse::EMPTY_HEADER; 100];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(head) {
+        Ok(httparse::Status::Complete(_)) => resp.code.filter(|c| (100..=999).contains(c)),
+        _ => None,
     }
-    let n = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
-    (100..=999).contains(&n).then_some(n)
 }
 
 fn io_failure(e: &std::io::Error) -> Failure {
@@ -1271,16 +1270,17 @@ mod tests {
 
     #[test]
     fn status_line_parsing() {
-        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK"), Some(200));
+        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\n\r\n"), Some(200));
         assert_eq!(
-            parse_status_line(b"HTTP/1.0 503 Service Unavailable\r\nX: y"),
+            parse_status_line(b"HTTP/1.0 503 Service Unavailable\r\nX: y\r\n\r\n"),
             Some(503)
         );
-        assert_eq!(parse_status_line(b"HTTP/1.1 204"), Some(204));
-        assert_eq!(parse_status_line(b"HTTP/2 200 OK"), None);
-        assert_eq!(parse_status_line(b"HTTP/1.1 2x0 OK"), None);
-        assert_eq!(parse_status_line(b"SSH-2.0-OpenSSH"), None);
-        assert_eq!(parse_status_line(b"HTTP/1.1 099 x"), None);
+        assert_eq!(parse_status_line(b"HTTP/1.1 204 \r\n\r\n"), Some(204));
+        assert_eq!(parse_status_line(b"HTTP/2 200 OK\r\n\r\n"), None);
+        assert_eq!(parse_status_line(b"HTTP/1.1 2x0 OK\r\n\r\n"), None);
+        assert_eq!(parse_status_line(b"SSH-2.0-OpenSSH\r\n\r\n"), None);
+        assert_eq!(parse_status_line(b"HTTP/1.1 099 x\r\n\r\n"), None);
+        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n"), None);
     }
 
     /// The plain path and the reqwest path agree on every behaviour the plain path handles.
