@@ -139,7 +139,7 @@ impl PoolSource for PoolView {
             owner: owner.clone(),
             rtype,
             ttl: fam.ttl,
-            rdatas: self.answer(p, fam, single),
+            rdatas: self.answer(p, fam, single).into(),
         })
     }
 }
@@ -196,7 +196,7 @@ mod tests {
             let rr = v.pool_rrset(0, &owner, rtype::A).unwrap();
             assert_eq!(rr.rdatas.len(), 2, "max_answers");
             assert_eq!(rr.ttl, 30);
-            firsts.insert(rr.rdatas[0].clone());
+            firsts.insert(rr.rdatas.first().map(<[u8]>::to_vec));
         }
         assert_eq!(firsts.len(), 4, "every member leads some answers");
         let uncapped = view(None);
