@@ -6,19 +6,22 @@
 # sum PSS over the server's process group from /proc/PID/smaps_rollup (and report the largest
 # VmHWM, the peak resident size of any of its processes), check a few answers, stop it by its
 # process-group id. Prints a table of medians.
-# Usage: benches/bigzone.sh [-r ROUNDS] [-t "gdnsd knot nsd gslbd"] [-s SETTLE_S] [-k]
+# With -R N: afterwards, gslbd alone under dnsperf flat out (names of the big zone) while it
+# reloads the same zone N times (SIGHUP every 8 s): lost queries, each reload's time (from its
+# log) and the largest PSS sampled every 100 ms (two snapshots alive during a reload).
+# Usage: benches/bigzone.sh [-r ROUNDS] [-t "gdnsd knot nsd gslbd"] [-s SETTLE_S] [-R RELOADS] [-k]
 # Needs: python3, dig (bind9-dnsutils), gdnsd, knot, nsd (apt-get install -y gdnsd knot nsd bind9-dnsutils)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=3 TARGETS="gdnsd knot nsd gslbd" SETTLE=3 KEEP=0
-while getopts "r:t:s:kh" o; do
+ROUNDS=3 TARGETS="gdnsd knot nsd gslbd" SETTLE=3 KEEP=0 RELOADS=0
+while getopts "r:t:s:R:kh" o; do
   case $o in
-    r) ROUNDS=$OPTARG ;; t) TARGETS=$OPTARG ;; s) SETTLE=$OPTARG ;; k) KEEP=1 ;;
-    *) sed -n '2,11p' "$0"; exit 0 ;;
+    r) ROUNDS=$OPTARG ;; t) TARGETS=$OPTARG ;; s) SETTLE=$OPTARG ;; R) RELOADS=$OPTARG ;; k) KEEP=1 ;;
+    *) sed -n '2,14p' "$0"; exit 0 ;;
   esac
 done
 GSLBD_PORT=5414 HTTP_PORT=5415
-[[ " $TARGETS " == *" gslbd "* ]] && cargo build --release --locked --bin gslbd >&2
+[[ " $TARGETS " == *" gslbd "* || $RELOADS -gt 0 ]] && cargo build --release --locked --bin gslbd >&2
 BIN=$(pwd)/target/release/gslbd
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bigzone.XXXXXX")
 PGIDS=()
@@ -207,6 +210,8 @@ print("| server | start to first answer (s) | PSS after load (MiB) | peak RSS, l
 print("|---|---|---|---|---|---|")
 for t in targets:
     r = [x for x in rows if x[1] == t]
+    if not r:
+        continue
     ups = [float(x[2]) for x in r if x[2] not in ("", "timeout")]
     up = statistics.median(ups) if ups else float("nan")
     pss = statistics.median(int(x[3]) for x in r) / 1024
@@ -214,3 +219,43 @@ for t in targets:
     ok = "ok" if all(x[5] == "ok" for x in r) else "; ".join(sorted({x[5] for x in r if x[5] != "ok"}))
     print(f"| {t} | {up:.2f} | {pss:.0f} | {hwm:.0f} | {ok} | {len(r)} |")
 PY
+
+[ "$RELOADS" -gt 0 ] || exit 0
+log "reload under load: gslbd, dnsperf flat out, $RELOADS reloads by SIGHUP"
+prepare gslbd
+CMD[1]=RUST_LOG=warn,gslbd::publisher=info
+python3 - "$WORK/data/bigzone.test.zone" >"$WORK/queries.txt" <<'PY'
+import sys
+names = []
+for i, line in enumerate(open(sys.argv[1])):
+    if i % 997 == 0 and not line.startswith(("$", "@")):
+        f = line.split()
+        names.append(f"{f[0]}.bigzone.test {f[2] if f[2] in ('A', 'AAAA', 'TXT', 'MX', 'CNAME', 'SRV') else 'A'}")
+names += ["pool42.bigzone.test A", "pool4243.bigzone.test AAAA", "nothere.bigzone.test A"]
+print("\n".join(names))
+PY
+t0=$(date +%s.%N)
+setsid "${CMD[@]}" >"$WORK/gslbd.reload.log" 2>&1 &
+pg=$!; PGIDS+=("$pg")
+python3 "$WORK/poll.py" "$PORT" "$PROBE_NAME" "$t0" >/dev/null
+sleep 2
+read -r base_kb _ < <(pss "$pg")
+dur=$((RELOADS * 8 + 6))
+dnsperf -s 127.0.0.1 -p "$PORT" -d "$WORK/queries.txt" -l "$dur" -c 2 -q 20 >"$WORK/dnsperf.reload.txt" 2>&1 &
+dp=$!
+max_kb=0
+( for i in $(seq 1 $((dur * 10))); do read -r kb _ < <(pss "$pg"); echo "$kb"; sleep 0.1; done ) >"$WORK/pss.samples" &
+sampler=$!
+sleep 3
+for i in $(seq 1 "$RELOADS"); do kill -HUP "$pg"; sleep 8; done
+wait "$dp" || true
+kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+max_kb=$(sort -n "$WORK/pss.samples" | tail -1)
+read -r after_kb hwm < <(pss "$pg")
+ok=$(verify "$PORT" gslbd)
+stop_pg "$pg"
+ms=$(grep -o 'ms=[0-9]*' "$WORK/gslbd.reload.log" | cut -d= -f2 | tr '\n' ' ' || true)
+succ=$(grep -c "reload succeeded" "$WORK/gslbd.reload.log" || true)
+grep -E "Queries (sent|completed|lost)|Queries per second" "$WORK/dnsperf.reload.txt" | sed 's/^ */  /'
+echo "reloads: $succ of $RELOADS succeeded; reload times (ms): $ms"
+echo "PSS: before $((base_kb / 1024)) MiB, largest sample during reloads $((max_kb / 1024)) MiB, after $((after_kb / 1024)) MiB; peak RSS $((hwm / 1024)) MiB; answers after: $ok"
