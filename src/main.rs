@@ -11,13 +11,6 @@ use gslbd::reload::{self, Overrides};
 
 const EXIT_USAGE: u8 = 64;
 
-/// mimalloc instead of the system allocator: no per-allocation header and size classes from 8
-/// bytes (a million-record zone is millions of small RDATA and name allocations: about a third
-/// less memory than glibc malloc), freed pages returned to the system, and faster small
-/// allocations (measured with benches/bigzone.sh and `cargo bench --bench query_path`).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "gslbd",
@@ -76,11 +69,6 @@ impl ServeArgs {
 }
 
 fn main() -> ExitCode {
-    // mimalloc asks for transparent huge pages for its arenas; a 2 MiB page is resident as soon
-    // as one byte of it is touched, which cost a third more memory on a million-record zone.
-    // Small pages it is (the flag is inherited by nothing but this process).
-    #[cfg(target_os = "linux")]
-    let _ = nix::sys::prctl::set_thp_disable(true);
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
