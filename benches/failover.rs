@@ -142,7 +142,7 @@ fn main() {
             text.lines()
                 .find(|l| l.trim_start().starts_with(key))
                 .and_then(|l| l.split(':').nth(1))
-                .map(|v| v.trim().split_whitespace().next().unwrap_or("").to_string())
+                .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
                 .unwrap_or_else(|| "?".into())
         };
         load_desc = format!(
