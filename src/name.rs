@@ -144,6 +144,12 @@ impl Name {
         }
     }
 
+    /// This name in lower case, in place (no allocation).
+    pub fn into_lowercase(mut self) -> Name {
+        self.wire.make_ascii_lowercase();
+        self
+    }
+
     /// True when `self` equals `other` or lies below it (case-insensitive).
     pub fn is_subdomain_of(&self, other: &Name) -> bool {
         let (a, b) = (&self.wire, &other.wire);

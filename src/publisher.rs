@@ -216,6 +216,7 @@ impl Publisher {
                     None => std::future::pending().await,
                 }
             };
+            let mut reload_req = None;
             tokio::select! {
                 _ = shutdown.wait_for(|v| *v) => return,
                 Some(report) = self.rx.recv() => {
@@ -232,12 +233,7 @@ impl Publisher {
                     deadline = None;
                     self.publish_health();
                 }
-                Some(req) = reloads.recv() => {
-                    let result = self.reload();
-                    if let Some(reply) = req {
-                        let _ = reply.send(result);
-                    }
-                }
+                Some(req) = reloads.recv() => reload_req = Some(req),
                 Some(req) = admin.recv() => {
                     let result = self.admin_action(req.action);
                     let _ = req.reply.send(result);
@@ -251,6 +247,13 @@ impl Publisher {
                         self.persist_admin();
                         self.publish_health();
                     }
+                }
+            }
+            // Outside the select: its branches' outputs must not be held across this await.
+            if let Some(req) = reload_req {
+                let result = self.reload().await;
+                if let Some(reply) = req {
+                    let _ = reply.send(result);
                 }
             }
         }
@@ -373,13 +376,26 @@ impl Publisher {
         self.swapped();
     }
 
-    /// Rebuilds config and zones; swaps only when everything is valid.
-    fn reload(&mut self) -> Result<u64, Vec<String>> {
+    /// Rebuilds config and zones; swaps only when everything is valid. The build (seconds for a
+    /// million-record zone) runs on a blocking thread: the runtime's workers keep answering
+    /// from the current snapshot meanwhile, and probe results queue until it is done.
+    async fn reload(&mut self) -> Result<u64, Vec<String>> {
         let old = self.snapshot.load_full();
         let next_gen = old.generation + 1;
-        let built = reload::load_config(&self.overrides).and_then(|cfg| {
-            let snap = reload::build_snapshot(&cfg, next_gen)?;
-            Ok((cfg, snap))
+        let overrides = self.overrides.clone();
+        let started = std::time::Instant::now();
+        let built = tokio::task::spawn_blocking(move || {
+            reload::load_config(&overrides).and_then(|cfg| {
+                let snap = reload::build_snapshot(&cfg, next_gen)?;
+                Ok((cfg, snap))
+            })
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(vec![crate::config::Diagnostic {
+                location: "reload".into(),
+                message: format!("the reload task failed: {e}"),
+            }])
         });
         match built {
             Ok((cfg, fresh)) => {
@@ -411,7 +427,11 @@ impl Publisher {
                 self.running = cfg;
                 self.swapped();
                 self.restart_probes();
-                info!(generation = next_gen, "reload succeeded");
+                info!(
+                    generation = next_gen,
+                    ms = started.elapsed().as_millis() as u64,
+                    "reload succeeded"
+                );
                 Ok(next_gen)
             }
             Err(diags) => {

@@ -10,7 +10,7 @@ use crate::config::{self, Config, Diagnostic, Reporter, Source, ZoneSource};
 use crate::gslb::Health;
 use crate::health::state::Status;
 use crate::snapshot::Snapshot;
-use crate::zone::set::{Zone, ZoneSet};
+use crate::zone::set::{Zone, ZoneBuilder, ZoneSet};
 
 /// What the command line overrides in the config file; re-applied on every reload.
 #[derive(Debug, Clone, Default)]
@@ -84,6 +84,7 @@ pub fn parse_zone_arg(arg: &str) -> Result<ZoneSource, Vec<Diagnostic>> {
 
 /// Reads and validates one zone file.
 pub fn load_zone(z: &ZoneSource, source: Source) -> Result<Zone, Vec<Diagnostic>> {
+    let started = std::time::Instant::now();
     let file = z.path.display().to_string();
     let text = source.read_zone(&z.path).map_err(|e| {
         vec![Diagnostic {
@@ -95,9 +96,24 @@ pub fn load_zone(z: &ZoneSource, source: Source) -> Result<Zone, Vec<Diagnostic>
         Source::Disk => z.path.parent(),
         Source::Embedded => None,
     };
-    let records = crate::zone::parse::parse_zone(&text, &file, z.origin.as_ref(), include_base)
+    // Records go from the parser straight into the zone builder (no vector of every record).
+    let mut builder = ZoneBuilder::new(z.origin.as_ref(), &file);
+    crate::zone::parse::parse_zone_into(&text, &file, z.origin.as_ref(), include_base, &mut |r| builder.push(r))
         .map_err(|errs| errs.into_iter().map(Diagnostic::from).collect::<Vec<_>>())?;
-    Zone::build(z.origin.as_ref(), records, &file).map_err(|errs| errs.into_iter().map(Diagnostic::from).collect())
+    drop(text);
+    let parsed = started.elapsed();
+    let zone = builder
+        .finish()
+        .map_err(|errs| errs.into_iter().map(Diagnostic::from).collect::<Vec<_>>())?;
+    tracing::debug!(
+        "zone {} from {file}: {} names, {} records, read in {} ms ({} ms checking)",
+        zone.origin,
+        zone.name_count(),
+        zone.record_count(),
+        started.elapsed().as_millis(),
+        (started.elapsed() - parsed).as_millis()
+    );
+    Ok(zone)
 }
 
 /// Builds a complete snapshot from a validated config. Every zone is read even after one fails,
@@ -137,7 +153,9 @@ pub fn build_snapshot(cfg: &Config, generation: u64) -> Result<Arc<Snapshot>, Ve
         locations: &cfg.locations,
         diags: Vec::new(),
     };
+    let started = std::time::Instant::now();
     let setup = gslb::build(&cfg.raw, &set, &mut rep);
+    let gslb_ms = started.elapsed().as_millis();
     // Every transferred zone must be served (located at its key as written).
     for raw_name in cfg.raw.transfers.keys() {
         let served = crate::name::Name::parse(raw_name.trim_end_matches('.'), Some(&crate::name::Name::root()))
@@ -166,12 +184,14 @@ pub fn build_snapshot(cfg: &Config, generation: u64) -> Result<Arc<Snapshot>, Ve
         set.attach_pool(&pool.name, i as u32);
     }
     let health = initial_health(&setup);
-    Ok(Arc::new(Snapshot::new(
-        generation,
-        Arc::new(set),
-        Arc::new(setup),
-        health,
-    )))
+    let snap = Snapshot::new(generation, Arc::new(set), Arc::new(setup), health);
+    tracing::debug!(
+        "GSLB: {} pools, {} targets validated in {gslb_ms} ms; snapshot built in {} ms",
+        snap.setup.gslb.pools.len(),
+        snap.setup.gslb.targets.len(),
+        started.elapsed().as_millis()
+    );
+    Ok(Arc::new(snap))
 }
 
 /// Health before any probe: each target at its check's initial status, nothing drained.

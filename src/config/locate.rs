@@ -22,29 +22,42 @@ pub fn index(path: &str, i: usize) -> String {
     format!("{path}[{i}]")
 }
 
-/// Positions (1-based line and column) of every value node in a YAML document.
+/// Positions (1-based line and column) of every value node in a YAML document. The scan runs
+/// at the first [`find`](Locations::find), so a valid configuration (10,000 pools and more) never
+/// pays for a second parse or keeps a map of every node.
 #[derive(Debug, Default, Clone)]
 pub struct Locations {
-    map: HashMap<String, (usize, usize)>,
+    text: std::sync::Arc<str>,
+    map: std::sync::OnceLock<HashMap<String, (usize, usize)>>,
 }
 
 impl Locations {
-    /// Collects positions; a document that does not parse gives an empty map (serde_yaml
-    /// reports that error with its own position).
+    /// Keeps the text for a later scan. A document that does not parse gives no positions
+    /// (serde_yaml reports that error with its own position).
     pub fn scan(text: &str) -> Locations {
-        let mut rx = Receiver::default();
-        let mut parser = Parser::new_from_str(text);
-        if parser.load(&mut rx, false).is_err() {
-            return Locations::default();
+        Locations {
+            text: text.into(),
+            map: std::sync::OnceLock::new(),
         }
-        Locations { map: rx.map }
+    }
+
+    fn map(&self) -> &HashMap<String, (usize, usize)> {
+        self.map.get_or_init(|| {
+            let mut rx = Receiver::default();
+            let mut parser = Parser::new_from_str(&self.text);
+            if parser.load(&mut rx, false).is_err() {
+                return HashMap::new();
+            }
+            rx.map
+        })
     }
 
     /// The position of the node at `path`, or of its nearest located ancestor.
     pub fn find(&self, path: &str) -> Option<(usize, usize)> {
+        let map = self.map();
         let mut p = path;
         loop {
-            if let Some(&pos) = self.map.get(p) {
+            if let Some(&pos) = map.get(p) {
                 return Some(pos);
             }
             let cut = p.rfind(['.', '['])?;

@@ -63,7 +63,7 @@ impl Source {
     /// turned into `\DDD` escapes, which the zone parser reads back as the same bytes.
     pub fn read_zone(self, path: &Path) -> std::io::Result<String> {
         match self {
-            Source::Disk => std::fs::read(path).map(|b| crate::zone::parse::decode_8bit(&b)),
+            Source::Disk => std::fs::read(path).map(crate::zone::parse::decode_8bit_owned),
             Source::Embedded => embedded::read(path),
         }
     }

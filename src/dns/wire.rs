@@ -451,7 +451,7 @@ mod tests {
             owner: std::borrow::Cow::Borrowed(&owner),
             rtype: rtype::CNAME,
             ttl: 60,
-            rdatas: std::borrow::Cow::Owned(vec![b"\x04mail\x07example\x04test\x00".to_vec().into()]),
+            rdatas: crate::zone::Rdatas::Owned(vec![b"\x04mail\x07example\x04test\x00".to_vec().into()]),
         };
         assert!(e.push_rrset(Section::Answer, &rr));
         let msg = e.finish();
@@ -479,7 +479,7 @@ mod tests {
             owner: std::borrow::Cow::Borrowed(&owner),
             rtype: rtype::CNAME,
             ttl: 60,
-            rdatas: std::borrow::Cow::Owned(vec![b"\x01a\x01a\x01a\x04test\x00".to_vec().into()]),
+            rdatas: crate::zone::Rdatas::Owned(vec![b"\x01a\x01a\x01a\x04test\x00".to_vec().into()]),
         };
         assert!(e.push_rrset(Section::Answer, &rr));
         let msg = e.finish();
@@ -500,7 +500,7 @@ mod tests {
             owner: std::borrow::Cow::Borrowed(&owner),
             rtype: rtype::TXT,
             ttl: 60,
-            rdatas: std::borrow::Cow::Owned(vec![vec![40u8; 41].into(), vec![40u8; 41].into()]),
+            rdatas: crate::zone::Rdatas::Owned(vec![vec![40u8; 41].into(), vec![40u8; 41].into()]),
         };
         let before = e.buf.len();
         assert!(!e.push_rrset(Section::Answer, &rr));

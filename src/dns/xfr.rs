@@ -155,7 +155,7 @@ mod tests {
             owner: Cow::Borrowed(o),
             rtype: rtype::A,
             ttl: 60,
-            rdatas: Cow::Borrowed(std::slice::from_ref(d)),
+            rdatas: Cow::Borrowed(std::slice::from_ref(d)).into(),
         });
         let key = Key::new(&"k.".parse().unwrap(), tsig::Algorithm::HmacSha256, b"0123456789abcdef");
         let req_mac = vec![7u8; 32];
@@ -203,7 +203,7 @@ mod tests {
                 owner: Cow::Borrowed(&q.name),
                 rtype: rtype::SOA,
                 ttl: 0,
-                rdatas: Cow::Borrowed(std::slice::from_ref(&soa)),
+                rdatas: Cow::Borrowed(std::slice::from_ref(&soa)).into(),
             },
         );
         let m = e.finish();

@@ -219,7 +219,7 @@ impl Engine {
             };
             let records = Arc::new(materialise(zone, &snap.pools));
             let soa = zone.soa();
-            let source_soa = soa.rdatas[0].clone();
+            let source_soa: Box<[u8]> = soa.rdatas.first().unwrap_or_default().into();
             let soa_ttl = soa.ttl;
             let acl = self
                 .acls

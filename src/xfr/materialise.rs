@@ -12,17 +12,17 @@ use super::Rec;
 /// The records of `zone` as transferred (the SOA excluded: its serial is the engine's).
 pub fn materialise(zone: &Zone, pools: &PoolView) -> Vec<Rec> {
     let mut out = Vec::with_capacity(zone.record_count() + 8);
-    for (name, node) in zone.nodes.iter() {
+    for (name, node) in zone.names() {
         for set in &node.rrsets {
             if set.rtype == rtype::SOA {
                 continue;
             }
-            for rdata in &set.rdatas {
+            for rdata in set.rdatas.iter() {
                 out.push(Rec {
-                    owner: set.owner.clone(),
+                    owner: name.clone(),
                     rtype: set.rtype,
                     ttl: set.ttl,
-                    rdata: rdata.clone(),
+                    rdata: rdata.into(),
                 });
             }
         }

@@ -41,7 +41,7 @@ impl Rec {
             owner: Cow::Borrowed(&self.owner),
             rtype: self.rtype,
             ttl: self.ttl,
-            rdatas: Cow::Borrowed(std::slice::from_ref(&self.rdata)),
+            rdatas: Cow::Borrowed(std::slice::from_ref(&self.rdata)).into(),
         }
     }
 

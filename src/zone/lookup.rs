@@ -4,8 +4,8 @@
 
 use std::borrow::Cow;
 
-use super::rtype;
 use super::set::{Node, RRset, Zone, ZoneSet};
+use super::{rtype, Rdatas};
 use crate::name::Name;
 
 /// Longest CNAME/DNAME chain followed inside our zones before answering with what we have.
@@ -27,23 +27,25 @@ pub struct Rr<'a> {
     pub owner: Cow<'a, Name>,
     pub rtype: u16,
     pub ttl: u32,
-    pub rdatas: Cow<'a, [Box<[u8]>]>,
+    pub rdatas: Rdatas<'a>,
 }
 
 impl<'a> Rr<'a> {
-    pub fn from_set(set: &'a RRset) -> Rr<'a> {
+    pub fn from_set(owner: &'a Name, set: &'a RRset) -> Rr<'a> {
         Rr {
-            owner: Cow::Borrowed(&set.owner),
+            owner: Cow::Borrowed(owner),
             rtype: set.rtype,
             ttl: set.ttl,
-            rdatas: Cow::Borrowed(&set.rdatas),
+            rdatas: Rdatas::Packed(&set.rdatas),
         }
     }
 
     fn with_owner(set: &'a RRset, owner: &Cow<'a, Name>) -> Rr<'a> {
         Rr {
             owner: owner.clone(),
-            ..Rr::from_set(set)
+            rtype: set.rtype,
+            ttl: set.ttl,
+            rdatas: Rdatas::Packed(&set.rdatas),
         }
     }
 }
@@ -137,35 +139,29 @@ pub fn lookup<'a, P: PoolSource>(zones: &'a ZoneSet, pools: &'a P, qname: &Name,
 fn resolve<'a, P: PoolSource>(zone: &'a Zone, pools: &'a P, name: &Name, qtype: u16, ans: &mut Answer<'a>) -> Step {
     let n = name.label_count();
     let base = zone.origin_labels();
+    let mut found = None;
     for k in base..=n {
-        let Some(node) = zone.nodes.get(name.suffix_wire(k)) else {
+        let Some((owner, node)) = zone.entry_wire(name.suffix_wire(k)) else {
             return not_found(zone, pools, name, k - 1, qtype, ans);
         };
         if k > base {
             if let Some(ns) = node.get(rtype::NS) {
                 // A delegation. DS at the cut itself is answered from this (parent) side.
                 if !(k == n && qtype == rtype::DS) {
-                    referral(zone, ns, ans);
+                    referral(zone, owner, ns, ans);
                     return Step::Done;
                 }
             }
         }
         if k < n {
             if let Some(dname) = node.get(rtype::DNAME) {
-                return synthesize_dname(dname, name, qtype, ans);
+                return synthesize_dname(owner, dname, name, qtype, ans);
             }
         }
+        found = Some((owner, node));
     }
-    let node = zone
-        .nodes
-        .get(name.wire())
-        .expect("walk above ended on the name itself");
-    // Borrow the stored owner when it is the same name (no copy of the question).
-    let owner = match node.rrsets.first() {
-        Some(set) if set.owner == *name => Cow::Borrowed(&set.owner),
-        _ => Cow::Owned(name.clone()),
-    };
-    answer_node(zone, pools, node, owner, qtype, ans)
+    let (owner, node) = found.expect("walk above ended on the name itself");
+    answer_node(zone, pools, node, Cow::Borrowed(owner), qtype, ans)
 }
 
 /// Answers from a node that matched (exactly, or as the wildcard source with `owner` = qname).
@@ -177,11 +173,6 @@ fn answer_node<'a, P: PoolSource>(
     qtype: u16,
     ans: &mut Answer<'a>,
 ) -> Step {
-    let owner = match node.rrsets.first() {
-        // Borrow the stored owner when it is the same name (the exact-match case).
-        Some(set) if set.owner == *owner => Cow::Borrowed(&set.owner),
-        _ => owner,
-    };
     if let Some(pool) = node.pool {
         if let Some(rr) = pools.pool_rrset(pool, &owner, qtype) {
             let follow = (rr.rtype == rtype::CNAME && qtype != rtype::CNAME)
@@ -199,8 +190,10 @@ fn answer_node<'a, P: PoolSource>(
     if qtype != rtype::CNAME && qtype != rtype::ANY && qtype != rtype::NSEC3 {
         if let Some(cname) = node.get(rtype::CNAME) {
             ans.answer.push(Rr::with_owner(cname, &owner));
-            let target = Name::from_wire_unchecked(&cname.rdatas[0]).to_lowercase();
-            return Step::Follow(target);
+            if let Some(target) = cname.rdatas.first() {
+                return Step::Follow(Name::from_wire_unchecked(target).to_lowercase());
+            }
+            return Step::Done;
         }
     }
     if qtype == rtype::ANY {
@@ -234,7 +227,7 @@ fn not_found<'a, P: PoolSource>(
 ) -> Step {
     let encloser = name.suffix(ce_labels);
     if let Some(wild) = encloser.wildcard_child() {
-        if let Some(node) = zone.nodes.get(&wild) {
+        if let Some(node) = zone.node(&wild) {
             // RFC 4592 3.3.1: synthesise from the source of synthesis, owner = the query name.
             return answer_node(zone, pools, node, Cow::Owned(name.clone()), qtype, ans);
         }
@@ -248,16 +241,16 @@ fn push_soa<'a>(zone: &'a Zone, ans: &mut Answer<'a>) {
     let soa = zone.soa();
     ans.authority.push(Rr {
         ttl: zone.negative_ttl(),
-        ..Rr::from_set(soa)
+        ..Rr::from_set(&zone.origin, soa)
     });
 }
 
 /// RFC 1034 4.3.2 step 3b: NS of the cut in authority, glue in additional, AA clear.
-fn referral<'a>(zone: &'a Zone, ns: &'a RRset, ans: &mut Answer<'a>) {
+fn referral<'a>(zone: &'a Zone, cut: &'a Name, ns: &'a RRset, ans: &mut Answer<'a>) {
     if ans.answer.is_empty() {
         ans.aa = false;
     }
-    ans.authority.push(Rr::from_set(ns));
+    ans.authority.push(Rr::from_set(cut, ns));
     // IPv4 glue of every name server first, then IPv6 (as NSD orders it; what fits under a
     // small UDP limit then covers the most servers).
     for t in [rtype::A, rtype::AAAA] {
@@ -265,18 +258,23 @@ fn referral<'a>(zone: &'a Zone, ns: &'a RRset, ans: &mut Answer<'a>) {
             if !target.is_subdomain_of(&zone.origin) {
                 continue;
             }
-            if let Some(set) = zone.nodes.get(&target).and_then(|node| node.get(t)) {
-                push_unique(&mut ans.additional, Rr::from_set(set));
+            if let Some((owner, set)) = zone
+                .entry_wire(target.wire())
+                .and_then(|(owner, node)| Some((owner, node.get(t)?)))
+            {
+                push_unique(&mut ans.additional, Rr::from_set(owner, set));
             }
         }
     }
 }
 
 /// RFC 6672 2.2: the DNAME, a synthesised CNAME (TTL of the DNAME), then follow it.
-fn synthesize_dname<'a>(dname: &'a RRset, name: &Name, qtype: u16, ans: &mut Answer<'a>) -> Step {
-    ans.answer.push(Rr::from_set(dname));
-    let target = Name::from_wire_unchecked(&dname.rdatas[0]);
-    let Some(new) = name.replace_suffix(&dname.owner, &target) else {
+fn synthesize_dname<'a>(owner: &'a Name, dname: &'a RRset, name: &Name, qtype: u16, ans: &mut Answer<'a>) -> Step {
+    ans.answer.push(Rr::from_set(owner, dname));
+    let Some(target) = dname.rdatas.first().map(Name::from_wire_unchecked) else {
+        return Step::Done;
+    };
+    let Some(new) = name.replace_suffix(owner, &target) else {
         ans.rcode = Rcode::YxDomain; // RFC 6672 2.2: the result would be longer than 255 octets
         return Step::Done;
     };
@@ -284,7 +282,7 @@ fn synthesize_dname<'a>(dname: &'a RRset, name: &Name, qtype: u16, ans: &mut Ans
         owner: Cow::Owned(name.clone()),
         rtype: rtype::CNAME,
         ttl: dname.ttl,
-        rdatas: Cow::Owned(vec![new.wire().into()]),
+        rdatas: Rdatas::Owned(vec![new.wire().into()]),
     });
     if qtype == rtype::CNAME {
         return Step::Done;
@@ -318,17 +316,16 @@ fn add_additional<'a, P: PoolSource>(zones: &'a ZoneSet, pools: &'a P, ans: &mut
         if zones.find(&t).is_none_or(|z| z.origin != zone.origin) || zone.is_below_cut(&t) {
             continue;
         }
-        let Some(node) = zone.nodes.get(&t) else { continue };
-        let owner: Cow<'a, Name> = match node.rrsets.first() {
-            Some(set) => Cow::Borrowed(&set.owner),
-            None => Cow::Owned(t.clone()),
+        let Some((stored, node)) = zone.entry_wire(t.wire()) else {
+            continue;
         };
+        let owner: Cow<'a, Name> = Cow::Borrowed(stored);
         for qt in [rtype::A, rtype::AAAA] {
             let rr = match node.pool {
                 Some(p) => pools.pool_rrset(p, &owner, qt).filter(|rr| rr.rtype == qt),
                 None => None,
             }
-            .or_else(|| node.get(qt).map(Rr::from_set));
+            .or_else(|| node.get(qt).map(|set| Rr::from_set(stored, set)));
             if let Some(rr) = rr {
                 push_unique(&mut ans.additional, rr);
             }

@@ -39,3 +39,123 @@ pub struct ZoneError {
 
 pub mod lookup;
 pub mod set;
+
+/// The RDATAs of one stored RRset packed in one buffer: each as a 2-byte big-endian length and
+/// its bytes. One allocation per RRset instead of one per record (a million-record zone saves
+/// about a million allocations and a third of its memory).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RdataList(Vec<u8>);
+
+impl RdataList {
+    /// Appends one RDATA (at most 65,535 bytes, as the wire format allows).
+    pub fn push(&mut self, rdata: &[u8]) {
+        let len = rdata.len().min(u16::MAX as usize);
+        self.0.extend_from_slice(&(len as u16).to_be_bytes());
+        self.0.extend_from_slice(&rdata[..len]);
+    }
+
+    pub fn iter(&self) -> RdataIter<'_> {
+        RdataIter { rest: &self.0 }
+    }
+
+    /// Number of RDATAs (a walk over the lengths: RRsets are short).
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn first(&self) -> Option<&[u8]> {
+        self.iter().next()
+    }
+
+    pub fn contains(&self, rdata: &[u8]) -> bool {
+        self.iter().any(|d| d == rdata)
+    }
+
+    /// Drops spare capacity (once the zone is built).
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
+}
+
+impl std::fmt::Debug for RdataList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// Iterator over the RDATAs of an [`RdataList`].
+#[derive(Clone)]
+pub struct RdataIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for RdataIter<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (len, rest) = self.rest.split_first_chunk::<2>()?;
+        let len = u16::from_be_bytes(*len) as usize;
+        let (d, rest) = rest.split_at_checked(len)?;
+        self.rest = rest;
+        Some(d)
+    }
+}
+
+/// The RDATAs of an RRset as they go into a response: borrowed from the zone table, or built
+/// for this answer (GSLB selections, synthesised CNAMEs).
+#[derive(Debug, Clone)]
+pub enum Rdatas<'a> {
+    Packed(&'a RdataList),
+    Borrowed(&'a [Box<[u8]>]),
+    Owned(Vec<Box<[u8]>>),
+}
+
+impl<'a> Rdatas<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let (packed, list) = match self {
+            Rdatas::Packed(p) => (Some(p.iter()), None),
+            Rdatas::Borrowed(b) => (None, Some(b.iter())),
+            Rdatas::Owned(v) => (None, Some(v.iter())),
+        };
+        packed
+            .into_iter()
+            .flatten()
+            .chain(list.into_iter().flatten().map(|b| &b[..]))
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Rdatas::Packed(p) => p.len(),
+            Rdatas::Borrowed(b) => b.len(),
+            Rdatas::Owned(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn first(&self) -> Option<&[u8]> {
+        self.iter().next()
+    }
+}
+
+impl PartialEq for Rdatas<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Rdatas<'_> {}
+
+impl<'a> From<std::borrow::Cow<'a, [Box<[u8]>]>> for Rdatas<'a> {
+    fn from(c: std::borrow::Cow<'a, [Box<[u8]>]>) -> Rdatas<'a> {
+        match c {
+            std::borrow::Cow::Borrowed(b) => Rdatas::Borrowed(b),
+            std::borrow::Cow::Owned(v) => Rdatas::Owned(v),
+        }
+    }
+}

@@ -23,6 +23,14 @@ pub const MAX_INCLUDE_DEPTH: usize = 10;
 /// Largest TTL, RFC 2181 section 8.
 pub const MAX_TTL: u32 = 0x7fff_ffff;
 
+/// [`decode_8bit`] without copying text that is already valid UTF-8.
+pub fn decode_8bit_owned(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => decode_8bit(e.as_bytes()),
+    }
+}
+
 /// Zone-file bytes as text: valid UTF-8 as is; any other byte as a `\DDD` escape, which names
 /// and strings read back as that byte (and which comments ignore).
 pub fn decode_8bit(bytes: &[u8]) -> String {
@@ -53,8 +61,23 @@ pub fn parse_zone(
     origin: Option<&Name>,
     include_base: Option<&Path>,
 ) -> Result<Vec<Record>, Vec<ZoneError>> {
+    let mut records = Vec::new();
+    parse_zone_into(text, file, origin, include_base, &mut |r| records.push(r))?;
+    Ok(records)
+}
+
+/// [`parse_zone`], handing each record to `sink` as it is read instead of collecting them (a
+/// zone builder takes them straight in; a million records never sit in one vector). On errors
+/// the records already handed over are to be discarded.
+pub fn parse_zone_into(
+    text: &str,
+    file: &str,
+    origin: Option<&Name>,
+    include_base: Option<&Path>,
+    sink: &mut dyn FnMut(Record),
+) -> Result<(), Vec<ZoneError>> {
     let mut st = State {
-        records: Vec::new(),
+        sink,
         errors: Vec::new(),
         default_ttl: None,
         last_ttl: None,
@@ -67,7 +90,7 @@ pub fn parse_zone(
     }
     st.parse_text(text, Arc::from(file), origin.cloned(), include_base, 0);
     if st.errors.is_empty() {
-        Ok(st.records)
+        Ok(())
     } else {
         Err(st.errors)
     }
@@ -98,8 +121,8 @@ pub fn rdata_from_text(rtype: u16, text: &str, origin: Option<&Name>) -> Result<
     })
 }
 
-struct State {
-    records: Vec<Record>,
+struct State<'s> {
+    sink: &'s mut dyn FnMut(Record),
     errors: Vec<ZoneError>,
     default_ttl: Option<u32>,
     last_ttl: Option<u32>,
@@ -154,7 +177,7 @@ fn class_of(s: &str) -> Option<u16> {
     None
 }
 
-impl State {
+impl State<'_> {
     fn push_err(&mut self, file: &str, (line, col, msg): Fail) {
         if self.errors.len() < MAX_ERRORS {
             self.errors.push(ZoneError {
@@ -218,9 +241,11 @@ impl State {
             } else {
                 Name::parse(first.text, cx.origin.as_ref())
                     .map_err(|e| at(first, e.to_string()))?
-                    .to_lowercase()
+                    .into_lowercase()
             };
-            cx.last_owner = Some(o.clone());
+            if cx.last_owner.as_ref() != Some(&o) {
+                cx.last_owner = Some(o.clone());
+            }
             o
         };
         // TTL and class, in either order.
@@ -272,7 +297,7 @@ impl State {
             None => after(&toks[toks.len() - 1], e.msg),
         })?;
         self.last_ttl = Some(ttl);
-        self.records.push(Record {
+        (self.sink)(Record {
             owner,
             rtype: rt,
             class: CLASS_IN,

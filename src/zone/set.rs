@@ -4,16 +4,20 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{rtype, Record, ZoneError, CLASS_IN};
+use super::{rtype, RdataList, Record, ZoneError, CLASS_IN};
 use crate::name::Name;
 
-/// All records of one owner and type, in zone-file order, duplicates removed.
+/// Hash maps keyed by names: foldhash, seeded per process (much cheaper than SipHash for the
+/// short keys of a zone table, still not predictable from outside).
+pub type NameMap<V> = HashMap<Name, V, foldhash::fast::RandomState>;
+
+/// All records of one owner and type, in zone-file order, duplicates removed. The owner is the
+/// node's key in [`Zone`] (not repeated per RRset).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RRset {
-    pub owner: Name,
     pub rtype: u16,
     pub ttl: u32,
-    pub rdatas: Vec<Box<[u8]>>,
+    pub rdatas: RdataList,
 }
 
 /// One name of a zone: its RRsets in zone-file order (RFC 8482 ANY answers the first), or none
@@ -38,11 +42,16 @@ impl Node {
 
 /// One zone: an apex with exactly one SOA and at least one NS, and every name below it.
 /// Empty non-terminals are present as empty nodes so that "does this name exist" is one lookup.
+///
+/// Layout (chosen for million-record zones): one hash index from owner name to a node number,
+/// and the nodes in one vector; RRsets carry no copy of their owner; every vector is trimmed to
+/// its length once the zone is built.
 #[derive(Debug, Clone)]
 pub struct Zone {
     pub origin: Name,
     pub file: String,
-    pub nodes: HashMap<Name, Node>,
+    index: NameMap<u32>,
+    nodes: Vec<Node>,
     /// Lines with warnings found while building (TTL mismatches inside an RRset and the like).
     pub warnings: Vec<String>,
     /// NSEC3 records and their RRSIGs: not part of the lookup tree.
@@ -50,123 +59,294 @@ pub struct Zone {
     origin_labels: usize,
 }
 
-impl Zone {
-    /// Validates `records` and builds the zone. `origin` is the zone's name when the
-    /// configuration gives it; otherwise the owner of the SOA record decides.
-    pub fn build(origin: Option<&Name>, records: Vec<Record>, file: &str) -> Result<Zone, Vec<ZoneError>> {
-        let err = |rec: &Record, msg: String| ZoneError {
+/// Where one accepted record came from, kept while building for the checks that need the whole
+/// zone (CNAME beside other data, data below a DNAME, CNAME at the apex). 12 bytes a record.
+struct Meta {
+    node: u32,
+    line: u32,
+    rtype: u16,
+    file: u16,
+}
+
+/// Builds a [`Zone`] from records fed one at a time (straight from the parser, so that no
+/// vector of every record is ever held), then validates the whole. Errors name `file:line:col`.
+pub struct ZoneBuilder {
+    configured: Option<Name>,
+    file: String,
+    /// Records seen before the origin is known (no configured origin and no SOA yet).
+    pending: Vec<Record>,
+    zone: Option<Zone>,
+    errors: Vec<ZoneError>,
+    metas: Vec<Meta>,
+    files: Vec<Arc<str>>,
+    /// Where the SOA records are (file index, line), and the owner of the first.
+    soas: Vec<(u16, usize)>,
+    first_soa_owner: Option<Name>,
+    /// The node of the last record, by owner bytes: records of one owner usually come together.
+    last: Option<(Vec<u8>, u32)>,
+    has_dname: bool,
+}
+
+impl ZoneBuilder {
+    /// `origin` is the zone's name when the configuration gives it; otherwise the owner of the
+    /// first SOA record decides.
+    pub fn new(origin: Option<&Name>, file: &str) -> ZoneBuilder {
+        let mut b = ZoneBuilder {
+            configured: origin.map(Name::to_lowercase),
+            file: file.into(),
+            pending: Vec::new(),
+            zone: None,
+            errors: Vec::new(),
+            metas: Vec::new(),
+            files: Vec::new(),
+            soas: Vec::new(),
+            first_soa_owner: None,
+            last: None,
+            has_dname: false,
+        };
+        if let Some(o) = b.configured.clone() {
+            b.start(o);
+        }
+        b
+    }
+
+    fn start(&mut self, origin: Name) {
+        let mut index = NameMap::default();
+        index.insert(origin.clone(), 0);
+        self.zone = Some(Zone {
+            origin_labels: origin.label_count(),
+            origin,
+            file: self.file.clone(),
+            index,
+            nodes: vec![Node::default()],
+            warnings: Vec::new(),
+            nsec3: Vec::new(),
+        });
+    }
+
+    fn file_index(&mut self, f: &Arc<str>) -> u16 {
+        if let Some(i) = self.files.iter().rposition(|x| Arc::ptr_eq(x, f) || **x == **f) {
+            return i as u16;
+        }
+        self.files.push(f.clone());
+        (self.files.len() - 1).min(u16::MAX as usize) as u16
+    }
+
+    fn err(rec: &Record, msg: String) -> ZoneError {
+        ZoneError {
             file: rec.file.to_string(),
             line: rec.line,
             col: 1,
             msg,
-        };
-        let mut errors = Vec::new();
-        let soas: Vec<&Record> = records.iter().filter(|r| r.rtype == rtype::SOA).collect();
-        let origin = match (origin, soas.first()) {
-            (Some(o), _) => o.to_lowercase(),
-            (None, Some(soa)) => soa.owner.clone(),
-            (None, None) => {
-                return Err(vec![ZoneError {
-                    file: file.into(),
-                    line: 1,
-                    col: 1,
-                    msg: "zone has no SOA record".into(),
-                }])
+        }
+    }
+
+    /// Adds one record (in zone-file order).
+    pub fn push(&mut self, rec: Record) {
+        if rec.rtype == rtype::SOA {
+            let f = self.file_index(&rec.file);
+            self.soas.push((f, rec.line));
+            if self.first_soa_owner.is_none() {
+                self.first_soa_owner = Some(rec.owner.clone());
+            }
+            if self.zone.is_none() {
+                self.start(rec.owner.clone());
+                for r in std::mem::take(&mut self.pending) {
+                    self.add(r);
+                }
+            }
+        }
+        if self.zone.is_none() {
+            self.pending.push(rec);
+        } else {
+            self.add(rec);
+        }
+    }
+
+    fn add(&mut self, rec: Record) {
+        let f = self.file_index(&rec.file);
+        let Some(zone) = self.zone.as_mut() else { return };
+        if !rec.owner.is_subdomain_of(&zone.origin) {
+            let msg = format!("record owner {} is outside the zone origin {}", rec.owner, zone.origin);
+            self.errors.push(Self::err(&rec, msg));
+            return;
+        }
+        if rec.class != CLASS_IN {
+            self.errors.push(Self::err(&rec, "only class IN is supported".into()));
+            return;
+        }
+        // NSEC3 records (and their signatures) live in their own hashed namespace: they do not
+        // make their owner exist for lookups (as in NSD), and are kept aside for transfers.
+        if rec.rtype == rtype::NSEC3 || (rec.rtype == rtype::RRSIG && rec.rdata.get(..2) == Some(&[0, 50][..])) {
+            zone.nsec3.push(rec);
+            return;
+        }
+        let id = match &self.last {
+            Some((wire, id)) if wire.as_slice() == rec.owner.wire() => *id,
+            _ => {
+                let id = zone.add_with_ancestors_owned(&rec.owner);
+                let wire = match self.last.take() {
+                    Some((mut w, _)) => {
+                        w.clear();
+                        w.extend_from_slice(rec.owner.wire());
+                        w
+                    }
+                    None => rec.owner.wire().to_vec(),
+                };
+                self.last = Some((wire, id));
+                id
             }
         };
-        match soas.as_slice() {
+        self.metas.push(Meta {
+            node: id,
+            line: rec.line.min(u32::MAX as usize) as u32,
+            rtype: rec.rtype,
+            file: f,
+        });
+        if rec.rtype == rtype::DNAME {
+            self.has_dname = true;
+        }
+        let node = &mut zone.nodes[id as usize];
+        match node.rrsets.iter_mut().find(|s| s.rtype == rec.rtype) {
+            Some(set) => {
+                if set.rdatas.contains(&rec.rdata) {
+                    return; // RFC 2181 5: duplicate records are one record
+                }
+                if set.ttl != rec.ttl {
+                    zone.warnings.push(format!(
+                        "{}:{}: TTL {} differs from the TTL {} of the RRset {} {}; using {}",
+                        rec.file,
+                        rec.line,
+                        rec.ttl,
+                        set.ttl,
+                        rec.owner,
+                        rtype::mnemonic(rec.rtype),
+                        set.ttl
+                    ));
+                }
+                if rec.rtype == rtype::CNAME || rec.rtype == rtype::DNAME {
+                    let msg = format!("{} has more than one {} record", rec.owner, rtype::mnemonic(rec.rtype));
+                    self.errors.push(Self::err(&rec, msg));
+                    return;
+                }
+                set.rdatas.push(&rec.rdata);
+            }
+            None => {
+                let mut rdatas = RdataList::default();
+                rdatas.push(&rec.rdata);
+                node.rrsets.push(RRset {
+                    rtype: rec.rtype,
+                    ttl: rec.ttl,
+                    rdatas,
+                });
+            }
+        }
+    }
+
+    /// Validates the whole zone and returns it, or every error in file order.
+    pub fn finish(mut self) -> Result<Zone, Vec<ZoneError>> {
+        let file = self.file.clone();
+        let Some(mut zone) = self.zone.take() else {
+            return Err(vec![ZoneError {
+                file,
+                line: 1,
+                col: 1,
+                msg: "zone has no SOA record".into(),
+            }]);
+        };
+        let origin = zone.origin.clone();
+        let mut errors = std::mem::take(&mut self.errors);
+        let at = |files: &[Arc<str>], f: u16, line: usize, msg: String| ZoneError {
+            file: files.get(f as usize).map(|s| s.to_string()).unwrap_or_default(),
+            line,
+            col: 1,
+            msg,
+        };
+        // Exactly one SOA, at the apex.
+        match self.soas.as_slice() {
             [] => errors.push(ZoneError {
-                file: file.into(),
+                file: file.clone(),
                 line: 1,
                 col: 1,
                 msg: format!("zone {origin} has no SOA record at its apex"),
             }),
-            [first, rest @ ..] => {
-                if first.owner != origin {
-                    errors.push(err(
-                        first,
-                        format!("SOA record owner {} is not the zone apex {origin}", first.owner),
-                    ));
-                }
-                for extra in rest {
-                    errors.push(err(
-                        extra,
+            [_, rest @ ..] => {
+                for &(f, line) in rest {
+                    errors.push(at(
+                        &self.files,
+                        f,
+                        line,
                         format!("second SOA record in zone {origin}: exactly one is allowed"),
                     ));
                 }
             }
         }
-        let mut zone = Zone {
-            origin_labels: origin.label_count(),
-            origin: origin.clone(),
-            file: file.into(),
-            nodes: HashMap::new(),
-            warnings: Vec::new(),
-            nsec3: Vec::new(),
-        };
-        zone.nodes.insert(origin.clone(), Node::default());
-        for rec in &records {
-            if !rec.owner.is_subdomain_of(&origin) {
-                errors.push(err(
-                    rec,
-                    format!("record owner {} is outside the zone origin {origin}", rec.owner),
+        if let (Some(owner), Some(&(f, line))) = (&self.first_soa_owner, self.soas.first()) {
+            if *owner != origin {
+                errors.push(at(
+                    &self.files,
+                    f,
+                    line,
+                    format!("SOA record owner {owner} is not the zone apex {origin}"),
                 ));
-                continue;
-            }
-            if rec.class != CLASS_IN {
-                errors.push(err(rec, "only class IN is supported".into()));
-                continue;
-            }
-            // NSEC3 records (and their signatures) live in their own hashed namespace: they do not
-            // make their owner exist for lookups (as in NSD), and are kept aside for transfers.
-            if rec.rtype == rtype::NSEC3 || (rec.rtype == rtype::RRSIG && rec.rdata.get(..2) == Some(&[0, 50][..])) {
-                zone.nsec3.push(rec.clone());
-                continue;
-            }
-            zone.add_with_ancestors(&rec.owner);
-            let node = zone.nodes.get_mut(&rec.owner).expect("node inserted above");
-            match node.rrsets.iter_mut().find(|s| s.rtype == rec.rtype) {
-                Some(set) => {
-                    if set.rdatas.iter().any(|d| d == &rec.rdata) {
-                        continue; // RFC 2181 5: duplicate records are one record
-                    }
-                    if set.ttl != rec.ttl {
-                        zone.warnings.push(format!(
-                            "{}:{}: TTL {} differs from the TTL {} of the RRset {} {}; using {}",
-                            rec.file,
-                            rec.line,
-                            rec.ttl,
-                            set.ttl,
-                            rec.owner,
-                            rtype::mnemonic(rec.rtype),
-                            set.ttl
-                        ));
-                    }
-                    if rec.rtype == rtype::CNAME || rec.rtype == rtype::DNAME {
-                        errors.push(err(
-                            rec,
-                            format!("{} has more than one {} record", rec.owner, rtype::mnemonic(rec.rtype)),
-                        ));
-                        continue;
-                    }
-                    set.rdatas.push(rec.rdata.clone());
-                }
-                None => node.rrsets.push(RRset {
-                    owner: rec.owner.clone(),
-                    rtype: rec.rtype,
-                    ttl: rec.ttl,
-                    rdatas: vec![rec.rdata.clone()],
-                }),
             }
         }
-        // CNAME exclusivity (RFC 1034 3.6.2, RFC 2181 10.1): only DNSSEC types may stand beside it.
-        for rec in &records {
-            if rec.rtype == rtype::CNAME || !rec.owner.is_subdomain_of(&origin) {
+        // RFC 6672 2.3: no records below the owner of a DNAME (nodes marked once, when any).
+        let below_dname: Vec<bool> = if self.has_dname {
+            let names = zone.names_by_node();
+            names
+                .iter()
+                .map(|n| {
+                    (zone.origin_labels..n.label_count()).any(|k| {
+                        zone.node_wire(n.suffix_wire(k))
+                            .is_some_and(|x| x.get(rtype::DNAME).is_some())
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut names: Option<Vec<Name>> = None;
+        let mut apex_cname = None;
+        for m in &self.metas {
+            let node = &zone.nodes[m.node as usize];
+            let cname_clash = m.rtype != rtype::CNAME
+                && !matches!(m.rtype, rtype::RRSIG | rtype::NSEC)
+                && node.get(rtype::CNAME).is_some();
+            let below = below_dname.get(m.node as usize).copied().unwrap_or(false);
+            if m.node == 0 && m.rtype == rtype::CNAME && apex_cname.is_none() {
+                apex_cname = Some((m.file, m.line as usize));
+            }
+            if !cname_clash && !below {
                 continue;
             }
-            if let Some(node) = zone.nodes.get(&rec.owner) {
+            let names = names.get_or_insert_with(|| zone.names_by_node());
+            let owner = &names[m.node as usize];
+            if cname_clash {
+                errors.push(at(
+                    &self.files,
+                    m.file,
+                    m.line as usize,
+                    format!(
+                        "{owner} has a CNAME record and other data ({})",
+                        rtype::mnemonic(m.rtype)
+                    ),
+                ));
+            }
+            if below {
+                errors.push(at(
+                    &self.files,
+                    m.file,
+                    m.line as usize,
+                    format!("{owner} lies below a DNAME record; RFC 6672 forbids data there"),
+                ));
+            }
+        }
+        // The same two checks for the NSEC3 records kept aside.
+        for rec in &zone.nsec3 {
+            if let Some(node) = zone.node(&rec.owner) {
                 if node.get(rtype::CNAME).is_some() && !matches!(rec.rtype, rtype::RRSIG | rtype::NSEC) {
-                    errors.push(err(
+                    errors.push(Self::err(
                         rec,
                         format!(
                             "{} has a CNAME record and other data ({})",
@@ -176,81 +356,157 @@ impl Zone {
                     ));
                 }
             }
-        }
-        // RFC 6672 2.3: no records may exist below the owner of a DNAME.
-        for rec in &records {
-            let below_dname = (zone.origin_labels..rec.owner.label_count()).any(|k| {
-                zone.nodes
-                    .get(rec.owner.suffix_wire(k))
-                    .is_some_and(|n| n.get(rtype::DNAME).is_some())
-            });
-            if below_dname && rec.owner.is_subdomain_of(&origin) {
-                errors.push(err(
+            if self.has_dname
+                && (zone.origin_labels..rec.owner.label_count()).any(|k| {
+                    zone.node_wire(rec.owner.suffix_wire(k))
+                        .is_some_and(|n| n.get(rtype::DNAME).is_some())
+                })
+            {
+                errors.push(Self::err(
                     rec,
                     format!("{} lies below a DNAME record; RFC 6672 forbids data there", rec.owner),
                 ));
             }
         }
-        if let Some(apex) = zone.nodes.get(&origin) {
-            if apex.get(rtype::NS).is_none() {
-                let line = soas.first().map(|s| s.line).unwrap_or(1);
-                errors.push(ZoneError {
-                    file: file.into(),
-                    line,
-                    col: 1,
-                    msg: format!("zone {origin} has no NS records at its apex"),
-                });
-            }
-            if let Some(rec) = records.iter().find(|r| r.rtype == rtype::CNAME && r.owner == origin) {
-                errors.push(err(rec, format!("zone apex {origin} must not have a CNAME record")));
-            }
+        if zone.nodes[0].get(rtype::NS).is_none() {
+            let line = self.soas.first().map(|s| s.1).unwrap_or(1);
+            errors.push(ZoneError {
+                file: file.clone(),
+                line,
+                col: 1,
+                msg: format!("zone {origin} has no NS records at its apex"),
+            });
+        }
+        if let Some((f, line)) = apex_cname {
+            errors.push(at(
+                &self.files,
+                f,
+                line,
+                format!("zone apex {origin} must not have a CNAME record"),
+            ));
         }
         if errors.is_empty() {
+            zone.shrink();
             Ok(zone)
         } else {
             errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
             Err(errors)
         }
     }
+}
+
+impl Zone {
+    /// Validates `records` and builds the zone. `origin` is the zone's name when the
+    /// configuration gives it; otherwise the owner of the SOA record decides.
+    pub fn build(origin: Option<&Name>, records: Vec<Record>, file: &str) -> Result<Zone, Vec<ZoneError>> {
+        let mut b = ZoneBuilder::new(origin, file);
+        for rec in records {
+            b.push(rec);
+        }
+        b.finish()
+    }
+
+    /// Trims every vector to its length (the zone is read-only from here on).
+    fn shrink(&mut self) {
+        for node in &mut self.nodes {
+            for set in &mut node.rrsets {
+                set.rdatas.shrink_to_fit();
+            }
+            node.rrsets.shrink_to_fit();
+        }
+        self.nodes.shrink_to_fit();
+        self.index.shrink_to_fit();
+        self.nsec3.shrink_to_fit();
+    }
+
+    /// The owner name of every node, by node number (for messages; allocates).
+    fn names_by_node(&self) -> Vec<Name> {
+        let mut names = vec![Name::root(); self.nodes.len()];
+        for (name, &i) in &self.index {
+            names[i as usize] = name.clone();
+        }
+        names
+    }
+
+    /// Inserts `name` and every ancestor up to the apex as (possibly empty) nodes; returns the
+    /// node of `name`. Allocates only for names not yet present.
+    fn add_with_ancestors_owned(&mut self, name: &Name) -> u32 {
+        if let Some(&i) = self.index.get(name.wire()) {
+            return i;
+        }
+        let id = self.nodes.len() as u32;
+        self.nodes.push(Node::default());
+        self.index.insert(name.clone(), id);
+        let n = name.label_count();
+        for k in (self.origin_labels + 1..n).rev() {
+            let wire = name.suffix_wire(k);
+            if self.index.contains_key(wire) {
+                break;
+            }
+            let pid = self.nodes.len() as u32;
+            self.nodes.push(Node::default());
+            self.index.insert(Name::from_wire_unchecked(wire), pid);
+        }
+        id
+    }
 
     /// Inserts `name` and every ancestor up to the apex as (possibly empty) nodes.
     pub fn add_with_ancestors(&mut self, name: &Name) {
-        let mut cur = name.clone();
-        while cur.label_count() > self.origin_labels {
-            if self.nodes.contains_key(&cur) {
-                return;
-            }
-            let parent = cur.parent();
-            self.nodes.insert(cur, Node::default());
-            match parent {
-                Some(p) => cur = p,
-                None => return,
-            }
+        if name.is_subdomain_of(&self.origin) {
+            self.add_with_ancestors_owned(name);
         }
+    }
+
+    /// The apex node (present in every zone).
+    pub fn apex(&self) -> &Node {
+        &self.nodes[0]
     }
 
     /// The apex SOA RRset (present in every built zone).
     pub fn soa(&self) -> &RRset {
-        self.nodes
-            .get(&self.origin)
-            .and_then(|n| n.get(rtype::SOA))
-            .expect("a built zone has an apex SOA")
+        self.nodes[0].get(rtype::SOA).expect("a built zone has an apex SOA")
     }
 
     /// The SOA serial.
     pub fn serial(&self) -> u32 {
-        let rdata = &self.soa().rdatas[0];
-        soa_field(rdata, 0)
+        soa_field(self.soa().rdatas.first().unwrap_or_default(), 0)
     }
 
     /// Negative-caching TTL, RFC 2308 section 5: min(SOA TTL, SOA MINIMUM).
     pub fn negative_ttl(&self) -> u32 {
         let soa = self.soa();
-        soa.ttl.min(soa_field(&soa.rdatas[0], 4))
+        soa.ttl.min(soa_field(soa.rdatas.first().unwrap_or_default(), 4))
     }
 
     pub fn node(&self, name: &Name) -> Option<&Node> {
-        self.nodes.get(name)
+        self.node_wire(name.wire())
+    }
+
+    /// The node of a lower-case name in wire form.
+    pub fn node_wire(&self, wire: &[u8]) -> Option<&Node> {
+        self.index.get(wire).map(|&i| &self.nodes[i as usize])
+    }
+
+    /// The stored owner name and the node of a lower-case name in wire form.
+    pub fn entry_wire(&self, wire: &[u8]) -> Option<(&Name, &Node)> {
+        self.index
+            .get_key_value(wire)
+            .map(|(name, &i)| (name, &self.nodes[i as usize]))
+    }
+
+    /// Every name of the zone (empty non-terminals included) with its node, in no order.
+    pub fn names(&self) -> impl Iterator<Item = (&Name, &Node)> {
+        self.index.iter().map(|(name, &i)| (name, &self.nodes[i as usize]))
+    }
+
+    /// Number of names (empty non-terminals included).
+    pub fn name_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn node_mut(&mut self, name: &Name) -> Option<&mut Node> {
+        let i = *self.index.get(name.wire())?;
+        self.nodes.get_mut(i as usize)
     }
 
     pub fn origin_labels(&self) -> usize {
@@ -261,19 +517,14 @@ impl Zone {
     pub fn is_below_cut(&self, name: &Name) -> bool {
         let n = name.label_count();
         (self.origin_labels + 1..n).any(|k| {
-            self.nodes
-                .get(&name.suffix(k))
+            self.node_wire(name.suffix_wire(k))
                 .is_some_and(|node| node.get(rtype::NS).is_some())
         })
     }
 
     /// Total number of records, for logs.
     pub fn record_count(&self) -> usize {
-        self.nodes
-            .values()
-            .flat_map(|n| &n.rrsets)
-            .map(|s| s.rdatas.len())
-            .sum()
+        self.nodes.iter().flat_map(|n| &n.rrsets).map(|s| s.rdatas.len()).sum()
     }
 }
 
@@ -296,7 +547,7 @@ fn soa_field(rdata: &[u8], i: usize) -> u32 {
 /// Every served zone, keyed by apex.
 #[derive(Debug, Clone, Default)]
 pub struct ZoneSet {
-    zones: HashMap<Name, Arc<Zone>>,
+    zones: NameMap<Arc<Zone>>,
     max_labels: usize,
 }
 
@@ -349,7 +600,7 @@ impl ZoneSet {
         };
         let zone = Arc::make_mut(zone);
         zone.add_with_ancestors(name);
-        match zone.nodes.get_mut(name) {
+        match zone.node_mut(name) {
             Some(node) => {
                 node.pool = Some(idx);
                 true
