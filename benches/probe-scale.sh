@@ -61,7 +61,7 @@ import sys, os
 work, zone, tcp, http, broken, dnsport = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 ips = [f"127.0.0.{i}" for i in range(2, 102)]
 def gslbd(name, kind, base, nchecks, extra=""):
-    y = ["version: 1", "server: { coalesce: 100ms }", f"zones: [ {zone!r} ]"]
+    y = ["version: 1", "server: { coalesce: 100ms, rrl: { enabled: false } }", f"zones: [ {zone!r} ]"]
     if nchecks:
         y.append("checks:")
         for c in range(nchecks):

@@ -80,6 +80,12 @@ impl ServeArgs {
     }
 }
 
+/// jemalloc gives freed memory back to the system over time (its decay purging), so the resident
+/// size returns to one zone table after each reload instead of keeping what every previous
+/// build used (measured with `benches/bigzone.sh -R`, see README "Scale").
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
