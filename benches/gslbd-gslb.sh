@@ -9,7 +9,7 @@ mkdir -p "$dir"
 grep -vE '^www[[:space:]]+60[[:space:]]+IN[[:space:]]+A[[:space:]]' "$zone" >"$dir/example.test"
 cat >"$dir/gslbd.yaml" <<YAML
 version: 1
-server: { coalesce: 100ms }
+server: { coalesce: 100ms, rrl: { enabled: false } }   # RRL off: one client address
 zones: [ example.test ]
 checks:
   aws:        { type: http, url: "http://127.0.0.1:5380/aws",        interval: 2s, timeout: 1s, rise: 1, fall: 1 }

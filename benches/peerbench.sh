@@ -8,10 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PEERBENCH=${PEERBENCH:-$(cd .. && pwd)/shared/peerbench}
 [ -x "$PEERBENCH/bench.sh" ] || PEERBENCH=$(cd ../.. && pwd)/shared/peerbench
-cargo build --release --locked --bin gslbd
-BIN=$(pwd)/target/release/gslbd
+# GSLBD_BIN=path skips the build and benchmarks that binary instead.
+if [ -z "${GSLBD_BIN:-}" ]; then
+  cargo build --release --locked --bin gslbd
+fi
+BIN=${GSLBD_BIN:-$(pwd)/target/release/gslbd}
 WRAP=$(pwd)/benches/gslbd-gslb.sh
-exec bash "$PEERBENCH/bench.sh" -t "${TARGETS:-gdnsd gdnsd-metafo knot nsd pdns-lua-shared}" \
-  -x "gslbd/static=$BIN serve --rrl off --zone @ZONE@ --dns-listen 127.0.0.1:@PORT@ --http-listen 127.0.0.1:5390,5320" \
-  -x "gslbd/gslb=$WRAP $BIN @ZONE@ @DIR@ @PORT@ 5391,5321" \
+exec bash "$PEERBENCH/bench.sh" -t "${TARGETS:-gdnsd gdnsd-metafo knot nsd pdns-lua pdns-lua-shared}" \
+  -x "gslbd/static=$(pwd)/benches/gslbd-static.sh $BIN @ZONE@ @DIR@ @PORT@ 0,5320" \
+  -x "gslbd/gslb=$WRAP $BIN @ZONE@ @DIR@ @PORT@ 0,5321" \
   "$@"

@@ -2,7 +2,7 @@
 //! and shutdown. The caller binds (`Listeners::bind`), so tests can use port 0.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -21,7 +21,9 @@ use crate::snapshot::{SharedSnapshot, Snapshot};
 
 /// Sockets bound before anything is served.
 pub struct Listeners {
-    pub udp: Vec<std::net::UdpSocket>,
+    /// Per DNS address, the UDP sockets serving it: one per worker, sharing the port through
+    /// `SO_REUSEPORT` on Linux (the kernel spreads clients over them); one elsewhere.
+    pub udp: Vec<Vec<std::net::UdpSocket>>,
     pub tcp: Vec<std::net::TcpListener>,
     pub http: Option<std::net::TcpListener>,
 }
@@ -35,9 +37,9 @@ impl Listeners {
             tcp: Vec::new(),
             http: None,
         };
+        let workers = udp_workers();
         for addr in dns {
-            let (udp, tcp) = bind_dns(*addr)?;
-            udp.set_nonblocking(true)?;
+            let (udp, tcp) = bind_dns(*addr, workers)?;
             l.udp.push(udp);
             l.tcp.push(tcp);
         }
@@ -49,19 +51,60 @@ impl Listeners {
     }
 }
 
-/// UDP and TCP on one address; with port 0, both on the same kernel-chosen port (retried when
-/// that port is taken for TCP).
-fn bind_dns(addr: SocketAddr) -> anyhow::Result<(std::net::UdpSocket, std::net::TcpListener)> {
+/// UDP receive loops per DNS address: one per core, at most 8.
+fn udp_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+}
+
+/// UDP (`workers` sockets on one port) and TCP on one address; with port 0, all on the same
+/// kernel-chosen port (retried when that port is taken).
+fn bind_dns(addr: SocketAddr, workers: usize) -> anyhow::Result<(Vec<std::net::UdpSocket>, std::net::TcpListener)> {
     let mut attempt = 0;
     loop {
-        let udp = std::net::UdpSocket::bind(addr).with_context(|| format!("cannot bind UDP {addr}"))?;
-        let actual = udp.local_addr()?;
-        match bind_tcp(actual) {
+        let first = bind_udp(addr, workers > 1).with_context(|| format!("cannot bind UDP {addr}"))?;
+        let actual = first.local_addr()?;
+        let mut udp = vec![first];
+        let mut failed = None;
+        for _ in 1..workers {
+            match bind_udp(actual, true) {
+                Ok(s) => udp.push(s),
+                Err(e) => {
+                    failed = Some(anyhow::Error::from(e).context(format!("cannot bind UDP {actual}")));
+                    break;
+                }
+            }
+        }
+        let tcp = match failed {
+            Some(e) => Err(e),
+            None => bind_tcp(actual).with_context(|| format!("cannot bind TCP {actual}")),
+        };
+        match tcp {
             Ok(tcp) => return Ok((udp, tcp)),
             Err(_) if addr.port() == 0 && attempt < 20 => attempt += 1,
-            Err(e) => return Err(e).with_context(|| format!("cannot bind TCP {actual}")),
+            Err(e) => return Err(e),
         }
     }
+}
+
+/// One UDP socket. On Linux it is blocking with a read timeout, for a dedicated receive thread
+/// (`listen::serve_udp_blocking`); elsewhere non-blocking, for the tokio loop.
+fn bind_udp(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::UdpSocket> {
+    let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, None)?;
+    #[cfg(target_os = "linux")]
+    if reuse_port {
+        sock.set_reuse_port(true)?;
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = reuse_port;
+    sock.bind(&addr.into())?;
+    #[cfg(target_os = "linux")]
+    sock.set_read_timeout(Some(listen::UDP_STOP_POLL))?;
+    #[cfg(not(target_os = "linux"))]
+    sock.set_nonblocking(true)?;
+    Ok(sock.into())
 }
 
 pub(crate) fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
@@ -136,24 +179,56 @@ pub async fn run_notify(
     let xfr_status = xfr_engine.as_ref().map(|e| (e.zones.clone(), e.peers.clone()));
     // One limiter shared by every UDP socket (its settings apply from start-up).
     let rrl = crate::dns::rrl::Rrl::new(config.server.rrl.clone()).map(Arc::new);
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    for sock in listeners.udp {
-        let addr = sock.local_addr()?;
-        let sock = Arc::new(tokio::net::UdpSocket::from_std(sock)?);
-        for _ in 0..workers {
-            tasks.spawn(listen::serve_udp(
-                sock.clone(),
-                snapshot.clone(),
-                observer.clone(),
-                rrl.clone(),
-                xfr_hook.clone(),
-                shutdown.clone(),
-            ));
+    let udp_stop = Arc::new(AtomicBool::new(false));
+    let mut udp_threads = Vec::new();
+    // Handles on the same sockets, to wake the blocked receive threads at shutdown.
+    let mut udp_wake: Vec<std::net::UdpSocket> = Vec::new();
+    for group in listeners.udp {
+        let Some(addr) = group.first().map(|s| s.local_addr()).transpose()? else {
+            continue;
+        };
+        for (i, sock) in group.into_iter().enumerate() {
+            #[cfg(target_os = "linux")]
+            {
+                udp_wake.push(sock.try_clone()?);
+                let (snapshot, observer, rrl, xfr, stop) = (
+                    snapshot.clone(),
+                    observer.clone(),
+                    rrl.clone(),
+                    xfr_hook.clone(),
+                    udp_stop.clone(),
+                );
+                let t = std::thread::Builder::new()
+                    .name(format!("gslbd-udp-{i}"))
+                    .spawn(move || listen::serve_udp_blocking(sock, snapshot, observer, rrl, xfr, stop))
+                    .with_context(|| format!("cannot start UDP thread {i} for {addr}"))?;
+                udp_threads.push(t);
+            }
+            #[cfg(not(target_os = "linux"))]
+            {
+                let _ = i;
+                let sock = Arc::new(tokio::net::UdpSocket::from_std(sock)?);
+                for _ in 0..udp_workers() {
+                    tasks.spawn(listen::serve_udp(
+                        sock.clone(),
+                        snapshot.clone(),
+                        observer.clone(),
+                        rrl.clone(),
+                        xfr_hook.clone(),
+                        shutdown.clone(),
+                    ));
+                }
+            }
         }
         info!("listening for UDP on {addr}");
+    }
+    // The receive threads look at this flag between batches and on every read timeout.
+    {
+        let (stop, mut sd) = (udp_stop.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            let _ = sd.wait_for(|v| *v).await;
+            stop.store(true, Ordering::Relaxed);
+        });
     }
     for l in listeners.tcp {
         let addr = l.local_addr()?;
@@ -231,9 +306,22 @@ pub async fn run_notify(
 
     let _ = shutdown.wait_for(|v| *v).await;
     info!("shutting down");
+    udp_stop.store(true, Ordering::Relaxed);
+    for s in &udp_wake {
+        // Wakes a thread blocked in recvmmsg (Linux reports ENOTCONN for an unconnected UDP
+        // socket but still shuts it); the read timeout is the fallback.
+        let _ = socket2::SockRef::from(s).shutdown(std::net::Shutdown::Read);
+    }
     let drain = async {
         let _ = publisher_task.await;
         while tasks.join_next().await.is_some() {}
+        // Each receive thread stops within one read timeout.
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in udp_threads {
+                let _ = t.join();
+            }
+        })
+        .await;
     };
     if tokio::time::timeout(std::time::Duration::from_secs(5), drain)
         .await

@@ -226,3 +226,163 @@ async fn serve_connection(
     // Flush what is queued (the stream writes before it reads), bounded in time.
     let _ = tokio::time::timeout(Duration::from_secs(2), framed.next()).await;
 }
+
+/// Datagrams taken from the kernel (and answers handed back) per system call.
+#[cfg(target_os = "linux")]
+const UDP_BATCH: usize = 32;
+/// Receive buffer per datagram: the largest UDP payload, as the tokio path.
+#[cfg(target_os = "linux")]
+const UDP_BUF: usize = 65535;
+/// How often an idle receive loop looks at the stop flag.
+#[cfg(target_os = "linux")]
+pub const UDP_STOP_POLL: Duration = Duration::from_millis(200);
+
+/// Serves one UDP socket on the calling (dedicated, blocking) thread until `stop` is set: one
+/// `recvmmsg` takes up to [`UDP_BATCH`] queued datagrams (waiting for the first only), each is
+/// answered inline through one snapshot load, and one `sendmmsg` returns the answers. Under load
+/// one wakeup serves many queries; each socket of a `SO_REUSEPORT` group gets its own thread.
+/// The socket must be blocking with a read timeout (the stop flag is looked at between batches
+/// and on every timeout).
+#[cfg(target_os = "linux")]
+pub fn serve_udp_blocking(
+    socket: std::net::UdpSocket,
+    snapshot: SharedSnapshot,
+    observer: Arc<dyn QueryObserver>,
+    rrl: Option<Arc<Rrl>>,
+    xfr: Option<Arc<dyn TransferHook>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::io::{IoSlice, IoSliceMut};
+    use std::os::fd::AsRawFd;
+
+    use nix::errno::Errno;
+    use nix::sys::socket::{recvmmsg, sendmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
+
+    let fd = socket.as_raw_fd();
+    // Zeroed allocation: pages are only touched as far as datagrams reach.
+    let mut bufs = vec![0u8; UDP_BATCH * UDP_BUF];
+    let mut outs: Vec<Vec<u8>> = (0..UDP_BATCH).map(|_| Vec::with_capacity(1232)).collect();
+    let mut received: [(usize, Option<SockaddrStorage>); UDP_BATCH] = [(0, None); UDP_BATCH];
+    let mut dest: [Option<SockaddrStorage>; UDP_BATCH] = [None; UDP_BATCH];
+    let mut outcomes = [handler::Outcome {
+        rcode: 0,
+        qtype: 0,
+        truncated: false,
+    }; UDP_BATCH];
+    let mut recv_hdr = MultiHeaders::<SockaddrStorage>::preallocate(UDP_BATCH, None);
+    let mut send_hdr = MultiHeaders::<SockaddrStorage>::preallocate(UDP_BATCH, None);
+
+    while !stop.load(Ordering::Relaxed) {
+        let n = {
+            let mut chunks = bufs.chunks_mut(UDP_BUF);
+            let mut iovs: [[IoSliceMut<'_>; 1]; UDP_BATCH] =
+                std::array::from_fn(|_| [IoSliceMut::new(chunks.next().unwrap_or_default())]);
+            match recvmmsg(fd, &mut recv_hdr, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
+                Ok(msgs) => {
+                    let mut n = 0;
+                    for m in msgs {
+                        // A datagram larger than the buffer cannot be a query we answer.
+                        let len = if m.flags.contains(MsgFlags::MSG_TRUNC) {
+                            0
+                        } else {
+                            m.bytes
+                        };
+                        received[n] = (len, m.address);
+                        n += 1;
+                    }
+                    n
+                }
+                Err(Errno::EAGAIN | Errno::EINTR) => continue, // read timeout: look at `stop`
+                Err(e) => {
+                    debug!(error = %e, "udp receive error");
+                    // Never spin on an error that repeats.
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
+                }
+            }
+        };
+        let started = std::time::Instant::now();
+        let snap = snapshot.load();
+        let mut k = 0;
+        for (i, (len, addr)) in received[..n].iter().enumerate() {
+            let Some(addr) = addr else { continue };
+            let Some(src) = std_addr(addr) else { continue };
+            if src.port() == 0 {
+                continue; // cannot be answered
+            }
+            if *len == 0 {
+                // Empty, or larger than the buffer: no query to answer (counted as the async path does).
+                observer.dropped(Transport::Udp);
+                continue;
+            }
+            let msg = &bufs[i * UDP_BUF..i * UDP_BUF + len];
+            // Zone transfers, the SOA of transferred zones and TSIG-signed queries (crate::xfr).
+            let intercepted = xfr
+                .as_ref()
+                .and_then(|x| x.intercept(msg, src, Transport::Udp))
+                .and_then(|(mut msgs, outcome)| msgs.pop().map(|m| (m, outcome)));
+            let Some((mut resp, outcome)) = intercepted
+                .or_else(|| handler::answer_guarded(&snap, msg, Transport::Udp, std::mem::take(&mut outs[k])))
+            else {
+                observer.dropped(Transport::Udp);
+                continue;
+            };
+            match rrl.as_ref().map(|r| r.check(src.ip(), started)) {
+                None | Some(Verdict::Send) => {}
+                Some(Verdict::Slip) => {
+                    slip_response(&mut resp);
+                    observer.rate_limited(true);
+                }
+                Some(Verdict::Drop) => {
+                    observer.rate_limited(false);
+                    outs[k] = resp;
+                    continue;
+                }
+            }
+            outs[k] = resp;
+            dest[k] = Some(*addr);
+            outcomes[k] = outcome;
+            k += 1;
+        }
+        drop(snap);
+        let mut sent = 0;
+        while sent < k {
+            let mut rest = outs[sent..k].iter();
+            let iovs: [[IoSlice<'_>; 1]; UDP_BATCH] =
+                std::array::from_fn(|_| [IoSlice::new(rest.next().map_or(&[][..], |v| &v[..]))]);
+            let no_cmsgs: [nix::sys::socket::ControlMessage<'_>; 0] = [];
+            match sendmmsg(
+                fd,
+                &mut send_hdr,
+                &iovs[..k - sent],
+                &dest[sent..k],
+                no_cmsgs,
+                MsgFlags::empty(),
+            ) {
+                Ok(r) => sent += r.count().max(1),
+                Err(Errno::EINTR) => {}
+                Err(e) => {
+                    // The first pending answer failed (e.g. unreachable destination): skip it.
+                    if let Some(dst) = dest[sent].as_ref().and_then(std_addr) {
+                        debug!(error = %e, src = %dst, "udp send error");
+                    }
+                    sent += 1;
+                }
+            }
+        }
+        let elapsed = started.elapsed();
+        for o in &outcomes[..k] {
+            observer.observe(Transport::Udp, o, elapsed);
+        }
+    }
+}
+
+/// The standard form of a socket address from the kernel (IPv4 or IPv6 only).
+#[cfg(target_os = "linux")]
+fn std_addr(a: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::V4(std::net::SocketAddrV4::from(*v4)));
+    }
+    a.as_sockaddr_in6()
+        .map(|v6| SocketAddr::V6(std::net::SocketAddrV6::from(*v6)))
+}

@@ -101,7 +101,10 @@ pub struct Request {
 /// Reads a possibly compressed name starting at `pos`. Returns the uncompressed name (case as
 /// sent) and the position after the name's in-place encoding.
 pub fn read_name(msg: &[u8], mut pos: usize) -> Result<(Name, usize), WireError> {
-    let mut out: Vec<u8> = Vec::with_capacity(64);
+    // On the stack: the one allocation is the finished name. The length is checked after each
+    // label, so at most 254 + 1 + 63 bytes are ever written.
+    let mut buf = [0u8; MAX_NAME_LEN + 1 + 1 + MAX_LABEL_LEN];
+    let mut n = 0;
     let mut end: Option<usize> = None;
     let mut hops = 0;
     loop {
@@ -110,17 +113,19 @@ pub fn read_name(msg: &[u8], mut pos: usize) -> Result<(Name, usize), WireError>
             0x00 => {
                 let len = len as usize;
                 if len == 0 {
-                    out.push(0);
-                    if out.len() > MAX_NAME_LEN {
+                    buf[n] = 0;
+                    n += 1;
+                    if n > MAX_NAME_LEN {
                         return Err(WireError::NameTooLong);
                     }
-                    return Ok((Name::from_wire_unchecked(&out), end.unwrap_or(pos + 1)));
+                    return Ok((Name::from_wire_unchecked(&buf[..n]), end.unwrap_or(pos + 1)));
                 }
                 debug_assert!(len <= MAX_LABEL_LEN);
                 let label = msg.get(pos + 1..pos + 1 + len).ok_or(WireError::Truncated)?;
-                out.push(len as u8);
-                out.extend_from_slice(label);
-                if out.len() >= MAX_NAME_LEN {
+                buf[n] = len as u8;
+                buf[n + 1..n + 1 + len].copy_from_slice(label);
+                n += 1 + len;
+                if n >= MAX_NAME_LEN {
                     return Err(WireError::NameTooLong);
                 }
                 pos += 1 + len;
@@ -209,8 +214,9 @@ pub fn parse_edns(msg: &[u8], header: &Header, mut pos: usize) -> Result<Option<
 pub struct Encoder {
     pub buf: Vec<u8>,
     limit: usize,
-    /// Offsets of names (and their suffixes) already written, for compression pointers.
-    names: Vec<u16>,
+    /// Offsets of names (and their suffixes) already written, for compression pointers (inline:
+    /// no allocation for ordinary responses).
+    names: smallvec::SmallVec<[u16; 32]>,
     counts: [u16; 4],
     reserve: usize,
 }
@@ -237,7 +243,7 @@ impl Encoder {
         let mut e = Encoder {
             buf,
             limit,
-            names: Vec::with_capacity(16),
+            names: smallvec::SmallVec::new(),
             counts: [0; 4],
             reserve,
         };

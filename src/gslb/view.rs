@@ -3,6 +3,7 @@
 //! weighted pick is left to do.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{select, weighted_index, Family, Gslb, Health, Policy, ProviderState, Selection};
@@ -14,6 +15,9 @@ use crate::zone::rtype;
 #[derive(Debug, Clone, Default)]
 pub struct FamilyAnswer {
     pub rdatas: Vec<Box<[u8]>>,
+    /// `rdatas` twice over, so that every rotation (and every single pick) is a borrowed
+    /// window: no allocation on the query path. Empty for fewer than two records.
+    ring: Vec<Box<[u8]>>,
     /// Weights parallel to `rdatas` (weighted pools only).
     pub weights: Vec<u32>,
     pub ttl: u32,
@@ -34,8 +38,6 @@ struct PoolAnswer {
 #[derive(Debug, Default)]
 pub struct PoolView {
     pools: Vec<PoolAnswer>,
-    /// Per-query counter for rotation and weighted picks.
-    counter: AtomicU64,
     pub providers: Vec<ProviderState>,
     /// Per pool, per family (v4, v6, cname): the selection.
     pub selections: Vec<[Selection; 3]>,
@@ -63,6 +65,9 @@ impl PoolView {
                     a.rdatas.push(v.rdata());
                     a.weights.push(1);
                 }
+                if a.rdatas.len() > 1 {
+                    a.ring = a.rdatas.iter().chain(&a.rdatas).cloned().collect();
+                }
                 (a, s)
             };
             let (v4, s4) = fam(Family::V4);
@@ -80,18 +85,23 @@ impl PoolView {
         }
         PoolView {
             pools,
-            counter: AtomicU64::new(0),
             providers,
             selections,
         }
     }
 
     fn next(&self) -> u64 {
-        // splitmix64 over a shared counter: cheap, lock-free, well spread for weighted picks.
-        let mut z = self
-            .counter
-            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
-            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        // splitmix64 over a per-thread counter: cheap, well spread for weighted picks, and no
+        // cache line shared between the receive threads. Each thread starts at its own point.
+        thread_local! {
+            static COUNTER: Cell<u64> = Cell::new(SEED.fetch_add(0x6a09_e667_f3bc_c909, Ordering::Relaxed));
+        }
+        static SEED: AtomicU64 = AtomicU64::new(0);
+        let mut z = COUNTER.with(|c| {
+            let v = c.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+            c.set(v);
+            v
+        });
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
@@ -110,11 +120,11 @@ impl PoolView {
             } else {
                 (r % n as u64) as usize
             };
-            return Cow::Owned(vec![a.rdatas[i].clone()]);
+            return Cow::Borrowed(&a.ring[i..i + 1]);
         }
         let take = p.max_answers.unwrap_or(n).min(n);
         let start = (r % n as u64) as usize;
-        Cow::Owned((0..take).map(|k| a.rdatas[(start + k) % n].clone()).collect())
+        Cow::Borrowed(&a.ring[start..start + take])
     }
 }
 
@@ -242,6 +252,15 @@ mod tests {
             firsts.insert(rr.rdatas[0].clone());
         }
         assert_eq!(firsts.len(), 4, "every member leads some answers");
+        // Every answer is a rotation window of the selection, in member order (the borrowed
+        // windows of the doubled ring equal the rotation computed member by member).
+        let members = &v.pools[0].v4.rdatas;
+        for _ in 0..100 {
+            let rr = v.pool_rrset(0, &owner, rtype::A).unwrap();
+            let start = members.iter().position(|m| *m == rr.rdatas[0]).unwrap();
+            let expected: Vec<_> = (0..2).map(|k| members[(start + k) % members.len()].clone()).collect();
+            assert_eq!(&rr.rdatas[..], &expected[..]);
+        }
         let uncapped = view(None);
         assert_eq!(uncapped.pool_rrset(0, &owner, rtype::A).unwrap().rdatas.len(), 4);
         assert!(

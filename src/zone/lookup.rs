@@ -105,20 +105,21 @@ pub fn lookup<'a, P: PoolSource>(zones: &'a ZoneSet, pools: &'a P, qname: &Name,
             zone = parent;
         }
     }
-    let mut name = qname.clone();
+    // Borrowed until a CNAME/DNAME is followed: no copy of the question for a plain answer.
+    let mut name: Cow<'_, Name> = Cow::Borrowed(qname);
     let mut seen: Vec<Name> = Vec::new();
     loop {
         match resolve(zone, pools, &name, qtype, &mut ans) {
             Step::Done => break,
             Step::Follow(target) => {
-                seen.push(name);
+                seen.push(name.into_owned());
                 if seen.len() >= MAX_CHAIN || seen.contains(&target) {
                     break; // CNAME loop or overlong chain: answer with what we have
                 }
                 match zones.find(&target) {
                     Some(z) => {
                         zone = z;
-                        name = target;
+                        name = Cow::Owned(target);
                     }
                     None => break, // out of our zones: the resolver follows it
                 }
@@ -159,7 +160,12 @@ fn resolve<'a, P: PoolSource>(zone: &'a Zone, pools: &'a P, name: &Name, qtype: 
         .nodes
         .get(name.wire())
         .expect("walk above ended on the name itself");
-    answer_node(zone, pools, node, Cow::Owned(name.clone()), qtype, ans)
+    // Borrow the stored owner when it is the same name (no copy of the question).
+    let owner = match node.rrsets.first() {
+        Some(set) if set.owner == *name => Cow::Borrowed(&set.owner),
+        _ => Cow::Owned(name.clone()),
+    };
+    answer_node(zone, pools, node, owner, qtype, ans)
 }
 
 /// Answers from a node that matched (exactly, or as the wildcard source with `owner` = qname).
