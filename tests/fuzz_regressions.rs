@@ -127,7 +127,10 @@ fn xfr_seeds_reach_their_paths() {
     let cur = xfr(&xfr_seed("ixfr-current-tcp"));
     assert_eq!(ancount(&cur.msgs[0]), 1);
     assert!(ancount(&inc.msgs[0]) >= 6 && ancount(&inc.msgs[0]) != ancount(&full.msgs[0]));
-    assert_eq!(ancount(&full.msgs[0]), ancount(&xfr(&xfr_seed("axfr-allow-tcp")).msgs[0]));
+    assert_eq!(
+        ancount(&full.msgs[0]),
+        ancount(&xfr(&xfr_seed("axfr-allow-tcp")).msgs[0])
+    );
     assert_eq!(ancount(&xfr(&xfr_seed("ixfr-s2-udp")).msgs[0]), 1, "UDP: current SOA");
     assert_eq!(rcode(&xfr(&xfr_seed("ixfr-no-soa")).msgs[0]), 1, "FORMERR");
     // TSIG computed by the seed generator (Python's hmac): the MAC verifies, the time does not.
@@ -151,4 +154,30 @@ fn xfr_seeds_reach_their_paths() {
     let soa = &xfr(&xfr_seed("soa-udp")).msgs[0];
     let serial = fuzz_xfr::SERIAL.to_be_bytes();
     assert!(soa.windows(4).any(|w| w == serial), "transfer serial in the SOA");
+}
+
+/// Bytes after the question (none counted) and then the harness's TSIG: the TSIG is not a
+/// record of the message, so the AXFR is unsigned and refused for want of the key, unsigned.
+/// (The first harness run asserted a signed answer here: a harness bug, fixed by asserting only
+/// for a TSIG found where the harness appended it.)
+#[test]
+fn xfr_tsig_after_trailing_bytes_is_no_tsig() {
+    let s = xfr(&input("xfr-tsig-after-trailing-bytes.bin"));
+    assert!(s.by_hook);
+    assert_eq!(rcode(&s.msgs[0]), 5, "REFUSED");
+    assert!(
+        gslbd::dns::tsig::find(&s.msgs[0]).expect("parses").is_none(),
+        "unsigned"
+    );
+}
+
+/// Three bytes after the question run into the harness's TSIG owner name (`\000\001.k2.`): a
+/// well-placed TSIG with an unknown key, answered NOTAUTH/BADKEY.
+#[test]
+fn xfr_tsig_owner_merged_with_trailing_bytes_is_badkey() {
+    use gslbd::dns::tsig;
+    let s = xfr(&input("xfr-tsig-owner-merged.bin"));
+    assert_eq!(rcode(&s.msgs[0]), 9, "NOTAUTH");
+    let t = tsig::find(&s.msgs[0]).expect("parses").expect("TSIG");
+    assert_eq!(t.error, tsig::BADKEY);
 }

@@ -103,7 +103,10 @@ pub fn setup(repo: &Path) -> &'static Setup {
             let records: Vec<Rec> = materialise(&zone, &snap.pools);
             let soa = soa_rec(&apex, ttl, &source, serial);
             let delta = Delta::between(state.soa.clone(), soa.clone(), &state.records, &records);
-            assert!(!delta.removed.is_empty() || !delta.added.is_empty(), "no change at {serial}");
+            assert!(
+                !delta.removed.is_empty() || !delta.added.is_empty(),
+                "no change at {serial}"
+            );
             state.history.push_back(Arc::new(delta));
             state.serial = serial;
             state.soa = soa;
@@ -188,7 +191,12 @@ pub fn request(repo: &Path, data: &[u8]) -> Option<Sent> {
     };
     assert!(!msgs.is_empty(), "the hook answered with no message");
     if transport == Transport::Udp {
-        assert_eq!(msgs.len(), 1, "UDP answer of {} messages (only the last is sent)", msgs.len());
+        assert_eq!(
+            msgs.len(),
+            1,
+            "UDP answer of {} messages (only the last is sent)",
+            msgs.len()
+        );
     }
     for (i, resp) in msgs.iter().enumerate() {
         assert!(resp.len() >= 12, "message {i} shorter than a header: {}", resp.len());
@@ -210,9 +218,12 @@ pub fn request(repo: &Path, data: &[u8]) -> Option<Sent> {
             "UDP response of {body_len} bytes (without TSIG) over the limit {limit}"
         );
     }
-    // A request the harness signed just now was verified; every answer to it is signed with the
-    // request MAC in the chain (RFC 8945 5.3): the first message must verify.
-    if let (Some((key, mac, true)), true) = (&signed, by_hook) {
+    // A request the harness signed just now, whose TSIG is where RFC 8945 5.1 wants it (the
+    // fuzzer's bytes may make it part of another record, or not the last one), was verified; every
+    // answer to it is signed with the request MAC in the chain (5.3): the first message must
+    // verify.
+    let ours = matches!(tsig::find(&msg), Ok(Some(t)) if t.start == body.len());
+    if let (Some((key, mac, true)), true) = (&signed, by_hook && ours) {
         let first = &msgs[0];
         let rcode = first[3] & 0xf;
         let t = tsig::find(first)
