@@ -111,8 +111,13 @@ fn xfr_seeds_reach_their_paths() {
     assert_eq!((rcode(&s.msgs[0]), s.msgs.len()), (0, 1));
     assert!(ancount(&s.msgs[0]) > 3);
     // With k1 from the secondary: signed (the harness verified the MAC chain's first step).
-    let s = xfr(&xfr_seed("axfr-k1-tcp"));
+    let seed = xfr_seed("axfr-k1-tcp");
+    let s = xfr(&seed);
     assert_eq!(rcode(&s.msgs[0]), 0);
+    let t = tsig::find(&s.request)
+        .expect("parses")
+        .expect("the harness signed the request");
+    assert_eq!(t.start, seed.len() - 1, "TSIG appended after the seed's message");
     assert!(tsig::find(&s.msgs[0]).expect("parses").is_some());
     assert_eq!(rcode(&xfr(&xfr_seed("axfr-k1-mapped-tcp")).msgs[0]), 0);
     // Wrong key, no key, unlisted, other zone: REFUSED; UDP: NOTIMP.
