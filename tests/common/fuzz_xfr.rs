@@ -88,7 +88,8 @@ pub fn setup(repo: &Path) -> &'static Setup {
         let acl = Arc::new(cfg.transfers.zones[&apex].clone());
         let zone = up.zones.get(&apex).expect("zone served").clone();
         let soa = zone.soa();
-        let (source, ttl) = (soa.rdatas[0].clone(), soa.ttl);
+        let source: Box<[u8]> = soa.rdatas.first().expect("SOA rdata").into();
+        let ttl = soa.ttl;
         // Serial SERIAL-2 with everything up, then down, then up again: what Engine::commit
         // records for two health changes.
         let mut state = ZoneState {
