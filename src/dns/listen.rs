@@ -79,36 +79,63 @@ pub async fn serve_udp(
             continue; // cannot be answered
         }
         let started = std::time::Instant::now();
-        // Zone transfers, the SOA of transferred zones and TSIG-signed queries (crate::xfr).
-        let intercepted = xfr
-            .as_ref()
-            .and_then(|x| x.intercept(&buf[..len], src, Transport::Udp))
-            .and_then(|(mut msgs, outcome)| msgs.pop().map(|m| (m, outcome)));
         let snap = snapshot.load();
-        if let Some((mut resp, outcome)) = intercepted
-            .or_else(|| handler::answer_guarded(&snap, &buf[..len], Transport::Udp, std::mem::take(&mut out)))
-        {
-            match rrl.as_ref().map(|r| r.check(src.ip(), started)) {
-                None | Some(Verdict::Send) => {}
-                Some(Verdict::Slip) => {
-                    slip_response(&mut resp);
-                    observer.rate_limited(true);
-                }
-                Some(Verdict::Drop) => {
-                    observer.rate_limited(false);
-                    out = resp;
-                    continue;
-                }
-            }
+        if let Some((resp, outcome)) = answer_datagram(
+            &snap,
+            &buf[..len],
+            src,
+            xfr.as_deref(),
+            rrl.as_deref(),
+            &*observer,
+            started,
+            &mut out,
+        ) {
             if let Err(e) = socket.send_to(&resp, src).await {
                 debug!(error = %e, %src, "udp send error");
             }
             observer.observe(Transport::Udp, &outcome, started.elapsed());
             out = resp;
-        } else {
-            observer.dropped(Transport::Udp);
         }
     }
+}
+
+/// One UDP datagram to its answer, shared by both receive loops: the transfer hook (zone
+/// transfers, SOA of transferred zones, TSIG-signed queries; `crate::xfr`) or the query path,
+/// then rate limiting. `None` when nothing is sent (unanswerable, counted as dropped; or held
+/// back by RRL, in which case the answer's buffer goes back to `out` for reuse).
+#[allow(clippy::too_many_arguments)]
+fn answer_datagram(
+    snap: &crate::snapshot::Snapshot,
+    msg: &[u8],
+    src: SocketAddr,
+    xfr: Option<&dyn TransferHook>,
+    rrl: Option<&Rrl>,
+    observer: &dyn QueryObserver,
+    started: std::time::Instant,
+    out: &mut Vec<u8>,
+) -> Option<(Vec<u8>, handler::Outcome)> {
+    let intercepted = xfr
+        .and_then(|x| x.intercept(msg, src, Transport::Udp))
+        .and_then(|(mut msgs, outcome)| msgs.pop().map(|m| (m, outcome)));
+    let Some((mut resp, outcome)) =
+        intercepted.or_else(|| handler::answer_guarded(snap, msg, Transport::Udp, std::mem::take(out)))
+    else {
+        observer.dropped(Transport::Udp);
+        return None;
+    };
+    match rrl.map(|r| r.check(src.ip(), started)) {
+        None | Some(Verdict::Send) => {}
+        Some(Verdict::Slip) => {
+            slip_response(&mut resp);
+            observer.rate_limited(true);
+        }
+        Some(Verdict::Drop) => {
+            observer.rate_limited(false);
+            *out = resp;
+            return None;
+        }
+    }
+    Some((resp, outcome))
 }
 
 /// Accepts TCP connections until `shutdown` flips, each served by its own task under the limits.
@@ -316,29 +343,18 @@ pub fn serve_udp_blocking(
                 continue;
             }
             let msg = &bufs[i * UDP_BUF..i * UDP_BUF + len];
-            // Zone transfers, the SOA of transferred zones and TSIG-signed queries (crate::xfr).
-            let intercepted = xfr
-                .as_ref()
-                .and_then(|x| x.intercept(msg, src, Transport::Udp))
-                .and_then(|(mut msgs, outcome)| msgs.pop().map(|m| (m, outcome)));
-            let Some((mut resp, outcome)) = intercepted
-                .or_else(|| handler::answer_guarded(&snap, msg, Transport::Udp, std::mem::take(&mut outs[k])))
-            else {
-                observer.dropped(Transport::Udp);
+            let Some((resp, outcome)) = answer_datagram(
+                &snap,
+                msg,
+                src,
+                xfr.as_deref(),
+                rrl.as_deref(),
+                &*observer,
+                started,
+                &mut outs[k],
+            ) else {
                 continue;
             };
-            match rrl.as_ref().map(|r| r.check(src.ip(), started)) {
-                None | Some(Verdict::Send) => {}
-                Some(Verdict::Slip) => {
-                    slip_response(&mut resp);
-                    observer.rate_limited(true);
-                }
-                Some(Verdict::Drop) => {
-                    observer.rate_limited(false);
-                    outs[k] = resp;
-                    continue;
-                }
-            }
             outs[k] = resp;
             dest[k] = Some(*addr);
             outcomes[k] = outcome;
