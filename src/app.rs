@@ -21,9 +21,9 @@ use crate::snapshot::{SharedSnapshot, Snapshot};
 
 /// Sockets bound before anything is served.
 pub struct Listeners {
-    /// Per DNS address, the UDP sockets serving it: one per worker, sharing the port through
-    /// `SO_REUSEPORT` on Linux (the kernel spreads clients over them); one elsewhere.
-    pub udp: Vec<Vec<std::net::UdpSocket>>,
+    /// Per DNS address, its UDP socket (read by several threads on Linux, see
+    /// [`listen::UdpCrew`]; by tokio tasks elsewhere).
+    pub udp: Vec<std::net::UdpSocket>,
     pub tcp: Vec<std::net::TcpListener>,
     pub http: Option<std::net::TcpListener>,
 }
@@ -37,9 +37,8 @@ impl Listeners {
             tcp: Vec::new(),
             http: None,
         };
-        let workers = udp_workers();
         for addr in dns {
-            let (udp, tcp) = bind_dns(*addr, workers)?;
+            let (udp, tcp) = bind_dns(*addr)?;
             l.udp.push(udp);
             l.tcp.push(tcp);
         }
@@ -51,37 +50,14 @@ impl Listeners {
     }
 }
 
-/// UDP receive loops per DNS address: one per core, at most 8.
-fn udp_workers() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8)
-}
-
-/// UDP (`workers` sockets on one port) and TCP on one address; with port 0, all on the same
-/// kernel-chosen port (retried when that port is taken).
-fn bind_dns(addr: SocketAddr, workers: usize) -> anyhow::Result<(Vec<std::net::UdpSocket>, std::net::TcpListener)> {
+/// UDP and TCP on one address; with port 0, both on the same kernel-chosen port (retried when
+/// that port is taken for TCP).
+fn bind_dns(addr: SocketAddr) -> anyhow::Result<(std::net::UdpSocket, std::net::TcpListener)> {
     let mut attempt = 0;
     loop {
-        let first = bind_udp(addr, workers > 1).with_context(|| format!("cannot bind UDP {addr}"))?;
-        let actual = first.local_addr()?;
-        let mut udp = vec![first];
-        let mut failed = None;
-        for _ in 1..workers {
-            match bind_udp(actual, true) {
-                Ok(s) => udp.push(s),
-                Err(e) => {
-                    failed = Some(anyhow::Error::from(e).context(format!("cannot bind UDP {actual}")));
-                    break;
-                }
-            }
-        }
-        let tcp = match failed {
-            Some(e) => Err(e),
-            None => bind_tcp(actual).with_context(|| format!("cannot bind TCP {actual}")),
-        };
-        match tcp {
+        let udp = bind_udp(addr).with_context(|| format!("cannot bind UDP {addr}"))?;
+        let actual = udp.local_addr()?;
+        match bind_tcp(actual).with_context(|| format!("cannot bind TCP {actual}")) {
             Ok(tcp) => return Ok((udp, tcp)),
             Err(_) if addr.port() == 0 && attempt < 20 => attempt += 1,
             Err(e) => return Err(e),
@@ -89,16 +65,19 @@ fn bind_dns(addr: SocketAddr, workers: usize) -> anyhow::Result<(Vec<std::net::U
     }
 }
 
-/// One UDP socket. On Linux it is blocking with a read timeout, for a dedicated receive thread
+/// Asks for a receive buffer of this size (the kernel caps it at `net.core.rmem_max`): one
+/// socket takes every query for its address, so bursts queue here rather than being dropped.
+const UDP_RCVBUF: usize = 4 << 20;
+
+/// One UDP socket. On Linux it is blocking with a read timeout, for dedicated receive threads
 /// (`listen::serve_udp_blocking`); elsewhere non-blocking, for the tokio loop.
-fn bind_udp(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::UdpSocket> {
+fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, None)?;
-    #[cfg(target_os = "linux")]
-    if reuse_port {
-        sock.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = reuse_port;
+    // Best effort: a smaller buffer still works.
+    let _ = sock.set_recv_buffer_size(UDP_RCVBUF);
     sock.bind(&addr.into())?;
     #[cfg(target_os = "linux")]
     sock.set_read_timeout(Some(listen::UDP_STOP_POLL))?;
@@ -184,41 +163,44 @@ pub async fn run_notify(
     let mut udp_threads = Vec::new();
     // Handles on the same sockets, to wake the blocked receive threads at shutdown.
     let mut udp_wake: Vec<std::net::UdpSocket> = Vec::new();
-    for group in listeners.udp {
-        let Some(addr) = group.first().map(|s| s.local_addr()).transpose()? else {
-            continue;
-        };
-        for (i, sock) in group.into_iter().enumerate() {
-            #[cfg(target_os = "linux")]
-            {
-                udp_wake.push(sock.try_clone()?);
-                let (snapshot, observer, rrl, xfr, stop) = (
+    #[cfg(target_os = "linux")]
+    let mut udp_crews: Vec<Arc<listen::UdpCrew>> = Vec::new();
+    let udp_threads_per_addr = config.server.udp_threads.max(1);
+    for sock in listeners.udp {
+        let addr = sock.local_addr()?;
+        #[cfg(target_os = "linux")]
+        {
+            udp_wake.push(sock.try_clone()?);
+            let crew = Arc::new(listen::UdpCrew::new(udp_threads_per_addr, udp_stop.clone()));
+            udp_crews.push(crew.clone());
+            for i in 0..udp_threads_per_addr {
+                let (sock, snapshot, observer, rrl, xfr, crew) = (
+                    sock.try_clone()?,
                     snapshot.clone(),
                     observer.clone(),
                     rrl.clone(),
                     xfr_hook.clone(),
-                    udp_stop.clone(),
+                    crew.clone(),
                 );
                 let t = std::thread::Builder::new()
                     .name(format!("gslbd-udp-{i}"))
-                    .spawn(move || listen::serve_udp_blocking(sock, snapshot, observer, rrl, xfr, stop))
+                    .spawn(move || listen::serve_udp_blocking(sock, snapshot, observer, rrl, xfr, crew, i))
                     .with_context(|| format!("cannot start UDP thread {i} for {addr}"))?;
                 udp_threads.push(t);
             }
-            #[cfg(not(target_os = "linux"))]
-            {
-                let _ = i;
-                let sock = Arc::new(tokio::net::UdpSocket::from_std(sock)?);
-                for _ in 0..udp_workers() {
-                    tasks.spawn(listen::serve_udp(
-                        sock.clone(),
-                        snapshot.clone(),
-                        observer.clone(),
-                        rrl.clone(),
-                        xfr_hook.clone(),
-                        shutdown.clone(),
-                    ));
-                }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let sock = Arc::new(tokio::net::UdpSocket::from_std(sock)?);
+            for _ in 0..udp_threads_per_addr {
+                tasks.spawn(listen::serve_udp(
+                    sock.clone(),
+                    snapshot.clone(),
+                    observer.clone(),
+                    rrl.clone(),
+                    xfr_hook.clone(),
+                    shutdown.clone(),
+                ));
             }
         }
         info!("listening for UDP on {addr}");
@@ -248,7 +230,10 @@ pub async fn run_notify(
     let (admin_tx, admin_rx) = mpsc::channel(16);
     spawn_sighup(reload_tx.clone());
     let admin_token = config.server.admin_token.clone();
-    let mut publisher = Publisher::new(snapshot.clone(), config, overrides, metrics.clone())?;
+    // The probes' own runtime (see `ProbeRuntime`); dropped at the end of this function, in the
+    // main runtime, after the publisher has stopped.
+    let probe_rt = crate::health::runner::ProbeRuntime::new()?;
+    let mut publisher = Publisher::new(snapshot.clone(), config, overrides, metrics.clone(), probe_rt.handle())?;
     let http_state = Arc::new(HttpState {
         snapshot: snapshot.clone(),
         ready: false.into(),
@@ -312,6 +297,10 @@ pub async fn run_notify(
         // Wakes a thread blocked in recvmmsg (Linux reports ENOTCONN for an unconnected UDP
         // socket but still shuts it); the read timeout is the fallback.
         let _ = socket2::SockRef::from(s).shutdown(std::net::Shutdown::Read);
+    }
+    #[cfg(target_os = "linux")]
+    for crew in &udp_crews {
+        crew.stop();
     }
     let drain = async {
         let _ = publisher_task.await;

@@ -74,12 +74,7 @@ pub fn run(args: &DemoArgs, stop: impl Future<Output = ()> + Send + 'static) -> 
         let (tx, rx) = watch::channel(false);
         start_stand_ins(&rx)?;
         let listeners = Listeners::bind(&cfg.server.dns_listen, cfg.server.http_listen)?;
-        let dns = listeners
-            .udp
-            .first()
-            .and_then(|g| g.first())
-            .map(|s| s.local_addr())
-            .transpose()?;
+        let dns = listeners.udp.first().map(|s| s.local_addr()).transpose()?;
         let http = listeners.http.as_ref().map(|s| s.local_addr()).transpose()?;
         tokio::spawn(async move {
             stop.await;

@@ -68,6 +68,8 @@ pub struct Metrics {
     /// 1 while the last state file read or write succeeded (or there is no state file).
     pub state_file_ok: IntGauge,
     rrl: [IntCounter; 2],
+    /// Times a UDP helper thread was called in because the socket had a backlog.
+    udp_helper_calls: IntCounter,
     /// Zone transfers out: serial per zone, bumps, NOTIFY results, transfers served and refused.
     pub xfr_serial: IntGaugeVec,
     pub xfr_serial_bumps: IntCounterVec,
@@ -140,7 +142,16 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let udp_helper_calls = reg(
+            &r,
+            IntCounter::new(
+                "gslbd_udp_helper_calls_total",
+                "Times an extra UDP receive thread was called in because a full batch was queued",
+            )
+            .expect("valid metric"),
+        );
         let m = Metrics {
+            udp_helper_calls,
             rrl: [rrl.with_label_values(&["dropped"]), rrl.with_label_values(&["slipped"])],
             queries,
             response_seconds: [resp.with_label_values(&["udp"]), resp.with_label_values(&["tcp"])],
@@ -380,6 +391,10 @@ impl QueryObserver for Metrics {
 
     fn rate_limited(&self, slipped: bool) {
         self.rrl[slipped as usize].inc();
+    }
+
+    fn udp_helper_called(&self) {
+        self.udp_helper_calls.inc();
     }
 }
 

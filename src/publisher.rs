@@ -100,7 +100,8 @@ pub struct Publisher {
     epoch: u64,
     states: Vec<TargetInfo>,
     runner: Option<Runner>,
-    probe_rt: runner::ProbeRuntime,
+    /// Where probe tasks are spawned (the probes' own runtime).
+    probe_rt: tokio::runtime::Handle,
     tx: mpsc::Sender<ProbeReport>,
     rx: mpsc::Receiver<ProbeReport>,
     first_round: Option<oneshot::Sender<()>>,
@@ -119,12 +120,14 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// `snapshot` already holds the first snapshot built from `config`.
+    /// `snapshot` already holds the first snapshot built from `config`. Probes are spawned on
+    /// `probe_rt` (see [`runner::ProbeRuntime`]).
     pub fn new(
         snapshot: SharedSnapshot,
         config: Config,
         overrides: Overrides,
         metrics: Arc<Metrics>,
+        probe_rt: tokio::runtime::Handle,
     ) -> anyhow::Result<Publisher> {
         let (tx, rx) = mpsc::channel(1024);
         let prober = Arc::new(Prober::with_resolver(config.server.probe_resolver.clone())?);
@@ -166,7 +169,7 @@ impl Publisher {
             epoch: 0,
             states,
             runner: None,
-            probe_rt: runner::ProbeRuntime::new()?,
+            probe_rt,
             tx,
             rx,
             first_round: None,
@@ -233,7 +236,7 @@ impl Publisher {
             self.prober.clone(),
             self.tx.clone(),
             self.metrics.probe_start_delay.clone(),
-            &self.probe_rt.handle(),
+            &self.probe_rt,
         ));
         self.export_targets(&setup);
         self.unprobed = self.states.iter().filter(|s| s.state.probes == 0).count();

@@ -84,6 +84,8 @@ pub struct ServerConfig {
     pub dns_listen: Vec<SocketAddr>,
     pub http_listen: Option<SocketAddr>,
     pub tcp_max_connections: usize,
+    /// Receive threads per UDP address, at most (helpers read only under a backlog).
+    pub udp_threads: usize,
     pub tcp_idle_timeout: Duration,
     pub tcp_total_timeout: Duration,
     pub coalesce: Duration,
@@ -324,6 +326,10 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
     if tcp_max_connections == 0 {
         rep.error("server.tcp_max_connections", "tcp_max_connections must be at least 1");
     }
+    let udp_threads = s.udp_threads.unwrap_or_else(default_udp_threads);
+    if !(1..=256).contains(&udp_threads) {
+        rep.error("server.udp_threads", "udp_threads must be between 1 and 256");
+    }
     let admin_token = std::env::var("GSLBD_ADMIN_TOKEN")
         .ok()
         .or_else(|| s.admin_token.clone())
@@ -382,6 +388,7 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         dns_listen,
         http_listen,
         tcp_max_connections,
+        udp_threads,
         tcp_idle_timeout,
         tcp_total_timeout,
         coalesce,
@@ -389,6 +396,14 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         state_file: None,
         rrl,
     }
+}
+
+/// One UDP receive thread per core, at most 8.
+pub fn default_udp_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
 }
 
 /// `192.0.2.0/24`, `2001:db8::/48` or a bare address (a full-length prefix).
@@ -421,7 +436,7 @@ mod tests {
     fn unknown_keys_and_bad_values_are_located() {
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listn: [\"127.0.0.1:53\"]\n"),
-            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`"]
+            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `udp_threads`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`"]
         );
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listen: [\"127.0.0.1\"]\n  tcp_idle_timeout: 5x\n"),

@@ -71,6 +71,8 @@ pub struct RawServer {
     pub http_listen: Option<String>,
     /// Concurrent TCP connections.
     pub tcp_max_connections: Option<usize>,
+    /// Receive threads per UDP address (default: one per core, at most 8).
+    pub udp_threads: Option<usize>,
     /// Idle timeout of a TCP connection, e.g. `10s`.
     pub tcp_idle_timeout: Option<RawDuration>,
     /// Lifetime of a TCP connection however busy, e.g. `120s`.

@@ -20,6 +20,8 @@ pub trait QueryObserver: Send + Sync + 'static {
     fn dropped(&self, transport: Transport);
     /// A UDP response held back by rate limiting: `slipped` when sent truncated instead.
     fn rate_limited(&self, slipped: bool);
+    /// An extra UDP receive thread was called in (a full batch was queued).
+    fn udp_helper_called(&self) {}
 }
 
 /// The zone-transfer side of the listeners (implemented by `crate::xfr::serve`): given a request

@@ -1,0 +1,126 @@
+//! UDP receive threads (`server.udp_threads`): every thread of an address reads the same socket;
+//! thread 0 always, the others only while a full batch is queued. A paced burst of queries with
+//! a backlog is answered completely and correctly, helpers are called in (counted in
+//! `gslbd_udp_helper_calls_total`), and with one thread none is.
+
+mod common;
+
+use std::collections::HashSet;
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const TOTAL: usize = 20_000;
+/// Queries in flight at most (as dnsperf's -q): enough for a backlog of several batches, few
+/// enough that the socket buffer never overflows.
+const WINDOW: usize = 100;
+
+fn metric(s: &Server, name: &str) -> f64 {
+    let (_, text) = http_get(s.http.unwrap(), "/metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("{name} not in\n{text}"))
+}
+
+/// Sends TOTAL queries for `static` and `mail` (alternating) with at most WINDOW in flight; returns
+/// the set of IDs answered correctly.
+fn burst(s: &Server) -> HashSet<u16> {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.connect(s.udp).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let reader = sock.try_clone().unwrap();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let got = {
+        let answered = answered.clone();
+        std::thread::spawn(move || {
+            let mut ids = HashSet::new();
+            let mut buf = [0u8; 2048];
+            while let Ok(n) = reader.recv(&mut buf) {
+                let m = Message::from_vec(&buf[..n]).expect("a well-formed answer");
+                let want = if m.id % 2 == 0 {
+                    "static.example.test."
+                } else {
+                    "mail.example.test."
+                };
+                let q = &m.queries[0];
+                assert_eq!(q.name().to_string(), want, "answer {} is for the wrong name", m.id);
+                assert_eq!(m.response_code, ResponseCode::NoError);
+                assert!(!m.answers.is_empty(), "answer {} is empty", m.id);
+                ids.insert(m.id);
+                answered.fetch_add(1, Ordering::Relaxed);
+                if ids.len() == TOTAL {
+                    break;
+                }
+            }
+            ids
+        })
+    };
+    let stat = query_msg("static.example.test.", RecordType::A, None);
+    let mail = query_msg("mail.example.test.", RecordType::A, None);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0..TOTAL {
+        while i - answered.load(Ordering::Relaxed) >= WINDOW {
+            assert!(Instant::now() < deadline, "stuck after {i} queries");
+            std::thread::yield_now();
+        }
+        let mut q = if i % 2 == 0 { stat.clone() } else { mail.clone() };
+        q[..2].copy_from_slice(&(i as u16).to_be_bytes());
+        sock.send(&q).unwrap();
+    }
+    got.join().unwrap()
+}
+
+#[test]
+fn helpers_take_a_backlog_and_every_query_is_answered() {
+    let (_dir, cfg) = example_config("  udp_threads: 3\n");
+    let s = Server::start(&["--config", cfg.to_str().unwrap()]);
+    let ids = burst(&s);
+    assert_eq!(ids.len(), TOTAL, "{} of {TOTAL} answered", ids.len());
+    let calls = metric(&s, "gslbd_udp_helper_calls_total ");
+    assert!(
+        calls > 0.0,
+        "no helper was called in for {TOTAL} queries with {WINDOW} in flight"
+    );
+    // The helpers went back to sleep: the server still answers single queries.
+    assert_eq!(s.query("mail.example.test.", RecordType::A).answers.len(), 1);
+}
+
+#[test]
+fn one_thread_answers_everything_alone() {
+    let (_dir, cfg) = example_config("  udp_threads: 1\n");
+    let s = Server::start(&["--config", cfg.to_str().unwrap()]);
+    let ids = burst(&s);
+    assert_eq!(ids.len(), TOTAL, "{} of {TOTAL} answered", ids.len());
+    assert_eq!(metric(&s, "gslbd_udp_helper_calls_total "), 0.0);
+}
+
+#[test]
+fn udp_threads_out_of_range_is_a_located_error() {
+    for bad in ["0", "257", "-1", "two"] {
+        let (_dir, cfg) = example_config(&format!("  udp_threads: {bad}\n"));
+        let (code, out, err) = run_cli(&["check", "--config", cfg.to_str().unwrap()]);
+        assert_ne!(code, 0, "udp_threads: {bad} accepted");
+        let text = format!("{out}{err}");
+        assert!(
+            text.contains("udp_threads"),
+            "no location for udp_threads: {bad}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn stops_promptly_with_sleeping_helpers() {
+    let (_dir, cfg) = example_config("  udp_threads: 4\n");
+    let mut s = Server::start(&["--config", cfg.to_str().unwrap()]);
+    assert_eq!(
+        s.query("www.example.test.", RecordType::A).response_code,
+        ResponseCode::NoError
+    );
+    let t0 = Instant::now();
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(t0.elapsed() < Duration::from_secs(3), "took {:?} to stop", t0.elapsed());
+}
