@@ -230,8 +230,8 @@ pub async fn run_notify(
     let (admin_tx, admin_rx) = mpsc::channel(16);
     spawn_sighup(reload_tx.clone());
     let admin_token = config.server.admin_token.clone();
-    // The probes' own runtime (see `ProbeRuntime`); dropped at the end of this function, in the
-    // main runtime, after the publisher has stopped.
+    // The probes' own runtime (see `ProbeRuntime`), which the publisher shares; dropped at the
+    // end of this function, in the main runtime, after the publisher has stopped.
     let probe_rt = crate::health::runner::ProbeRuntime::new()?;
     let mut publisher = Publisher::new(snapshot.clone(), config, overrides, metrics.clone(), probe_rt.handle())?;
     let http_state = Arc::new(HttpState {
@@ -268,7 +268,11 @@ pub async fn run_notify(
         tasks.spawn(engine.run(swaps, shutdown.clone()));
     }
     let first_round = publisher.start();
-    let publisher_task = tokio::spawn(publisher.run(reload_rx, admin_rx, shutdown.clone()));
+    // The publisher runs beside the probes, at their lower priority (see `ProbeRuntime`): folding
+    // thousands of probe results a second never competes with the UDP threads for a core.
+    let publisher_task = probe_rt
+        .handle()
+        .spawn(publisher.run(reload_rx, admin_rx, shutdown.clone()));
 
     // Ready once the first probe round has reported (every target probed once).
     tokio::select! {

@@ -1,7 +1,8 @@
 //! UDP receive threads (`server.udp_threads`): every thread of an address reads the same socket;
 //! thread 0 always, the others only while a full batch is queued. A paced burst of queries with
 //! a backlog is answered completely and correctly, helpers are called in (counted in
-//! `gslbd_udp_helper_calls_total`), and with one thread none is.
+//! `gslbd_udp_helper_calls_total`), and with one thread none is. Probes and the publisher run on
+//! a thread 10 nicer than the DNS threads.
 
 mod common;
 
@@ -123,4 +124,28 @@ fn stops_promptly_with_sleeping_helpers() {
     s.signal("TERM");
     assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0));
     assert!(t0.elapsed() < Duration::from_secs(3), "took {:?} to stop", t0.elapsed());
+}
+
+/// Niceness of a thread of `pid` by name, from /proc (field 19 of stat).
+fn thread_nice(pid: u32, name: &str) -> Option<i64> {
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let dir = t.ok()?.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+        if comm.trim() == name {
+            let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+            let after = &stat[stat.rfind(')')? + 2..];
+            return after.split_whitespace().nth(16)?.parse().ok();
+        }
+    }
+    None
+}
+
+#[test]
+fn probes_and_publisher_run_nicer_than_the_dns_threads() {
+    // The shipped example config has health checks, so the probe thread exists.
+    let s = Server::start(&[]);
+    let pid = s.child.id();
+    let probe = thread_nice(pid, "gslbd-probe").expect("a gslbd-probe thread");
+    let udp = thread_nice(pid, "gslbd-udp-0").expect("a gslbd-udp-0 thread");
+    assert_eq!(probe - udp, 10, "probe thread nice {probe}, UDP thread nice {udp}");
 }
