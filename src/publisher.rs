@@ -455,6 +455,9 @@ impl Publisher {
                 {
                     warn!("reload: listen addresses changed in the config; they take effect at the next restart");
                 }
+                if cfg.server.udp_threads != self.running.server.udp_threads {
+                    warn!("reload: server.udp_threads changed in the config; it takes effect at the next restart");
+                }
                 if self.swaps.is_none() && !cfg.transfers.is_empty() {
                     warn!("reload: zone transfers were not configured at start; they take effect at the next restart");
                 }
