@@ -16,6 +16,9 @@ use crate::zone::set::ZoneSet;
 pub struct Snapshot {
     /// Increases by one with every swap; shown in `/status` and the metrics.
     pub generation: u64,
+    /// Unique per process (generations repeat across tests and restarts of the publisher):
+    /// what per-thread caches of this snapshot's answers are tagged with.
+    pub uid: u64,
     pub zones: Arc<ZoneSet>,
     pub setup: Arc<GslbSetup>,
     pub health: Health,
@@ -24,9 +27,11 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn new(generation: u64, zones: Arc<ZoneSet>, setup: Arc<GslbSetup>, health: Health) -> Snapshot {
+        static NEXT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let pools = PoolView::build(&setup.gslb, &health);
         Snapshot {
             generation,
+            uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             zones,
             setup,
             health,

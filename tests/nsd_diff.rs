@@ -1,7 +1,8 @@
 //! Differential test: the same zones served by NSD (Debian package `nsd`, run here from a temp
 //! dir on a loopback port with `minimal-responses: yes`) and by gslbd; every question of a
 //! names x types cross product must get the same rcode, AA/TC flags and the same three
-//! sections, over UDP with and without EDNS and over TCP.
+//! sections, over UDP with and without EDNS and over TCP. Every UDP question is asked twice:
+//! the second answer (from gslbd's answer cache) must equal the first byte for byte.
 //!
 //! NSD must be installed (`tests/run.sh` installs it). Set GSLBD_SKIP_NSD=1 to skip explicitly.
 
@@ -168,6 +169,17 @@ fn compare(gslbd: &Server, nsd: &Nsd, names: &[&str], types: &[RecordType]) -> (
                     (raw_udp(gslbd.udp, &msg), raw_udp(nsd.addr, &msg))
                 };
                 n += 1;
+                if mode != "tcp" {
+                    // Asked again (another ID): now from gslbd's answer cache, same bytes.
+                    let mut again = msg.clone();
+                    again[..2].copy_from_slice(&rand_id().to_be_bytes());
+                    let c = raw_udp(gslbd.udp, &again);
+                    if c[2..] != a[2..] || c[..2] != again[..2] {
+                        diffs.push(format!(
+                            "{name} {t:?} over {mode}: asked again, gslbd answered differently"
+                        ));
+                    }
+                }
                 // hickory-proto cannot decode a few RDATA shapes (e.g. empty RDATA of some
                 // types); then the two wire messages are compared byte for byte.
                 let (sa, sb) = match (Message::from_vec(&a), Message::from_vec(&b)) {

@@ -1,6 +1,7 @@
 //! The request ladder: raw query bytes and a snapshot in, response bytes (or a drop) out.
 //! Pure and synchronous: one snapshot, no lock, no `.await`. Each rung cites its RFC.
 
+use super::cache;
 use super::wire::{self, Edns, Encoder, Header, Question, Section, AA, CD, QR, RD, TC};
 use crate::snapshot::Snapshot;
 use crate::zone::lookup::{self, Rcode};
@@ -73,7 +74,82 @@ pub fn answer_guarded(snap: &Snapshot, msg: &[u8], transport: Transport, out: Ve
 
 /// Answers one message. `None` means drop it silently (RFC 1035 4.1.1: we never answer
 /// responses; a message shorter than a header has no ID to answer with).
-pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {
+pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, mut out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {
+    if transport == Transport::Udp {
+        if let Some(outcome) = cached(snap, msg, &mut out) {
+            return Some((out, outcome));
+        }
+    }
+    answer_with(snap, msg, transport, out, transport == Transport::Udp)
+}
+
+/// The answer cache's fast path: the checks of the general path up to the lookup, without
+/// building the question's name; `None` on a miss or on anything the general path must decide
+/// (another opcode, a compressed or malformed question, bad EDNS, EDNS version > 0). An entry
+/// exists only for a question that went through the whole general path, so a hit is what the
+/// general path would answer (tests/answer_cache.rs compares the two on the test corpus).
+fn cached(snap: &Snapshot, msg: &[u8], out: &mut Vec<u8>) -> Option<Outcome> {
+    let header = Header::parse(msg).ok()?;
+    if header.is_response() || header.opcode() != 0 || header.qdcount != 1 {
+        return None;
+    }
+    let (name_len, name_end) = wire::skip_name(msg, wire::HEADER_LEN).ok()?;
+    if name_end != wire::HEADER_LEN + name_len {
+        return None; // compressed: rare enough for the general path
+    }
+    let fixed = msg.get(name_end..name_end + 4)?;
+    let qtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+    let qclass = u16::from_be_bytes([fixed[2], fixed[3]]);
+    let edns = wire::parse_edns(msg, &header, name_end + 4).ok()?;
+    if edns.is_some_and(|e| e.version > 0) {
+        return None;
+    }
+    let key = cache::Key::new(
+        &msg[wire::HEADER_LEN..name_end],
+        qtype,
+        qclass,
+        size_limit(Transport::Udp, edns),
+        edns_state(edns),
+    );
+    cache::get(snap.uid, &key, header.id, header.flags, out)
+}
+
+/// The EDNS part of a cache key: 0 none, 1 EDNS, 2 EDNS with DO.
+fn edns_state(edns: Option<Edns>) -> u8 {
+    edns.map_or(0, |e| if e.dnssec_ok { 2 } else { 1 })
+}
+
+/// [`answer`] without the answer cache: the general path, which tests compare the cached
+/// answers against.
+pub fn answer_uncached(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {
+    answer_with(snap, msg, transport, out, false)
+}
+
+/// A pool source that notes whether the lookup read a pool (then the answer is per query).
+struct Watched<'p> {
+    pools: &'p crate::gslb::view::PoolView,
+    read: std::cell::Cell<bool>,
+}
+
+impl lookup::PoolSource for Watched<'_> {
+    fn pool_rrset<'a>(
+        &'a self,
+        pool: u32,
+        owner: &std::borrow::Cow<'a, crate::name::Name>,
+        qtype: u16,
+    ) -> Option<lookup::Rr<'a>> {
+        self.read.set(true);
+        self.pools.pool_rrset(pool, owner, qtype)
+    }
+}
+
+fn answer_with(
+    snap: &Snapshot,
+    msg: &[u8],
+    transport: Transport,
+    out: Vec<u8>,
+    use_cache: bool,
+) -> Option<(Vec<u8>, Outcome)> {
     let header = Header::parse(msg).ok()?;
     if header.is_response() {
         return None;
@@ -147,8 +223,13 @@ pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -
         return Some(error_response(out, &header, base_flags, Some(question), edns, rcode));
     }
 
+    let limit = size_limit(transport, edns);
     let qname = question.name.to_lowercase();
-    let ans = lookup::lookup(&snap.zones, &snap.pools, &qname, qtype);
+    let pools = Watched {
+        pools: &snap.pools,
+        read: std::cell::Cell::new(false),
+    };
+    let ans = lookup::lookup(&snap.zones, &pools, &qname, qtype);
     let rcode = match ans.rcode {
         Rcode::NoError => RCODE_NOERROR,
         Rcode::NxDomain => RCODE_NXDOMAIN,
@@ -159,7 +240,6 @@ pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -
     if ans.aa {
         flags |= AA;
     }
-    let limit = size_limit(transport, edns);
     let reserve = if edns.is_some() { OPT_LEN } else { 0 };
     let mut enc = Encoder::new(out, header.id, flags, Some(&question), limit, reserve);
     let mut truncated = false;
@@ -185,14 +265,17 @@ pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -
     if let Some(e) = edns {
         enc.push_opt(EDNS_UDP_SIZE, 0, e.dnssec_ok);
     }
-    Some((
-        enc.finish(),
-        Outcome {
-            rcode,
-            qtype,
-            truncated,
-        },
-    ))
+    let outcome = Outcome {
+        rcode,
+        qtype,
+        truncated,
+    };
+    let out = enc.finish();
+    if use_cache && !pools.read.get() {
+        let key = cache::Key::new(question.name.wire(), qtype, question.qclass, limit, edns_state(edns));
+        cache::put(snap.uid, &key, &out, outcome);
+    }
+    Some((out, outcome))
 }
 
 /// RFC 6891 7 and RFC 1035 4.2.1: 512 octets without EDNS; with it, the client's size (at least

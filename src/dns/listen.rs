@@ -260,6 +260,11 @@ const UDP_BATCH: usize = 32;
 /// Receive buffer per datagram: the largest UDP payload, as the tokio path.
 #[cfg(target_os = "linux")]
 const UDP_BUF: usize = 65535;
+/// Distance between two receive buffers: 64 KiB plus one cache line per slot, so that the
+/// buffers' first bytes (where the header and question land) do not all map to the same L1/L2
+/// cache set, as a power-of-two stride would make them.
+#[cfg(target_os = "linux")]
+const UDP_STRIDE: usize = 65536 + 64;
 /// How often an idle receive loop looks at the stop flag.
 #[cfg(target_os = "linux")]
 pub const UDP_STOP_POLL: Duration = Duration::from_millis(200);
@@ -367,7 +372,7 @@ pub fn serve_udp_blocking(
 
     let fd = socket.as_raw_fd();
     // Zeroed allocation: pages are only touched as far as datagrams reach.
-    let mut bufs = vec![0u8; UDP_BATCH * UDP_BUF];
+    let mut bufs = vec![0u8; UDP_BATCH * UDP_STRIDE];
     let mut outs: Vec<Vec<u8>> = (0..UDP_BATCH).map(|_| Vec::with_capacity(1232)).collect();
     let mut received: [(usize, Option<SockaddrStorage>); UDP_BATCH] = [(0, None); UDP_BATCH];
     let mut dest: [Option<SockaddrStorage>; UDP_BATCH] = [None; UDP_BATCH];
@@ -391,9 +396,12 @@ pub fn serve_udp_blocking(
     };
     while !crew.stop.load(Ordering::Relaxed) {
         let n = {
-            let mut chunks = bufs.chunks_mut(UDP_BUF);
-            let mut iovs: [[IoSliceMut<'_>; 1]; UDP_BATCH] =
-                std::array::from_fn(|_| [IoSliceMut::new(chunks.next().unwrap_or_default())]);
+            let mut chunks = bufs.chunks_mut(UDP_STRIDE);
+            let mut iovs: [[IoSliceMut<'_>; 1]; UDP_BATCH] = std::array::from_fn(|_| {
+                [IoSliceMut::new(
+                    chunks.next().map_or(&mut [][..], |c| &mut c[..UDP_BUF]),
+                )]
+            });
             match recvmmsg(fd, &mut recv_hdr, iovs.iter_mut(), flags, None) {
                 Ok(msgs) => {
                     let mut n = 0;
@@ -445,7 +453,7 @@ pub fn serve_udp_blocking(
                 observer.dropped(Transport::Udp);
                 continue;
             }
-            let msg = &bufs[i * UDP_BUF..i * UDP_BUF + len];
+            let msg = &bufs[i * UDP_STRIDE..i * UDP_STRIDE + len];
             let Some((resp, outcome)) = answer_datagram(
                 &snap,
                 msg,

@@ -1,6 +1,7 @@
 //! DNS serving (L2): wire codec, the request ladder, and the socket loops. The only module that
 //! names hickory-server (its `net` TCP framing).
 
+pub mod cache;
 pub mod handler;
 pub mod listen;
 pub mod rrl;

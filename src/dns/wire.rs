@@ -149,6 +149,52 @@ pub fn read_name(msg: &[u8], mut pos: usize) -> Result<(Name, usize), WireError>
     }
 }
 
+/// What [`read_name`] checks, without building the name (no allocation): returns the name's
+/// uncompressed length and the position after its in-place encoding, and fails exactly where
+/// `read_name` fails, with the same error.
+pub fn skip_name(msg: &[u8], mut pos: usize) -> Result<(usize, usize), WireError> {
+    let mut n = 0;
+    let mut end: Option<usize> = None;
+    let mut hops = 0;
+    loop {
+        let len = *msg.get(pos).ok_or(WireError::Truncated)?;
+        match len & 0xc0 {
+            0x00 => {
+                let len = len as usize;
+                if len == 0 {
+                    n += 1;
+                    if n > MAX_NAME_LEN {
+                        return Err(WireError::NameTooLong);
+                    }
+                    return Ok((n, end.unwrap_or(pos + 1)));
+                }
+                if pos + 1 + len > msg.len() {
+                    return Err(WireError::Truncated);
+                }
+                n += 1 + len;
+                if n >= MAX_NAME_LEN {
+                    return Err(WireError::NameTooLong);
+                }
+                pos += 1 + len;
+            }
+            0xc0 => {
+                let lo = *msg.get(pos + 1).ok_or(WireError::Truncated)?;
+                let target = (((len & 0x3f) as usize) << 8) | lo as usize;
+                if target >= pos {
+                    return Err(WireError::BadPointer);
+                }
+                hops += 1;
+                if hops > 127 {
+                    return Err(WireError::BadPointer);
+                }
+                end.get_or_insert(pos + 2);
+                pos = target;
+            }
+            _ => return Err(WireError::BadLabel),
+        }
+    }
+}
+
 fn read_u16(msg: &[u8], pos: usize) -> Result<u16, WireError> {
     msg.get(pos..pos + 2)
         .map(|b| u16::from_be_bytes([b[0], b[1]]))
@@ -170,7 +216,7 @@ pub fn parse_edns(msg: &[u8], header: &Header, mut pos: usize) -> Result<Option<
     let total = header.ancount as usize + header.nscount as usize + header.arcount as usize;
     let first_additional = header.ancount as usize + header.nscount as usize;
     for i in 0..total {
-        let (owner, p) = read_name(msg, pos)?;
+        let (owner_len, p) = skip_name(msg, pos)?;
         let rtype = read_u16(msg, p)?;
         let class = read_u16(msg, p + 2)?;
         let ttl_hi = read_u16(msg, p + 4)?;
@@ -184,7 +230,7 @@ pub fn parse_edns(msg: &[u8], header: &Header, mut pos: usize) -> Result<Option<
             if i < first_additional || edns.is_some() {
                 return Err(WireError::SeveralOpt);
             }
-            if !owner.is_root() {
+            if owner_len != 1 {
                 return Err(WireError::BadOpt);
             }
             // Options must tile the RDATA exactly.
@@ -425,6 +471,56 @@ mod tests {
         let mut short = vec![0u8; 12];
         short.extend_from_slice(&[5, b'a']);
         assert_eq!(read_name(&short, 12), Err(WireError::Truncated));
+    }
+
+    #[test]
+    fn skip_name_fails_and_ends_exactly_where_read_name_does() {
+        // Random messages biased towards label-like bytes and pointers, every start position.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut ok = 0;
+        for _ in 0..20_000 {
+            let len = (next() % 300) as usize;
+            let msg: Vec<u8> = (0..len)
+                .map(|_| match next() % 8 {
+                    0 => 0,
+                    1 => 0xc0,
+                    2 => (next() % 64) as u8,
+                    3 => 63,
+                    _ => next() as u8,
+                })
+                .collect();
+            for pos in 0..=len.min(20) {
+                let a = read_name(&msg, pos).map(|(n, end)| (n.len(), end));
+                assert_eq!(a, skip_name(&msg, pos), "{msg:02x?} at {pos}");
+                ok += a.is_ok() as usize;
+            }
+        }
+        assert!(
+            ok > 1000,
+            "only {ok} names parsed: the inputs do not exercise the success path"
+        );
+        // A maximal name (255 octets) and one octet more.
+        let long = |labels: usize, last: usize| {
+            let mut m = Vec::new();
+            for _ in 0..labels {
+                m.push(63);
+                m.extend_from_slice(&[b'a'; 63]);
+            }
+            m.push(last as u8);
+            m.extend(std::iter::repeat_n(b'b', last));
+            m.push(0);
+            m
+        };
+        for m in [long(3, 61), long(3, 62)] {
+            assert_eq!(read_name(&m, 0).map(|(n, e)| (n.len(), e)), skip_name(&m, 0));
+        }
+        assert!(skip_name(&long(3, 61), 0).is_ok() && skip_name(&long(3, 62), 0).is_err());
     }
 
     #[test]

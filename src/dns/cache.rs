@@ -1,0 +1,152 @@
+//! Per-thread cache of encoded UDP answers, valid for exactly one snapshot.
+//!
+//! Static data gives the same answer bytes to every query that asks the same question the same
+//! way, apart from the ID, the RD/CD bits and the case of the question name. So the query path
+//! encodes such an answer once and later queries copy it and patch those three (gdnsd and Knot
+//! encode per query; this removes the lookup and the encoder from the hot path). Answers that
+//! read a GSLB pool are never cached: a pool's answer is rotated or picked per query.
+//!
+//! - Direct-mapped, [`SLOTS`] entries per thread, so no lock and bounded memory: a flood of
+//!   distinct names only evicts, each miss costs what the uncached path costs.
+//! - An entry belongs to one snapshot ([`Snapshot::uid`], unique per process): a swap (health
+//!   change, reload) makes every entry of the old one a miss without touching the table.
+//! - The key holds everything else the bytes depend on: the name (compared case-insensitively),
+//!   QTYPE, QCLASS, the size limit and the EDNS state (none, present, DO).
+//! - A hit is looked up before the question is parsed into a name (no allocation at all); the
+//!   message is still checked as the general path checks it (see `handler::answer`).
+
+use std::cell::{Cell, RefCell};
+use std::hash::BuildHasher;
+
+use super::handler::Outcome;
+use super::wire::{CD, HEADER_LEN, RD};
+
+/// Entries per thread (a power of two).
+const SLOTS: usize = 2048;
+/// Answers longer than this are not kept (a UDP answer never is: the limit is 1232 with EDNS).
+const MAX_ANSWER: usize = 1232;
+
+/// What a cached answer depends on besides the snapshot: the question's name as received (the
+/// cache compares it case-insensitively), QTYPE, QCLASS, size limit and EDNS state.
+pub(crate) struct Key<'m> {
+    meta: [u8; 7],
+    name: &'m [u8],
+    hash: u64,
+}
+
+impl<'m> Key<'m> {
+    /// `edns` is 0 without EDNS, 1 with it, 2 with the DO bit.
+    pub(crate) fn new(name: &'m [u8], qtype: u16, qclass: u16, limit: usize, edns: u8) -> Key<'m> {
+        let [t0, t1] = qtype.to_be_bytes();
+        let [c0, c1] = qclass.to_be_bytes();
+        let [l0, l1] = (limit.min(u16::MAX as usize) as u16).to_be_bytes();
+        let meta = [t0, t1, c0, c1, l0, l1, edns];
+        let hash = hash(SEED.with(Cell::get), &meta, name);
+        Key { meta, name, hash }
+    }
+
+    fn slot(&self) -> usize {
+        self.hash as usize & (SLOTS - 1)
+    }
+}
+
+/// A multiply-fold hash over 8-byte words with ASCII case folded (`| 0x20` on every byte: the
+/// same for both cases of a letter; the few other bytes it merges only cost a full compare).
+fn hash(seed: u64, meta: &[u8; 7], name: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mix = |h: u64, v: u64| {
+        let m = ((h ^ v) as u128).wrapping_mul(K as u128);
+        (m as u64) ^ ((m >> 64) as u64)
+    };
+    let mut w = [0u8; 8];
+    w[..7].copy_from_slice(meta);
+    let mut h = mix(seed, u64::from_le_bytes(w));
+    let mut chunks = name.chunks_exact(8);
+    for c in &mut chunks {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        h = mix(h, u64::from_le_bytes(b) | 0x2020_2020_2020_2020);
+    }
+    let rest = chunks.remainder();
+    let mut b = [0u8; 8];
+    b[..rest.len()].copy_from_slice(rest);
+    mix(h, (u64::from_le_bytes(b) | 0x2020_2020_2020_2020) ^ name.len() as u64)
+}
+
+struct Entry {
+    uid: u64,
+    meta: [u8; 7],
+    /// The name in lower case.
+    name: Vec<u8>,
+    answer: Vec<u8>,
+    outcome: Outcome,
+}
+
+thread_local! {
+    static TABLE: RefCell<Vec<Option<Entry>>> = const { RefCell::new(Vec::new()) };
+    /// Per thread, from the process's random state: flooding one slot only evicts, but there is
+    /// no reason to make the slot predictable.
+    static SEED: Cell<u64> = Cell::new(foldhash::fast::RandomState::default().hash_one(0u64));
+    static HITS: Cell<u64> = const { Cell::new(0) };
+    static MISSES: Cell<u64> = const { Cell::new(0) };
+}
+
+/// On a hit, writes the answer for a query with `id` and `query_flags` (whose question name,
+/// as received, is the key's) into `out` and returns its outcome.
+pub(crate) fn get(uid: u64, key: &Key<'_>, id: u16, query_flags: u16, out: &mut Vec<u8>) -> Option<Outcome> {
+    let found = TABLE.with(|t| {
+        let t = t.borrow();
+        let e = t.get(key.slot())?.as_ref()?;
+        if e.uid != uid || e.meta != key.meta || !e.name.eq_ignore_ascii_case(key.name) {
+            return None;
+        }
+        out.clear();
+        out.extend_from_slice(&e.answer);
+        Some(e.outcome)
+    });
+    let Some(outcome) = found else {
+        MISSES.with(|m| m.set(m.get() + 1));
+        return None;
+    };
+    out[..2].copy_from_slice(&id.to_be_bytes());
+    let flags = (u16::from_be_bytes([out[2], out[3]]) & !(RD | CD)) | (query_flags & (RD | CD));
+    out[2..4].copy_from_slice(&flags.to_be_bytes());
+    // The question sits uncompressed right after the header; the answer's names point at it.
+    out[HEADER_LEN..HEADER_LEN + key.name.len()].copy_from_slice(key.name);
+    HITS.with(|h| h.set(h.get() + 1));
+    Some(outcome)
+}
+
+/// Keeps `answer` (just encoded for `key` under snapshot `uid`) for later queries.
+pub(crate) fn put(uid: u64, key: &Key<'_>, answer: &[u8], outcome: Outcome) {
+    if answer.len() > MAX_ANSWER {
+        return;
+    }
+    TABLE.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.is_empty() {
+            t.resize_with(SLOTS, || None);
+        }
+        let e = t[key.slot()].get_or_insert_with(|| Entry {
+            uid,
+            meta: key.meta,
+            name: Vec::with_capacity(key.name.len()),
+            answer: Vec::with_capacity(answer.len()),
+            outcome,
+        });
+        // The entry's buffers are reused: no allocation once the table is warm.
+        e.uid = uid;
+        e.meta = key.meta;
+        e.name.clear();
+        e.name.extend(key.name.iter().map(u8::to_ascii_lowercase));
+        e.answer.clear();
+        e.answer.extend_from_slice(answer);
+        e.outcome = outcome;
+    });
+}
+
+/// Hits and misses of this thread's table so far (for tests: a cache that is never hit would
+/// make "cached answers equal uncached ones" vacuous).
+pub fn thread_stats() -> (u64, u64) {
+    (HITS.with(Cell::get), MISSES.with(Cell::get))
+}
