@@ -1,7 +1,9 @@
 //! The UDP answer cache (src/dns/cache.rs) against the general path: every question of the
 //! test corpus (both fixtures' names x types, with and without EDNS and DO, RD and CD on and
 //! off, in three cases of the name) must get byte-identical answers from the cache and from the
-//! uncached path; pool answers stay per query; a new snapshot never sees the old one's answers.
+//! uncached path; pool answers rotated whole come from the cache in every rotation the general
+//! path gives, weighted picks and `max_answers` cuts never do; a new snapshot never sees the old
+//! one's answers.
 
 mod common;
 
@@ -140,23 +142,89 @@ fn cached_answers_equal_uncached_on_the_whole_corpus() {
     assert_eq!(thread_stats().0, hits1, "TCP answers were served from the UDP cache");
 }
 
-#[test]
-fn pool_answers_stay_per_query_and_a_new_snapshot_is_never_answered_from_the_old() {
-    // The shipped example: www.example.test is a GSLB pool (rotated per query).
-    let cfg = config::load(Path::new(config::embedded::CONFIG_PATH), Source::Embedded).expect("example config");
-    let snap = reload::build_snapshot(&cfg, 1).expect("example snapshot");
-    let www: gslbd::name::Name = "www.example.test.".parse().unwrap();
-    let mut seen = std::collections::BTreeSet::new();
-    let (hits0, _) = thread_stats();
-    for i in 0..64u16 {
-        let q = query(i, www.wire(), 1, false, false, Some(false));
-        let (a, _) = answer(&snap, &q, Transport::Udp, Vec::new()).expect("answered");
-        seen.insert(a[2..].to_vec());
-    }
-    assert_eq!(thread_stats().0, hits0, "a pool answer came from the cache");
-    // The example pool has several answers to rotate before any probe result.
-    assert!(seen.len() > 1, "one rotation in 64 answers of a pool");
+/// `answer` or `answer_uncached`.
+type AnswerFn = fn(&Snapshot, &[u8], Transport, Vec<u8>) -> Option<(Vec<u8>, gslbd::dns::handler::Outcome)>;
 
+/// `count` answers to `name` A (EDNS) from `f`, as a set of distinct answers without the ID.
+fn distinct(
+    snap: &Snapshot,
+    name: &str,
+    count: u16,
+    f: AnswerFn,
+) -> std::collections::BTreeSet<Vec<u8>> {
+    let name: gslbd::name::Name = name.parse().unwrap();
+    (0..count)
+        .map(|id| {
+            let q = query(id, name.wire(), 1, false, false, Some(false));
+            f(snap, &q, Transport::Udp, Vec::new()).expect("answered").0[2..].to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn pool_answers_rotate_per_query_from_the_cache_and_picks_are_never_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.zone"),
+        "$ORIGIN t.test.\n$TTL 60\n@ SOA ns hostmaster 1 60 60 600 60\n@ NS ns\nns A 192.0.2.53\n",
+    )
+    .unwrap();
+    // Never probed: only a snapshot is built (every member starts up).
+    let yaml = format!(
+        "version: 1\nzones: [ \"{}\" ]\n\
+         checks: {{ c: {{ type: tcp, address: 127.0.0.1, port: 9 }} }}\n\
+         providers: {{ a: {{}}, b: {{}} }}\n\
+         pools:\n\
+         \x20 all.t.test.: {{ policy: all, members: [ {{ provider: a, address: 192.0.2.1, check: c }}, \
+         {{ provider: a, address: 192.0.2.2, check: c }}, {{ provider: b, address: 192.0.2.3, check: c }}, \
+         {{ provider: b, address: 192.0.2.4, check: c }} ] }}\n\
+         \x20 cut.t.test.: {{ policy: all, max_answers: 2, members: [ {{ provider: a, address: 192.0.2.1, check: c }}, \
+         {{ provider: a, address: 192.0.2.2, check: c }}, {{ provider: b, address: 192.0.2.3, check: c }} ] }}\n\
+         \x20 w.t.test.: {{ policy: weighted, members: [ {{ provider: a, address: 192.0.2.1, check: c, weight: 3 }}, \
+         {{ provider: b, address: 192.0.2.2, check: c, weight: 1 }} ] }}\n\
+         \x20 one.t.test.: {{ policy: all, members: [ {{ provider: a, address: 192.0.2.9, check: c }} ] }}\n",
+        dir.path().join("t.zone").display()
+    );
+    let snap = snapshot_of(&yaml, dir.path());
+
+    // A pool rotated whole: the cached answers are exactly the uncached path's rotations (all 4
+    // seen in 400 queries by both), and every one after the first came from the cache.
+    let (h0, _) = thread_stats();
+    let general = distinct(&snap, "all.t.test.", 400, answer_uncached);
+    let cached = distinct(&snap, "all.t.test.", 400, answer);
+    assert_eq!(general.len(), 4, "the uncached path gave {} rotations", general.len());
+    assert_eq!(cached, general, "cached rotations differ from the uncached path's");
+    assert_eq!(
+        thread_stats().0 - h0,
+        399,
+        "the rotated pool answer was not served from the cache"
+    );
+
+    // One member: cached as it is.
+    let (h0, _) = thread_stats();
+    assert_eq!(
+        distinct(&snap, "one.t.test.", 10, answer),
+        distinct(&snap, "one.t.test.", 1, answer_uncached)
+    );
+    assert_eq!(
+        thread_stats().0 - h0,
+        9,
+        "the first answer fills the cache, the other 9 come from it"
+    );
+
+    // A `max_answers` cut and a weighted pick vary in more than order: never cached, and they
+    // still vary.
+    for name in ["cut.t.test.", "w.t.test."] {
+        let (h0, _) = thread_stats();
+        let seen = distinct(&snap, name, 200, answer);
+        assert_eq!(thread_stats().0, h0, "{name}: a pick came from the cache");
+        assert!(seen.len() > 1, "{name}: one answer in 200 queries");
+        assert_eq!(seen, distinct(&snap, name, 200, answer_uncached), "{name}");
+    }
+}
+
+#[test]
+fn a_new_snapshot_is_never_answered_from_the_old() {
     // Same question, two snapshots of different zone data: each gets its own answer.
     let dir = tempfile::tempdir().unwrap();
     let zone = dir.path().join("t.zone");

@@ -3,8 +3,10 @@
 //! Static data gives the same answer bytes to every query that asks the same question the same
 //! way, apart from the ID, the RD/CD bits and the case of the question name. So the query path
 //! encodes such an answer once and later queries copy it and patch those three (gdnsd and Knot
-//! encode per query; this removes the lookup and the encoder from the hot path). Answers that
-//! read a GSLB pool are never cached: a pool's answer is rotated or picked per query.
+//! encode per query; this removes the lookup and the encoder from the hot path). A GSLB pool's
+//! answer is kept only when it is the pool's whole selection in a rotation chosen per query: the
+//! entry notes where its records sit and every hit rotates them by a fresh per-query number, as
+//! the uncached path does. Weighted and single picks and `max_answers` cuts are never kept.
 //!
 //! - Direct-mapped, [`SLOTS`] entries per thread, so no lock and bounded memory: a flood of
 //!   distinct names only evicts, each miss costs what the uncached path costs.
@@ -73,8 +75,17 @@ fn hash(seed: u64, meta: &[u8; 7], name: &[u8]) -> u64 {
     mix(h, (u64::from_le_bytes(b) | 0x2020_2020_2020_2020) ^ name.len() as u64)
 }
 
+/// Where the equal-size records of a rotated pool answer sit in the encoded answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rotation {
+    pub start: usize,
+    pub size: usize,
+    pub n: usize,
+}
+
 struct Entry {
     uid: u64,
+    rotation: Option<Rotation>,
     meta: [u8; 7],
     /// The name in lower case.
     name: Vec<u8>,
@@ -102,9 +113,9 @@ pub(crate) fn get(uid: u64, key: &Key<'_>, id: u16, query_flags: u16, out: &mut 
         }
         out.clear();
         out.extend_from_slice(&e.answer);
-        Some(e.outcome)
+        Some((e.outcome, e.rotation))
     });
-    let Some(outcome) = found else {
+    let Some((outcome, rotation)) = found else {
         MISSES.with(|m| m.set(m.get() + 1));
         return None;
     };
@@ -113,12 +124,17 @@ pub(crate) fn get(uid: u64, key: &Key<'_>, id: u16, query_flags: u16, out: &mut 
     out[2..4].copy_from_slice(&flags.to_be_bytes());
     // The question sits uncompressed right after the header; the answer's names point at it.
     out[HEADER_LEN..HEADER_LEN + key.name.len()].copy_from_slice(key.name);
+    if let Some(r) = rotation {
+        let k = (crate::gslb::view::per_query_number() % r.n as u64) as usize;
+        out[r.start..r.start + r.n * r.size].rotate_left(k * r.size);
+    }
     HITS.with(|h| h.set(h.get() + 1));
     Some(outcome)
 }
 
-/// Keeps `answer` (just encoded for `key` under snapshot `uid`) for later queries.
-pub(crate) fn put(uid: u64, key: &Key<'_>, answer: &[u8], outcome: Outcome) {
+/// Keeps `answer` (just encoded for `key` under snapshot `uid`) for later queries; `rotation`
+/// when its pool records are to be rotated on every hit.
+pub(crate) fn put(uid: u64, key: &Key<'_>, answer: &[u8], outcome: Outcome, rotation: Option<Rotation>) {
     if answer.len() > MAX_ANSWER {
         return;
     }
@@ -129,6 +145,7 @@ pub(crate) fn put(uid: u64, key: &Key<'_>, answer: &[u8], outcome: Outcome) {
         }
         let e = t[key.slot()].get_or_insert_with(|| Entry {
             uid,
+            rotation,
             meta: key.meta,
             name: Vec::with_capacity(key.name.len()),
             answer: Vec::with_capacity(answer.len()),
@@ -136,6 +153,7 @@ pub(crate) fn put(uid: u64, key: &Key<'_>, answer: &[u8], outcome: Outcome) {
         });
         // The entry's buffers are reused: no allocation once the table is warm.
         e.uid = uid;
+        e.rotation = rotation;
         e.meta = key.meta;
         e.name.clear();
         e.name.extend(key.name.iter().map(u8::to_ascii_lowercase));

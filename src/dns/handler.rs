@@ -125,10 +125,14 @@ pub fn answer_uncached(snap: &Snapshot, msg: &[u8], transport: Transport, out: V
     answer_with(snap, msg, transport, out, false)
 }
 
-/// A pool source that notes whether the lookup read a pool (then the answer is per query).
+/// A pool source that notes which pool answers the lookup used: none (the answer is static data,
+/// cacheable as it is), or one whose records are rotated whole per query (cacheable, rotated on
+/// every hit), or anything else (per query: not cached).
 struct Watched<'p> {
     pools: &'p crate::gslb::view::PoolView,
-    read: std::cell::Cell<bool>,
+    reads: std::cell::Cell<u32>,
+    /// Of the last pool answer read: the number of records when rotated whole.
+    whole: std::cell::Cell<Option<usize>>,
 }
 
 impl lookup::PoolSource for Watched<'_> {
@@ -138,9 +142,41 @@ impl lookup::PoolSource for Watched<'_> {
         owner: &std::borrow::Cow<'a, crate::name::Name>,
         qtype: u16,
     ) -> Option<lookup::Rr<'a>> {
-        self.read.set(true);
-        self.pools.pool_rrset(pool, owner, qtype)
+        let rr = self.pools.pool_rrset(pool, owner, qtype)?;
+        self.reads.set(self.reads.get().saturating_add(1));
+        self.whole.set(self.pools.whole_rotation(pool, qtype));
+        Some(rr)
     }
+}
+
+/// Where the records of a pool answer rotated whole sit in its encoded response, for the cache:
+/// `(offset, record size, records)`. Only for the plain shape (the pool's RRset alone in the
+/// answer section, every record of the question's type and owned by a pointer to the question,
+/// nothing in authority, only the OPT record in additional), checked byte by byte; `None`
+/// otherwise.
+fn rotation_layout(resp: &[u8], qname_len: usize, qtype: u16, n: usize, edns: bool) -> Option<cache::Rotation> {
+    let count = |i: usize| u16::from_be_bytes([resp[4 + 2 * i], resp[5 + 2 * i]]) as usize;
+    if resp.len() < wire::HEADER_LEN || count(1) != n || count(2) != 0 || count(3) != edns as usize {
+        return None;
+    }
+    if u16::from_be_bytes([resp[2], resp[3]]) & TC != 0 {
+        return None;
+    }
+    let start = wire::HEADER_LEN + qname_len + 4;
+    let end = resp.len().checked_sub(if edns { OPT_LEN } else { 0 })?;
+    let len = end.checked_sub(start)?;
+    if n == 0 || len % n != 0 {
+        return None;
+    }
+    let size = len / n;
+    let plain = (0..n).all(|k| {
+        let rr = &resp[start + k * size..start + (k + 1) * size];
+        size >= 12
+            && rr[..2] == [0xc0, wire::HEADER_LEN as u8]
+            && u16::from_be_bytes([rr[2], rr[3]]) == qtype
+            && u16::from_be_bytes([rr[10], rr[11]]) as usize == size - 12
+    });
+    plain.then_some(cache::Rotation { start, size, n })
 }
 
 fn answer_with(
@@ -227,7 +263,8 @@ fn answer_with(
     let qname = question.name.to_lowercase();
     let pools = Watched {
         pools: &snap.pools,
-        read: std::cell::Cell::new(false),
+        reads: std::cell::Cell::new(0),
+        whole: std::cell::Cell::new(None),
     };
     let ans = lookup::lookup(&snap.zones, &pools, &qname, qtype);
     let rcode = match ans.rcode {
@@ -271,9 +308,16 @@ fn answer_with(
         truncated,
     };
     let out = enc.finish();
-    if use_cache && !pools.read.get() {
-        let key = cache::Key::new(question.name.wire(), qtype, question.qclass, limit, edns_state(edns));
-        cache::put(snap.uid, &key, &out, outcome);
+    if use_cache {
+        let rotation = match (pools.reads.get(), pools.whole.get()) {
+            (0, _) | (1, Some(1)) => Some(None),
+            (1, Some(n)) => rotation_layout(&out, question.name.len(), qtype, n, edns.is_some()).map(Some),
+            _ => None,
+        };
+        if let Some(rotation) = rotation {
+            let key = cache::Key::new(question.name.wire(), qtype, question.qclass, limit, edns_state(edns));
+            cache::put(snap.uid, &key, &out, outcome, rotation);
+        }
     }
     Some((out, outcome))
 }

@@ -91,22 +91,46 @@ impl PoolView {
     }
 
     fn next(&self) -> u64 {
-        // splitmix64 over a per-thread counter: cheap, well spread for weighted picks, and no
-        // cache line shared between the receive threads. Each thread starts at its own point.
-        thread_local! {
-            static COUNTER: Cell<u64> = Cell::new(SEED.fetch_add(0x6a09_e667_f3bc_c909, Ordering::Relaxed));
-        }
-        static SEED: AtomicU64 = AtomicU64::new(0);
-        let mut z = COUNTER.with(|c| {
-            let v = c.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
-            c.set(v);
-            v
-        });
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        per_query_number()
     }
 
+    /// When the answer of `pool` to `qtype` is every record of its selection in a rotation
+    /// chosen per query (no weighted or single pick, no `max_answers` cut), the number of
+    /// records; `None` otherwise. Such an answer can be kept encoded and rotated per query.
+    pub fn whole_rotation(&self, pool: u32, qtype: u16) -> Option<usize> {
+        let p = self.pools.get(pool as usize)?;
+        if p.is_cname || p.weighted {
+            return None;
+        }
+        let fam = match qtype {
+            rtype::A => &p.v4,
+            rtype::AAAA => &p.v6,
+            _ => return None,
+        };
+        let n = fam.rdatas.len();
+        (n > 0 && p.max_answers.is_none_or(|m| m >= n)).then_some(n)
+    }
+}
+
+/// A well-spread number per call, for rotations and weighted picks.
+pub fn per_query_number() -> u64 {
+    // splitmix64 over a per-thread counter: cheap, well spread for weighted picks, and no
+    // cache line shared between the receive threads. Each thread starts at its own point.
+    thread_local! {
+        static COUNTER: Cell<u64> = Cell::new(SEED.fetch_add(0x6a09_e667_f3bc_c909, Ordering::Relaxed));
+    }
+    static SEED: AtomicU64 = AtomicU64::new(0);
+    let mut z = COUNTER.with(|c| {
+        let v = c.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        c.set(v);
+        v
+    });
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl PoolView {
     /// The answer for one family, rotated or picked for this query.
     fn answer<'a>(&'a self, p: &'a PoolAnswer, a: &'a FamilyAnswer, single: bool) -> Cow<'a, [Box<[u8]>]> {
         let n = a.rdatas.len();
