@@ -146,12 +146,7 @@ fn cached_answers_equal_uncached_on_the_whole_corpus() {
 type AnswerFn = fn(&Snapshot, &[u8], Transport, Vec<u8>) -> Option<(Vec<u8>, gslbd::dns::handler::Outcome)>;
 
 /// `count` answers to `name` A (EDNS) from `f`, as a set of distinct answers without the ID.
-fn distinct(
-    snap: &Snapshot,
-    name: &str,
-    count: u16,
-    f: AnswerFn,
-) -> std::collections::BTreeSet<Vec<u8>> {
+fn distinct(snap: &Snapshot, name: &str, count: u16, f: AnswerFn) -> std::collections::BTreeSet<Vec<u8>> {
     let name: gslbd::name::Name = name.parse().unwrap();
     (0..count)
         .map(|id| {

@@ -596,3 +596,76 @@ fn check_reports_transfer_errors_with_their_place() {
     let all = format!("{out}{err}");
     assert!(all.contains("c.yaml:5:49: unknown TSIG key \"nokey\""), "{all}");
 }
+
+#[test]
+fn a_signed_udp_answer_without_room_for_its_tsig_is_the_question_alone_with_tc() {
+    // RFC 8945 5.3: a TSIG-signed answer that would exceed the client's size with its TSIG
+    // record carries only the question (and the TSIG), with TC and NOERROR.
+    let dir = tempfile::tempdir().unwrap();
+    let txt = "x".repeat(200);
+    // Unsigned, the TXT answer is 442 octets (fits 512); the TSIG record of key k1 with
+    // hmac-sha256 adds 75 (517: does not).
+    std::fs::write(
+        dir.path().join("big.test.zone"),
+        format!(
+            "$ORIGIN big.test.\n$TTL 60\n@ SOA ns hostmaster 1 60 60 600 60\n@ NS ns\nns A 192.0.2.53\n\
+             t TXT \"{txt}\" \"{txt}\"\nsmall TXT \"fits\"\n"
+        ),
+    )
+    .unwrap();
+    let k1 = secret();
+    let cfg = format!(
+        "version: 1\nzones: [{:?}]\ntsig_keys:\n  k1: {{ algorithm: hmac-sha256, secret: \"{k1}\" }}\n\
+         transfers:\n  big.test.:\n    secondaries:\n\
+         \x20     - {{ address: \"127.0.0.1:9\", key: k1, notify: false }}\n",
+        dir.path().join("big.test.zone").display()
+    );
+    std::fs::write(dir.path().join("c.yaml"), cfg).unwrap();
+    let s = Server::start(&["--config", dir.path().join("c.yaml").to_str().unwrap()]);
+    let at = format!("@{}", s.udp.ip());
+    let p = s.udp.port().to_string();
+    let key = format!("hmac-sha256:k1:{k1}");
+    let size = |out: &str| -> usize {
+        out.split("MSG SIZE  rcvd: ")
+            .nth(1)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no size in:\n{out}"))
+    };
+    let verified = |out: &str| !out.contains("Couldn't verify") && !out.contains("failure") && out.contains("NOERROR");
+
+    // Unsigned, without EDNS: the whole answer, 442 octets.
+    let out = dig(&[&at, "-p", &p, "+noedns", "+ignore", "t.big.test.", "TXT"]);
+    assert!(out.contains("ANSWER: 1,") && !out.contains(" tc"), "{out}");
+    assert_eq!(size(&out), 442, "{out}");
+
+    // Signed, without EDNS: TC, the question alone, within 512 octets, and the TSIG verifies.
+    let out = dig(&[&at, "-p", &p, "+noedns", "+ignore", "-y", &key, "t.big.test.", "TXT"]);
+    assert!(out.contains(" tc") && out.contains("ANSWER: 0,"), "{out}");
+    assert!(size(&out) <= 512, "{out}");
+    assert!(verified(&out), "{out}");
+
+    // A small signed answer is whole; so is the big one with EDNS's 1232 octets, or over TCP.
+    let out = dig(&[
+        &at,
+        "-p",
+        &p,
+        "+noedns",
+        "+ignore",
+        "-y",
+        &key,
+        "small.big.test.",
+        "TXT",
+    ]);
+    assert!(
+        out.contains("ANSWER: 1,") && !out.contains(" tc") && verified(&out),
+        "{out}"
+    );
+    let tcp_port = s.tcp.port().to_string();
+    for (extra, port) in [("+bufsize=1232", &p), ("+tcp", &tcp_port)] {
+        let out = dig(&[&at, "-p", port, extra, "-y", &key, "t.big.test.", "TXT"]);
+        assert!(
+            out.contains("ANSWER: 1,") && !out.contains(" tc") && verified(&out),
+            "{extra}:\n{out}"
+        );
+    }
+}

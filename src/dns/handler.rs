@@ -50,7 +50,31 @@ pub struct Outcome {
 /// path is caught, logged at error level, and answered with SERVFAIL (design.md: SERVFAIL only for
 /// our own bugs), so that one hostile packet can never stop a socket from serving.
 pub fn answer_guarded(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || answer(snap, msg, transport, out))) {
+    guarded(msg, transport, move || answer(snap, msg, transport, out))
+}
+
+/// [`answer_guarded`] for a query whose answer is then TSIG-signed with a record of
+/// `tsig_len` octets: that much stays free below the client's size, and an answer that does not
+/// fit is sent as the question alone (and OPT) with TC and NOERROR, for the client to retry over
+/// TCP (RFC 8945 5.3). Never from the answer cache.
+pub fn answer_for_signing(
+    snap: &Snapshot,
+    msg: &[u8],
+    transport: Transport,
+    out: Vec<u8>,
+    tsig_len: usize,
+) -> Option<(Vec<u8>, Outcome)> {
+    guarded(msg, transport, move || {
+        answer_with(snap, msg, transport, out, false, tsig_len)
+    })
+}
+
+fn guarded(
+    msg: &[u8],
+    transport: Transport,
+    f: impl FnOnce() -> Option<(Vec<u8>, Outcome)>,
+) -> Option<(Vec<u8>, Outcome)> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(_) => {
             tracing::error!(
@@ -80,7 +104,7 @@ pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, mut out: Vec<u8
             return Some((out, outcome));
         }
     }
-    answer_with(snap, msg, transport, out, transport == Transport::Udp)
+    answer_with(snap, msg, transport, out, transport == Transport::Udp, 0)
 }
 
 /// The answer cache's fast path: the checks of the general path up to the lookup, without
@@ -122,7 +146,7 @@ fn edns_state(edns: Option<Edns>) -> u8 {
 /// [`answer`] without the answer cache: the general path, which tests compare the cached
 /// answers against.
 pub fn answer_uncached(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {
-    answer_with(snap, msg, transport, out, false)
+    answer_with(snap, msg, transport, out, false, 0)
 }
 
 /// A pool source that notes which pool answers the lookup used: none (the answer is static data,
@@ -185,6 +209,7 @@ fn answer_with(
     transport: Transport,
     out: Vec<u8>,
     use_cache: bool,
+    tsig_len: usize,
 ) -> Option<(Vec<u8>, Outcome)> {
     let header = Header::parse(msg).ok()?;
     if header.is_response() {
@@ -259,7 +284,7 @@ fn answer_with(
         return Some(error_response(out, &header, base_flags, Some(question), edns, rcode));
     }
 
-    let limit = size_limit(transport, edns);
+    let limit = size_limit(transport, edns).saturating_sub(tsig_len);
     let qname = question.name.to_lowercase();
     let pools = Watched {
         pools: &snap.pools,
@@ -302,12 +327,22 @@ fn answer_with(
     if let Some(e) = edns {
         enc.push_opt(EDNS_UDP_SIZE, 0, e.dnssec_ok);
     }
-    let outcome = Outcome {
+    let mut outcome = Outcome {
         rcode,
         qtype,
         truncated,
     };
-    let out = enc.finish();
+    let mut out = enc.finish();
+    if truncated && tsig_len > 0 {
+        // RFC 8945 5.3: only the question (the TSIG record follows), TC, RCODE 0.
+        let flags = base_flags | TC | if ans.aa { AA } else { 0 };
+        let mut enc = Encoder::new(out, header.id, flags, Some(&question), limit, reserve);
+        if let Some(e) = edns {
+            enc.push_opt(EDNS_UDP_SIZE, 0, e.dnssec_ok);
+        }
+        out = enc.finish();
+        outcome.rcode = RCODE_NOERROR;
+    }
     if use_cache {
         let rotation = match (pools.reads.get(), pools.whole.get()) {
             (0, _) | (1, Some(1)) => Some(None),

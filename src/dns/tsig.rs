@@ -80,6 +80,17 @@ pub struct Key {
     key: hmac::Key,
 }
 
+impl Key {
+    /// Size of the TSIG record [`sign`] appends to an answer signed with this key (no error, no
+    /// other data): what a signed UDP answer must keep free below the client's size
+    /// (RFC 8945 5.3).
+    pub fn signed_len(&self) -> usize {
+        // owner, type, class, TTL, RDLENGTH; algorithm, time (48 bits), fudge, MAC size, MAC,
+        // original ID, error, other length.
+        self.name.len() + 10 + self.algorithm.wire_name().len() + 6 + 2 + 2 + self.algorithm.mac_len() + 2 + 2 + 2
+    }
+}
+
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Key({} {})", self.name, self.algorithm.as_str())

@@ -149,7 +149,7 @@ impl TransferHook for Transfers {
                     Some(z) if question.qclass == crate::zone::CLASS_IN => {
                         soa_answer(msg, &header, &question, end, z, transport)?
                     }
-                    _ => self.query_path(msg, transport)?,
+                    _ => self.query_path(msg, transport, signing.as_ref())?,
                 };
                 if let Some(s) = &signing {
                     tsig::sign(&mut resp, s.key, Some(s.request_mac), tsig::now(), 0, false);
@@ -159,7 +159,7 @@ impl TransferHook for Transfers {
             _ => {
                 // A signed ordinary query: the query path's answer, signed (RFC 8945 5.3).
                 let s = signing?;
-                let (mut resp, outcome) = self.query_path(msg, transport)?;
+                let (mut resp, outcome) = self.query_path(msg, transport, Some(&s))?;
                 tsig::sign(&mut resp, s.key, Some(s.request_mac), tsig::now(), 0, false);
                 Some((vec![resp], outcome))
             }
@@ -168,9 +168,18 @@ impl TransferHook for Transfers {
 }
 
 impl Transfers {
-    fn query_path(&self, msg: &[u8], transport: Transport) -> Option<(Vec<u8>, Outcome)> {
+    /// The query path's answer; with room left for the TSIG record when it is to be signed.
+    fn query_path(
+        &self,
+        msg: &[u8],
+        transport: Transport,
+        signing: Option<&Signing<'_>>,
+    ) -> Option<(Vec<u8>, Outcome)> {
         let snap = self.snapshot.load();
-        handler::answer_guarded(&snap, msg, transport, Vec::new())
+        match signing {
+            Some(s) => handler::answer_for_signing(&snap, msg, transport, Vec::new(), s.key.signed_len()),
+            None => handler::answer_guarded(&snap, msg, transport, Vec::new()),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
