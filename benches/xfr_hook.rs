@@ -16,18 +16,8 @@ use gslbd::xfr::engine::Engine;
 use gslbd::xfr::serve::Transfers;
 
 fn query(name: &str, qtype: u16, edns: bool) -> Vec<u8> {
-    let mut m = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, if edns { 1 } else { 0 }];
-    for label in name.trim_end_matches('.').split('.') {
-        m.push(label.len() as u8);
-        m.extend_from_slice(label.as_bytes());
-    }
-    m.push(0);
-    m.extend_from_slice(&qtype.to_be_bytes());
-    m.extend_from_slice(&1u16.to_be_bytes());
-    if edns {
-        m.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
-    }
-    m
+    let name = name.parse().expect("name parses");
+    gslbd::dns::wire::query_message(0x1234, &name, qtype, edns.then_some(false))
 }
 
 fn bench(c: &mut Criterion) {

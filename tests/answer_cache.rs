@@ -15,20 +15,11 @@ use gslbd::dns::handler::{answer, answer_uncached, Transport};
 use gslbd::reload;
 use gslbd::snapshot::Snapshot;
 
-/// A query for `name` (wire form), with id, RD/CD and EDNS/DO as given.
+/// A query for `name` (wire form, any case), with id, RD/CD and EDNS/DO as given.
 fn query(id: u16, name: &[u8], qtype: u16, rd: bool, cd: bool, edns: Option<bool>) -> Vec<u8> {
+    let mut m = gslbd::dns::wire::query_message(id, &gslbd::name::Name::from_wire_unchecked(name), qtype, edns);
     let flags: u16 = if rd { 0x0100 } else { 0 } | if cd { 0x0010 } else { 0 };
-    let mut m = Vec::new();
-    m.extend_from_slice(&id.to_be_bytes());
-    m.extend_from_slice(&flags.to_be_bytes());
-    m.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, edns.is_some() as u8]);
-    m.extend_from_slice(name);
-    m.extend_from_slice(&qtype.to_be_bytes());
-    m.extend_from_slice(&[0, 1]);
-    if let Some(dnssec_ok) = edns {
-        // OPT: root owner, type 41, size 1232, TTL with DO bit, no RDATA.
-        m.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
-    }
+    m[2..4].copy_from_slice(&flags.to_be_bytes());
     m
 }
 
@@ -58,24 +49,6 @@ fn snapshot_of(config_text: &str, dir: &Path) -> std::sync::Arc<Snapshot> {
     reload::build_snapshot(&cfg, 1).expect("snapshot builds")
 }
 
-/// Every owner name of the zones, a name below each that does not exist, and every type
-/// present plus the common ones.
-fn corpus(files: &[std::path::PathBuf]) -> (Vec<gslbd::name::Name>, Vec<u16>) {
-    let mut names = std::collections::BTreeSet::new();
-    let mut types: std::collections::BTreeSet<u16> = [1, 2, 5, 6, 15, 16, 28, 33, 39, 43, 255, 65000].into();
-    for f in files {
-        let text = std::fs::read_to_string(f).unwrap();
-        for r in gslbd::zone::parse::parse_zone(&text, &f.display().to_string(), None, None).unwrap() {
-            names.insert(format!("nx-probe.{}", r.owner));
-            names.insert(r.owner.to_string());
-            types.insert(r.rtype);
-        }
-    }
-    names.insert("outside.invalid.".to_string());
-    let names = names.iter().map(|n| n.parse().expect("name parses")).collect();
-    (names, types.into_iter().filter(|&t| t != 41).collect())
-}
-
 #[test]
 fn cached_answers_equal_uncached_on_the_whole_corpus() {
     let dir = tempfile::tempdir().unwrap();
@@ -98,7 +71,10 @@ fn cached_answers_equal_uncached_on_the_whole_corpus() {
         yaml.push_str(&format!("  - {{ file: \"{}\", origin: {origin} }}\n", f.display()));
     }
     let snap = snapshot_of(&yaml, dir.path());
-    let (names, types) = corpus(&files);
+    let file_refs: Vec<&Path> = files.iter().map(|f| f.as_path()).collect();
+    let (names, types) = common::zone_corpus(&file_refs, &[1, 2, 5, 6, 15, 16, 28, 33, 39, 43, 255, 65000]);
+    let mut names: Vec<gslbd::name::Name> = names.iter().map(|n| n.parse().expect("name parses")).collect();
+    names.push("outside.invalid.".parse().unwrap());
     let (hits0, _) = thread_stats();
     let mut compared = 0u64;
     let mut id = 1u16;

@@ -276,25 +276,6 @@ fn answers_match_nsd_on_the_core_fixture() {
     assert_identical(n, &diffs);
 }
 
-/// Every owner name of the zones (read with gslbd's parser), a child below each that does not
-/// exist, and every type present, plus the common ones.
-fn names_and_types(files: &[&Path]) -> (Vec<String>, Vec<RecordType>) {
-    let mut names = std::collections::BTreeSet::new();
-    let mut types: std::collections::BTreeSet<u16> = [1, 2, 5, 6, 15, 16, 28, 33, 39, 43, 255].into();
-    for f in files {
-        let text = std::fs::read_to_string(f).unwrap();
-        let recs = gslbd::zone::parse::parse_zone(&text, &f.display().to_string(), None, None).unwrap();
-        for r in recs {
-            let n = r.owner.to_string();
-            names.insert(format!("nx-probe.{n}"));
-            names.insert(n);
-            types.insert(r.rtype);
-        }
-    }
-    let types = types.into_iter().filter(|t| *t != 41).map(RecordType::from).collect();
-    (names.into_iter().collect(), types)
-}
-
 #[test]
 fn answers_match_nsd_on_the_rich_fixture() {
     if std::env::var_os("GSLBD_SKIP_NSD").is_some() {
@@ -314,7 +295,8 @@ fn answers_match_nsd_on_the_rich_fixture() {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let gslbd = Server::start(&argv);
     let file_refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
-    let (names, types) = names_and_types(&file_refs);
+    let (names, types) = zone_corpus(&file_refs, &[1, 2, 5, 6, 15, 16, 28, 33, 39, 43, 255]);
+    let types: Vec<RecordType> = types.into_iter().map(RecordType::from).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let (n, diffs) = compare(&gslbd, &nsd, &names, &types);
     assert_identical(n, &diffs);

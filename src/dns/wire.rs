@@ -100,10 +100,31 @@ pub struct Request {
 
 /// Reads a possibly compressed name starting at `pos`. Returns the uncompressed name (case as
 /// sent) and the position after the name's in-place encoding.
-pub fn read_name(msg: &[u8], mut pos: usize) -> Result<(Name, usize), WireError> {
+pub fn read_name(msg: &[u8], pos: usize) -> Result<(Name, usize), WireError> {
     // On the stack: the one allocation is the finished name. The length is checked after each
     // label, so at most 254 + 1 + 63 bytes are ever written.
     let mut buf = [0u8; MAX_NAME_LEN + 1 + 1 + MAX_LABEL_LEN];
+    let mut n = 0;
+    let (len, end) = walk_name(msg, pos, |label| {
+        buf[n..n + label.len()].copy_from_slice(label);
+        n += label.len();
+    })?;
+    debug_assert_eq!(len, n + 1);
+    buf[n] = 0;
+    Ok((Name::from_wire_unchecked(&buf[..n + 1]), end))
+}
+
+/// What [`read_name`] checks, without building the name (no allocation): returns the name's
+/// uncompressed length and the position after its in-place encoding, and fails exactly where
+/// `read_name` fails, with the same error.
+pub fn skip_name(msg: &[u8], pos: usize) -> Result<(usize, usize), WireError> {
+    walk_name(msg, pos, |_| {})
+}
+
+/// Follows the possibly compressed name at `pos`, handing each label (with its length octet)
+/// to `label` in order; returns the uncompressed length (root label included) and the position
+/// after the name's in-place encoding.
+fn walk_name(msg: &[u8], mut pos: usize, mut label: impl FnMut(&[u8])) -> Result<(usize, usize), WireError> {
     let mut n = 0;
     let mut end: Option<usize> = None;
     let mut hops = 0;
@@ -113,17 +134,14 @@ pub fn read_name(msg: &[u8], mut pos: usize) -> Result<(Name, usize), WireError>
             0x00 => {
                 let len = len as usize;
                 if len == 0 {
-                    buf[n] = 0;
                     n += 1;
                     if n > MAX_NAME_LEN {
                         return Err(WireError::NameTooLong);
                     }
-                    return Ok((Name::from_wire_unchecked(&buf[..n]), end.unwrap_or(pos + 1)));
+                    return Ok((n, end.unwrap_or(pos + 1)));
                 }
                 debug_assert!(len <= MAX_LABEL_LEN);
-                let label = msg.get(pos + 1..pos + 1 + len).ok_or(WireError::Truncated)?;
-                buf[n] = len as u8;
-                buf[n + 1..n + 1 + len].copy_from_slice(label);
+                label(msg.get(pos..pos + 1 + len).ok_or(WireError::Truncated)?);
                 n += 1 + len;
                 if n >= MAX_NAME_LEN {
                     return Err(WireError::NameTooLong);
@@ -149,50 +167,20 @@ pub fn read_name(msg: &[u8], mut pos: usize) -> Result<(Name, usize), WireError>
     }
 }
 
-/// What [`read_name`] checks, without building the name (no allocation): returns the name's
-/// uncompressed length and the position after its in-place encoding, and fails exactly where
-/// `read_name` fails, with the same error.
-pub fn skip_name(msg: &[u8], mut pos: usize) -> Result<(usize, usize), WireError> {
-    let mut n = 0;
-    let mut end: Option<usize> = None;
-    let mut hops = 0;
-    loop {
-        let len = *msg.get(pos).ok_or(WireError::Truncated)?;
-        match len & 0xc0 {
-            0x00 => {
-                let len = len as usize;
-                if len == 0 {
-                    n += 1;
-                    if n > MAX_NAME_LEN {
-                        return Err(WireError::NameTooLong);
-                    }
-                    return Ok((n, end.unwrap_or(pos + 1)));
-                }
-                if pos + 1 + len > msg.len() {
-                    return Err(WireError::Truncated);
-                }
-                n += 1 + len;
-                if n >= MAX_NAME_LEN {
-                    return Err(WireError::NameTooLong);
-                }
-                pos += 1 + len;
-            }
-            0xc0 => {
-                let lo = *msg.get(pos + 1).ok_or(WireError::Truncated)?;
-                let target = (((len & 0x3f) as usize) << 8) | lo as usize;
-                if target >= pos {
-                    return Err(WireError::BadPointer);
-                }
-                hops += 1;
-                if hops > 127 {
-                    return Err(WireError::BadPointer);
-                }
-                end.get_or_insert(pos + 2);
-                pos = target;
-            }
-            _ => return Err(WireError::BadLabel),
-        }
+/// A query message: `id`, one question of class IN (RD clear), and an OPT record (1232 octets,
+/// DO as given) when `edns` is set. For tools, benchmarks and tests.
+pub fn query_message(id: u16, name: &Name, qtype: u16, edns: Option<bool>) -> Vec<u8> {
+    let mut m = Vec::with_capacity(HEADER_LEN + name.len() + 4 + 11);
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, edns.is_some() as u8]);
+    m.extend_from_slice(name.wire());
+    m.extend_from_slice(&qtype.to_be_bytes());
+    m.extend_from_slice(&crate::zone::CLASS_IN.to_be_bytes());
+    if let Some(dnssec_ok) = edns {
+        let [hi, lo] = 1232u16.to_be_bytes();
+        m.extend_from_slice(&[0, 0, 41, hi, lo, 0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
     }
+    m
 }
 
 fn read_u16(msg: &[u8], pos: usize) -> Result<u16, WireError> {

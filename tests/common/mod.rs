@@ -373,3 +373,21 @@ pub fn example_config(server_yaml: &str) -> (tempfile::TempDir, PathBuf) {
     .unwrap();
     (dir, cfg)
 }
+
+/// A question corpus from zone files: every owner name, a child of each that does not exist
+/// (`nx-probe.`), and every type present plus `common_types` (never OPT). Names in
+/// presentation form, sorted.
+pub fn zone_corpus(files: &[&Path], common_types: &[u16]) -> (Vec<String>, Vec<u16>) {
+    let mut names = std::collections::BTreeSet::new();
+    let mut types: std::collections::BTreeSet<u16> = common_types.iter().copied().collect();
+    for f in files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for r in gslbd::zone::parse::parse_zone(&text, &f.display().to_string(), None, None).unwrap() {
+            names.insert(format!("nx-probe.{}", r.owner));
+            names.insert(r.owner.to_string());
+            types.insert(r.rtype);
+        }
+    }
+    types.remove(&41);
+    (names.into_iter().collect(), types.into_iter().collect())
+}
