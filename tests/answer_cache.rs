@@ -137,7 +137,10 @@ fn pool_answers_rotate_per_query_from_the_cache_and_picks_are_never_cached() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("t.zone"),
-        "$ORIGIN t.test.\n$TTL 60\n@ SOA ns hostmaster 1 60 60 600 60\n@ NS ns\nns A 192.0.2.53\n",
+        format!(
+            "$ORIGIN t.test.\n$TTL 60\n@ SOA ns hostmaster 1 60 60 600 60\n@ NS a.dns\n@ NS bbbbb.dns\n{}",
+            (1..=40).map(|i| format!("a.dns A 192.0.2.{i}\n")).collect::<String>()
+        ),
     )
     .unwrap();
     // Never probed: only a snapshot is built (every member starts up).
@@ -153,7 +156,9 @@ fn pool_answers_rotate_per_query_from_the_cache_and_picks_are_never_cached() {
          {{ provider: a, address: 192.0.2.2, check: c }}, {{ provider: b, address: 192.0.2.3, check: c }} ] }}\n\
          \x20 w.t.test.: {{ policy: weighted, members: [ {{ provider: a, address: 192.0.2.1, check: c, weight: 3 }}, \
          {{ provider: b, address: 192.0.2.2, check: c, weight: 1 }} ] }}\n\
-         \x20 one.t.test.: {{ policy: all, members: [ {{ provider: a, address: 192.0.2.9, check: c }} ] }}\n",
+         \x20 one.t.test.: {{ policy: all, members: [ {{ provider: a, address: 192.0.2.9, check: c }} ] }}\n\
+         \x20 bbbbb.dns.t.test.: {{ policy: all, members: [ {{ provider: a, address: 192.0.2.61, check: c }}, \
+         {{ provider: b, address: 192.0.2.62, check: c }} ] }}\n",
         dir.path().join("t.zone").display()
     );
     let snap = snapshot_of(&yaml, dir.path());
@@ -181,6 +186,32 @@ fn pool_answers_rotate_per_query_from_the_cache_and_picks_are_never_cached() {
         thread_stats().0 - h0,
         9,
         "the first answer fills the cache, the other 9 come from it"
+    );
+
+    // Static records are never rotated, even when a pool was read for the additional section:
+    // the apex NS answer names a pool (its A records would be glue) and a host with 40 A
+    // records that push the additional section out of 512 octets, leaving two NS records of
+    // equal size that must stay in zone order (the second compresses against the first).
+    let apex: gslbd::name::Name = "t.test.".parse().unwrap();
+    let ns = |f: AnswerFn| -> std::collections::BTreeSet<Vec<u8>> {
+        (0..50u16)
+            .map(|id| {
+                f(
+                    &snap,
+                    &query(id, apex.wire(), 2, false, false, None),
+                    Transport::Udp,
+                    Vec::new(),
+                )
+            })
+            .map(|r| r.expect("answered").0[2..].to_vec())
+            .collect()
+    };
+    let general = ns(answer_uncached);
+    assert_eq!(general.len(), 1, "the uncached NS answer varies");
+    assert_eq!(
+        ns(answer),
+        general,
+        "the cached NS answer differs from the uncached one"
     );
 
     // A `max_answers` cut and a weighted pick vary in more than order: never cached, and they

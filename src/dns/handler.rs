@@ -346,7 +346,11 @@ fn answer_with(
     if use_cache {
         let rotation = match (pools.reads.get(), pools.whole.get()) {
             (0, _) | (1, Some(1)) => Some(None),
-            (1, Some(n)) => rotation_layout(&out, question.name.len(), qtype, n, edns.is_some()).map(Some),
+            // Only an A/AAAA question: for NS, MX or SRV the pool read was glue for the
+            // additional section, and the records that look alike are static ones in zone order.
+            (1, Some(n)) if qtype == rtype::A || qtype == rtype::AAAA => {
+                rotation_layout(&out, question.name.len(), qtype, n, edns.is_some()).map(Some)
+            }
             _ => None,
         };
         if let Some(rotation) = rotation {

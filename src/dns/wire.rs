@@ -461,6 +461,48 @@ mod tests {
         assert_eq!(read_name(&short, 12), Err(WireError::Truncated));
     }
 
+    /// The name reader as it was before `walk_name` (d9ece89), kept as an independent reference.
+    fn reference_read_name(msg: &[u8], mut pos: usize) -> Result<(usize, usize), WireError> {
+        let mut n = 0;
+        let mut end: Option<usize> = None;
+        let mut hops = 0;
+        loop {
+            let len = *msg.get(pos).ok_or(WireError::Truncated)?;
+            match len & 0xc0 {
+                0x00 if len == 0 => {
+                    n += 1;
+                    if n > MAX_NAME_LEN {
+                        return Err(WireError::NameTooLong);
+                    }
+                    return Ok((n, end.unwrap_or(pos + 1)));
+                }
+                0x00 => {
+                    let len = len as usize;
+                    msg.get(pos + 1..pos + 1 + len).ok_or(WireError::Truncated)?;
+                    n += 1 + len;
+                    if n >= MAX_NAME_LEN {
+                        return Err(WireError::NameTooLong);
+                    }
+                    pos += 1 + len;
+                }
+                0xc0 => {
+                    let lo = *msg.get(pos + 1).ok_or(WireError::Truncated)?;
+                    let target = (((len & 0x3f) as usize) << 8) | lo as usize;
+                    if target >= pos {
+                        return Err(WireError::BadPointer);
+                    }
+                    hops += 1;
+                    if hops > 127 {
+                        return Err(WireError::BadPointer);
+                    }
+                    end.get_or_insert(pos + 2);
+                    pos = target;
+                }
+                _ => return Err(WireError::BadLabel),
+            }
+        }
+    }
+
     #[test]
     fn skip_name_fails_and_ends_exactly_where_read_name_does() {
         // Random messages biased towards label-like bytes and pointers, every start position.
@@ -484,8 +526,25 @@ mod tests {
                 })
                 .collect();
             for pos in 0..=len.min(20) {
+                let reference = reference_read_name(&msg, pos);
                 let a = read_name(&msg, pos).map(|(n, end)| (n.len(), end));
-                assert_eq!(a, skip_name(&msg, pos), "{msg:02x?} at {pos}");
+                assert_eq!(a, reference, "read_name: {msg:02x?} at {pos}");
+                assert_eq!(skip_name(&msg, pos), reference, "skip_name: {msg:02x?} at {pos}");
+                if let Ok((name, _)) = read_name(&msg, pos) {
+                    // The labels are the ones on the wire, in order (case kept).
+                    let mut p = pos;
+                    let mut expect = Vec::new();
+                    while msg[p] != 0 {
+                        if msg[p] & 0xc0 == 0xc0 {
+                            p = (((msg[p] & 0x3f) as usize) << 8) | msg[p + 1] as usize;
+                            continue;
+                        }
+                        expect.extend_from_slice(&msg[p..p + 1 + msg[p] as usize]);
+                        p += 1 + msg[p] as usize;
+                    }
+                    expect.push(0);
+                    assert_eq!(name.wire(), &expect[..]);
+                }
                 ok += a.is_ok() as usize;
             }
         }
@@ -506,7 +565,8 @@ mod tests {
             m
         };
         for m in [long(3, 61), long(3, 62)] {
-            assert_eq!(read_name(&m, 0).map(|(n, e)| (n.len(), e)), skip_name(&m, 0));
+            assert_eq!(read_name(&m, 0).map(|(n, e)| (n.len(), e)), reference_read_name(&m, 0));
+            assert_eq!(skip_name(&m, 0), reference_read_name(&m, 0));
         }
         assert!(skip_name(&long(3, 61), 0).is_ok() && skip_name(&long(3, 62), 0).is_err());
     }
