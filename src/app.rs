@@ -2,7 +2,7 @@
 //! and shutdown. The caller binds (`Listeners::bind`), so tests can use port 0.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -159,7 +159,6 @@ pub async fn run_notify(
     let xfr_status = xfr_engine.as_ref().map(|e| (e.zones.clone(), e.peers.clone()));
     // One limiter shared by every UDP socket (its settings apply from start-up).
     let rrl = crate::dns::rrl::Rrl::new(config.server.rrl.clone()).map(Arc::new);
-    let udp_stop = Arc::new(AtomicBool::new(false));
     let mut udp_threads = Vec::new();
     // Handles on the same sockets, to wake the blocked receive threads at shutdown.
     let mut udp_wake: Vec<std::net::UdpSocket> = Vec::new();
@@ -171,7 +170,7 @@ pub async fn run_notify(
         #[cfg(target_os = "linux")]
         {
             udp_wake.push(sock.try_clone()?);
-            let crew = Arc::new(listen::UdpCrew::new(udp_threads_per_addr, udp_stop.clone()));
+            let crew = Arc::new(listen::UdpCrew::new(udp_threads_per_addr));
             udp_crews.push(crew.clone());
             for i in 0..udp_threads_per_addr {
                 let (sock, snapshot, observer, rrl, xfr, crew) = (
@@ -204,14 +203,6 @@ pub async fn run_notify(
             }
         }
         info!("listening for UDP on {addr}");
-    }
-    // The receive threads look at this flag between batches and on every read timeout.
-    {
-        let (stop, mut sd) = (udp_stop.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            let _ = sd.wait_for(|v| *v).await;
-            stop.store(true, Ordering::Relaxed);
-        });
     }
     for l in listeners.tcp {
         let addr = l.local_addr()?;
@@ -296,12 +287,12 @@ pub async fn run_notify(
 
     let _ = shutdown.wait_for(|v| *v).await;
     info!("shutting down");
-    udp_stop.store(true, Ordering::Relaxed);
     for s in &udp_wake {
         // Wakes a thread blocked in recvmmsg (Linux reports ENOTCONN for an unconnected UDP
         // socket but still shuts it); the read timeout is the fallback.
         let _ = socket2::SockRef::from(s).shutdown(std::net::Shutdown::Read);
     }
+    // Each crew's threads see its stop flag between batches and on every read timeout.
     #[cfg(target_os = "linux")]
     for crew in &udp_crews {
         crew.stop();

@@ -65,7 +65,7 @@ pub fn answer_for_signing(
     tsig_len: usize,
 ) -> Option<(Vec<u8>, Outcome)> {
     guarded(msg, transport, move || {
-        answer_with(snap, msg, transport, out, false, tsig_len)
+        answer_with(snap, msg, transport, out, None, tsig_len)
     })
 }
 
@@ -99,34 +99,37 @@ fn guarded(
 /// Answers one message. `None` means drop it silently (RFC 1035 4.1.1: we never answer
 /// responses; a message shorter than a header has no ID to answer with).
 pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, mut out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {
-    if transport == Transport::Udp {
-        if let Some(outcome) = cached(snap, msg, &mut out) {
-            return Some((out, outcome));
-        }
+    if transport != Transport::Udp {
+        return answer_with(snap, msg, transport, out, None, 0);
     }
-    answer_with(snap, msg, transport, out, transport == Transport::Udp, 0)
+    match cached(snap, msg, &mut out) {
+        Ok(outcome) => Some((out, outcome)),
+        // A miss: the general path answers and keeps the answer under the same key.
+        Err(key) => answer_with(snap, msg, transport, out, key.as_ref(), 0),
+    }
 }
 
 /// The answer cache's fast path: the checks of the general path up to the lookup, without
-/// building the question's name; `None` on a miss or on anything the general path must decide
-/// (another opcode, a compressed or malformed question, bad EDNS, EDNS version > 0). An entry
-/// exists only for a question that went through the whole general path, so a hit is what the
-/// general path would answer (tests/answer_cache.rs compares the two on the test corpus).
-fn cached(snap: &Snapshot, msg: &[u8], out: &mut Vec<u8>) -> Option<Outcome> {
-    let header = Header::parse(msg).ok()?;
+/// building the question's name. `Err` on a miss, with the key to keep the general path's
+/// answer under; `Err(None)` for anything the general path must decide and that is never
+/// cached (another opcode, a compressed or malformed question, bad EDNS, EDNS version > 0). An
+/// entry exists only for a question that went through the whole general path, so a hit is what
+/// the general path would answer (tests/answer_cache.rs compares the two on the test corpus).
+fn cached<'m>(snap: &Snapshot, msg: &'m [u8], out: &mut Vec<u8>) -> Result<Outcome, Option<cache::Key<'m>>> {
+    let header = Header::parse(msg).map_err(|_| None)?;
     if header.is_response() || header.opcode() != 0 || header.qdcount != 1 {
-        return None;
+        return Err(None);
     }
-    let (name_len, name_end) = wire::skip_name(msg, wire::HEADER_LEN).ok()?;
+    let (name_len, name_end) = wire::skip_name(msg, wire::HEADER_LEN).map_err(|_| None)?;
     if name_end != wire::HEADER_LEN + name_len {
-        return None; // compressed: rare enough for the general path
+        return Err(None); // compressed: rare enough for the general path alone
     }
-    let fixed = msg.get(name_end..name_end + 4)?;
+    let fixed = msg.get(name_end..name_end + 4).ok_or(None)?;
     let qtype = u16::from_be_bytes([fixed[0], fixed[1]]);
     let qclass = u16::from_be_bytes([fixed[2], fixed[3]]);
-    let edns = wire::parse_edns(msg, &header, name_end + 4).ok()?;
+    let edns = wire::parse_edns(msg, &header, name_end + 4).map_err(|_| None)?;
     if edns.is_some_and(|e| e.version > 0) {
-        return None;
+        return Err(None);
     }
     let key = cache::Key::new(
         &msg[wire::HEADER_LEN..name_end],
@@ -135,7 +138,7 @@ fn cached(snap: &Snapshot, msg: &[u8], out: &mut Vec<u8>) -> Option<Outcome> {
         size_limit(Transport::Udp, edns),
         edns_state(edns),
     );
-    cache::get(snap.uid, &key, header.id, header.flags, out)
+    cache::get(snap.uid, &key, header.id, header.flags, out).ok_or(Some(key))
 }
 
 /// The EDNS part of a cache key: 0 none, 1 EDNS, 2 EDNS with DO.
@@ -146,7 +149,7 @@ fn edns_state(edns: Option<Edns>) -> u8 {
 /// [`answer`] without the answer cache: the general path, which tests compare the cached
 /// answers against.
 pub fn answer_uncached(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {
-    answer_with(snap, msg, transport, out, false, 0)
+    answer_with(snap, msg, transport, out, None, 0)
 }
 
 /// A pool source that notes which pool answers the lookup used: none (the answer is static data,
@@ -208,7 +211,7 @@ fn answer_with(
     msg: &[u8],
     transport: Transport,
     out: Vec<u8>,
-    use_cache: bool,
+    cache_key: Option<&cache::Key<'_>>,
     tsig_len: usize,
 ) -> Option<(Vec<u8>, Outcome)> {
     let header = Header::parse(msg).ok()?;
@@ -343,7 +346,7 @@ fn answer_with(
         out = enc.finish();
         outcome.rcode = RCODE_NOERROR;
     }
-    if use_cache {
+    if let Some(key) = cache_key {
         let rotation = match (pools.reads.get(), pools.whole.get()) {
             (0, _) | (1, Some(1)) => Some(None),
             // Only an A/AAAA question: for NS, MX or SRV the pool read was glue for the
@@ -354,8 +357,7 @@ fn answer_with(
             _ => None,
         };
         if let Some(rotation) = rotation {
-            let key = cache::Key::new(question.name.wire(), qtype, question.qclass, limit, edns_state(edns));
-            cache::put(snap.uid, &key, &out, outcome, rotation);
+            cache::put(snap.uid, key, &out, outcome, rotation);
         }
     }
     Some((out, outcome))

@@ -283,16 +283,16 @@ pub struct UdpCrew {
     /// Per thread: currently reading (saves a lock when the helper is already at work).
     busy: Vec<AtomicBool>,
     /// Set at shutdown: every thread returns within [`UDP_STOP_POLL`].
-    stop: Arc<AtomicBool>,
+    stop: AtomicBool,
 }
 
 #[cfg(target_os = "linux")]
 impl UdpCrew {
-    pub fn new(threads: usize, stop: Arc<AtomicBool>) -> UdpCrew {
+    pub fn new(threads: usize) -> UdpCrew {
         UdpCrew {
             calls: (0..threads).map(|_| Default::default()).collect(),
             busy: (0..threads).map(|i| AtomicBool::new(i == 0)).collect(),
-            stop,
+            stop: AtomicBool::new(false),
         }
     }
 

@@ -90,13 +90,10 @@ impl PoolView {
         }
     }
 
-    fn next(&self) -> u64 {
-        per_query_number()
-    }
-
     /// When the answer of `pool` to `qtype` is every record of its selection in a rotation
-    /// chosen per query (no weighted or single pick, no `max_answers` cut), the number of
-    /// records; `None` otherwise. Such an answer can be kept encoded and rotated per query.
+    /// chosen per query (no weighted or single pick, no `max_answers` cut: the cases in which
+    /// `PoolView::answer` returns the whole ring window), the number of records; `None`
+    /// otherwise. Such an answer can be kept encoded and rotated per query.
     pub fn whole_rotation(&self, pool: u32, qtype: u16) -> Option<usize> {
         let p = self.pools.get(pool as usize)?;
         if p.is_cname || p.weighted {
@@ -137,7 +134,7 @@ impl PoolView {
         if n <= 1 {
             return Cow::Borrowed(&a.rdatas);
         }
-        let r = self.next();
+        let r = per_query_number();
         if p.weighted || single {
             let i = if p.weighted {
                 weighted_index(&a.weights, r)
