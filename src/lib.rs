@@ -18,7 +18,8 @@
 //!   reach it through `dns::TransferHook` (AXFR/IXFR, TSIG, apex SOA); NOTIFY to secondaries.
 //! - L2 [`config`], [`dns`], [`health`] (probe, runner), [`http`], [`metrics`].
 //! - L1 [`snapshot`].
-//! - L0 [`name`], [`zone`] (parser, `ZoneSet`, pure `lookup`), [`gslb`] (pure `select`),
+//! - L0 [`fsutil`] (bounded reads of regular files, atomic no-follow writes), [`name`],
+//!   [`zone`] (parser, `ZoneSet`, pure `lookup`), [`gslb`] (pure `select`),
 //!   `health::state` (pure rise/fall).
 //!
 //! Glossary: **Zone** (one apex and its data), **ZoneSet** (all served zones), **Answer** (what a
@@ -34,6 +35,7 @@ pub mod app;
 pub mod config;
 pub mod demo;
 pub mod dns;
+pub mod fsutil;
 pub mod gslb;
 pub mod health;
 pub mod http;
