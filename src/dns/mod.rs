@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod handler;
 pub mod listen;
+pub mod outcome;
 pub mod rrl;
 pub mod tsig;
 pub mod wire;
