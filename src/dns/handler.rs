@@ -200,7 +200,8 @@ fn answer_with(
     }
     let qtype = question.qtype;
     let refuse = match qtype {
-        // Zone transfers are not served yet.
+        // With transfers configured, the transfer hook (dns::TransferHook) answers AXFR and IXFR
+        // before this ladder runs; one that gets here finds a server with no transfers at all.
         rtype::AXFR | rtype::IXFR => Some(RCODE_REFUSED),
         // We serve class IN; QCLASS * (255) matches it (RFC 1035 3.2.5).
         _ if question.qclass != crate::zone::CLASS_IN && question.qclass != 255 => Some(RCODE_REFUSED),

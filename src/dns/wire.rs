@@ -461,7 +461,8 @@ mod tests {
         assert_eq!(read_name(&short, 12), Err(WireError::Truncated));
     }
 
-    /// The name reader as it was before `walk_name` (d9ece89), kept as an independent reference.
+    /// A name reader written apart from `walk_name`, step by step after RFC 1035 4.1.4, as an
+    /// independent reference for it.
     fn reference_read_name(msg: &[u8], mut pos: usize) -> Result<(usize, usize), WireError> {
         let mut n = 0;
         let mut end: Option<usize> = None;
