@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scale benchmark (issue 5, target 3): a 1,000,000-record zone (benches/gen-bigzone.py) served by
+# Scale benchmark: a 1,000,000-record zone (benches/gen-bigzone.py) served by
 # gdnsd, Knot, NSD and gslbd in one run; gslbd also carries 10,000 GSLB pools. For each server and
 # round: start it from its own temp config on its own 127.0.0.1 port, poll with a UDP query every
 # ~10 ms until the first correct answer (time from start to answering), then after a settle time

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Health checks at scale (issue 5 target 4) and broken endpoints under load (issue 6 item 5),
+# Health checks at scale and broken endpoints under load,
 # side by side in one run. Not part of CI. Loopback only: every endpoint listens on 127.0.0.x.
 #
 #   benches/probe-scale.sh                 # all phases

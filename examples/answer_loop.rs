@@ -1,7 +1,7 @@
 //! Answers one query N times through the pure query path (the shipped example's snapshot, no
 //! sockets), for instruction counting: `benches/instructions.sh` runs it under callgrind with two
 //! values of N and divides the difference, which gives instructions per query independent of
-//! the machine's load (this VM has no hardware counters and its timings drift by 15%).
+//! the machine's load (which moves timings, and virtual machines often lack hardware counters).
 //! Usage: answer_loop CASE N, CASE one of static, www, api, mx, nx, refused.
 
 use std::path::Path;

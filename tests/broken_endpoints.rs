@@ -1,4 +1,4 @@
-//! Issue 6 item 5: health probes against broken endpoints, end to end. The real gslbd binary
+//! Health probes against broken endpoints, end to end. The real gslbd binary
 //! probes misbehaving endpoints on 127.0.0.x (and looks names up only through a loopback DNS
 //! responder given as `server.probe_resolver`): every target must go down with the right reason
 //! in `/status` and in `gslbd_probe_failures_total`, within its timeout, while DNS keeps

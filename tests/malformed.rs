@@ -1,4 +1,4 @@
-//! Hostile and malformed packets (issue 6, item 2), over UDP and TCP: truncated headers,
+//! Hostile and malformed packets, over UDP and TCP: truncated headers,
 //! compression pointer loops and forward pointers, labels over 63 and names over 255 octets,
 //! counts that exceed the packet, several questions, bad OPT records, TCP frames that end early,
 //! a byte-a-second TCP client and a client that keeps one connection busy for ever. Every case

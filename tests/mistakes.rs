@@ -1,4 +1,4 @@
-//! Operator mistakes (issue 6, item 6): a table of broken configs and zone files. Each gets its
+//! Operator mistakes: a table of broken configs and zone files. Each gets its
 //! exact located message from `gslbd check` (exit 64), and the same edit made under a running
 //! server and reloaded (POST /reload or SIGHUP, alternately) is refused: the old snapshot keeps
 //! answering and the failure is counted in `gslbd_reloads_total{result="failure"}`. The state

@@ -16,7 +16,7 @@ if ((${#need[@]})); then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  # Packages must not start their own daemons on port 53 here.
+  # Packages must not start their own daemons on port 53 while the tests run.
   if [ ! -e /usr/sbin/policy-rc.d ] && [ "$(id -u)" = 0 ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   fi

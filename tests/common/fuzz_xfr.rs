@@ -206,8 +206,9 @@ pub fn request(repo: &Path, data: &[u8]) -> Option<Sent> {
         assert!(resp.len() <= u16::MAX as usize, "message {i} over 65535 bytes");
     }
     if transport == Transport::Udp {
-        // A TSIG is appended after the size-limited answer (RFC 8945 5.3 gives it no room of
-        // its own; see fuzz/README.md): the limit applies to what precedes it.
+        // The part before any TSIG fits the client's limit. That the whole signed answer fits
+        // (room left for the TSIG, or TC with the question alone) is tested end to end in
+        // tests/xfr.rs.
         let resp = &msgs[0];
         let body_len = match tsig::find(resp) {
             Ok(Some(t)) => t.start,
