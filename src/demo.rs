@@ -1,4 +1,5 @@
-//! `gslbd demo` (L4): the built-in example with its three clouds simulated on this machine.
+//! `gslbd demo` (L4): the built-in example with its three clouds simulated locally
+//! (stand-in endpoints on 127.0.0.x).
 //!
 //! Starts a stand-in health endpoint for each provider of the embedded example config (aws,
 //! rackspace and flexiscale on 127.0.0.11-13:18080, where its http checks probe), then runs the

@@ -82,7 +82,7 @@ impl ServeArgs {
 
 /// jemalloc gives freed memory back to the system over time (its decay purging), so the resident
 /// size returns to one zone table after each reload instead of keeping what every previous
-/// build used (measured with `benches/bigzone.sh -R`, see README "Scale").
+/// build used (`benches/bigzone.sh -R` shows it; figures in docs/benchmarks.md).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -4,7 +4,7 @@
 //! target's address and never looked up). Two resolvers exist:
 //!
 //! - [`ProbeResolver::System`] (default): the operating system's resolver (`getaddrinfo` on a
-//!   blocking thread), as before.
+//!   blocking thread).
 //! - [`ProbeResolver::Udp`] (config `server.probe_resolver: IP:PORT`): A and AAAA queries sent in
 //!   parallel over UDP to that one server with hickory-proto, each bounded by a timeout. Nothing
 //!   else is consulted (no `/etc/hosts`, no search domains), so the operator (and the test suite)

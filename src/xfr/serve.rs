@@ -118,7 +118,7 @@ impl TransferHook for Transfers {
         match qtype {
             rtype::AXFR if transport == Transport::Udp => {
                 // RFC 5936 4.2: AXFR over UDP is not defined. NSD 4.6 and Knot 3.2 answer NOTIMP
-                // before any access check (measured in tests/xfr.rs); so do we.
+                // before any access check (tests/xfr.rs asks both); so do we.
                 self.refuse("udp");
                 let m = error_message(header.id, flags, &question, RCODE_NOTIMP, signing.as_ref());
                 Some((vec![m], Self::outcome(RCODE_NOTIMP, qtype)))
