@@ -1,7 +1,8 @@
 //! The publisher (L3): the only task that stores snapshots. It folds probe results through the
 //! rise/fall state machine, coalesces the resulting transitions for a short window, and swaps in
-//! a snapshot with the new health; it also performs reloads (all-or-nothing), carrying health
-//! over by target key. Queries see the old world or the new one, never a mix.
+//! a snapshot with the new health; it also performs reloads (all-or-nothing, built on a thread of
+//! their own under a deadline while health and admin work go on), carrying health over by target
+//! key. Queries see the old world or the new one, never a mix.
 
 use std::collections::HashMap;
 #[cfg(test)]
