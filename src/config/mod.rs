@@ -460,6 +460,14 @@ mod tests {
             ["t.yaml:3:19: bad probe_resolver \"dns.example\": expected IP:PORT of a DNS server such as 127.0.0.1:53, or \"system\""]
         );
         assert_eq!(
+            diags("version: 1\nserver:\n  reload_timeout: 0s\n"),
+            ["t.yaml:3:19: reload_timeout must be greater than zero"]
+        );
+        assert_eq!(
+            diags("version: 1\nserver:\n  reload_timeout: 1ms\n"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
             diags("version: 2\n"),
             ["t.yaml:1:10: unsupported config version 2: this gslbd reads version 1"]
         );

@@ -551,6 +551,20 @@ transfers:
     }
 
     #[test]
+    fn serials_file_is_capped_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        let serials = dir.path().join("state.json.serials");
+        let mut text = br#"{"example.test.":9}"#.to_vec();
+        text.resize(MAX_SERIALS_FILE_BYTES as usize, b' ');
+        std::fs::write(&serials, &text).unwrap();
+        assert_eq!(SerialStore::open(Some(&state)).map.get("example.test."), Some(&9));
+        text.push(b' ');
+        std::fs::write(&serials, &text).unwrap();
+        assert!(SerialStore::open(Some(&state)).map.is_empty());
+    }
+
+    #[test]
     fn serials_file_is_never_read_from_a_fifo_nor_written_through_a_link() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state.json");
