@@ -232,8 +232,10 @@ fn failover_and_admin_go_on_while_a_reload_is_stuck_in_a_read() {
     }
 
     // A provider dies: it leaves the answers within the usual detection window.
+    let killed = Instant::now();
     aws.set(Mode::Stopped);
     wait_www(&s, &["198.51.100.10", "203.0.113.10"]);
+    let failover = killed.elapsed();
     let (_, body) = http_get(http, "/status");
     let st: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(st["providers"][0]["status"], "down", "{st}");
@@ -250,6 +252,7 @@ fn failover_and_admin_go_on_while_a_reload_is_stuck_in_a_read() {
 
     // The reload fails by its deadline; the running data stays.
     let (code, body, took) = reload.join().unwrap();
+    eprintln!("while the reload was stuck: failover in {failover:?}; the reload failed after {took:?}");
     assert_eq!(code, 422, "{body}");
     assert!(
         body.contains(&format!(
