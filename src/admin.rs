@@ -3,7 +3,7 @@
 //! persistence to a state file written atomically (temp file, fsync, rename), so that overrides
 //! survive a restart and a failed write never loses the previous state.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -234,12 +234,23 @@ impl AdminState {
     }
 }
 
-/// How the state file is doing, for /status: its path and the last error (cleared by the next
-/// successful write).
+/// The largest state file gslbd reads or writes. Overrides are a handful of lines each; the cap
+/// keeps a damaged or hostile file from taking memory and seconds per admin action at start-up.
+pub const MAX_STATE_FILE_BYTES: u64 = 8 << 20;
+
+/// The most overrides (drains plus forces, after merging duplicates) a state file may hold.
+/// Each is keyed by a provider, member or target of the running setup, so a real state stays far
+/// below this.
+pub const MAX_OVERRIDES: usize = 10_000;
+
+/// How the state file is doing, for /status: its path, the last error (cleared by the next
+/// successful write), and where a copy of a file that could not be loaded was kept before it
+/// was first overwritten.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StateFileStatus {
     pub path: String,
     pub error: Option<String>,
+    pub corrupt_copy: Option<String>,
 }
 
 /// Where overrides are kept between restarts.
@@ -248,54 +259,115 @@ pub struct StateFile {
     pub path: PathBuf,
 }
 
+/// A state file as read: the overrides, and how many duplicate entries were merged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loaded {
+    pub state: AdminState,
+    pub merged: usize,
+}
+
 impl StateFile {
-    /// Reads the state file. A missing file is an empty state; a corrupt one is an error the
-    /// caller reports (and then starts empty, keeping the file for inspection).
-    pub fn load(&self) -> Result<AdminState, String> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => {
-                serde_json::from_str(&text).map_err(|e| format!("{}: corrupt state file: {e}", self.path.display()))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AdminState::default()),
-            Err(e) => Err(format!("{}: cannot read state file: {e}", self.path.display())),
+    /// Reads the state file. A missing file is an empty state; anything else that cannot be used
+    /// (not a regular file, larger than [`MAX_STATE_FILE_BYTES`], not JSON of the right shape,
+    /// more than [`MAX_OVERRIDES`] entries) is an error the caller reports (and then starts
+    /// empty, keeping the file for inspection). Opening never blocks: a FIFO is refused at once.
+    /// Duplicate entries for one provider, member or target are merged, the last one winning,
+    /// as the admin API would have left them.
+    pub fn load(&self) -> Result<Loaded, String> {
+        let bytes = match crate::fsutil::read_regular(&self.path, MAX_STATE_FILE_BYTES) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::default()),
+            Err(e) => return Err(format!("{}: cannot read state file: {e}", self.path.display())),
+        };
+        let mut state: AdminState =
+            serde_json::from_slice(&bytes).map_err(|e| format!("{}: corrupt state file: {e}", self.path.display()))?;
+        let merged = state.merge_duplicates();
+        let n = state.drains.len() + state.forces.len();
+        if n > MAX_OVERRIDES {
+            return Err(format!(
+                "{}: state file holds {n} overrides, more than the limit of {MAX_OVERRIDES}",
+                self.path.display()
+            ));
         }
+        Ok(Loaded { state, merged })
     }
 
-    /// Writes atomically: a temp file beside the target, fsync, rename. On any error the
-    /// previous file is untouched.
+    /// Writes atomically through a temp file that cannot be a planted link (see
+    /// [`crate::fsutil::write_atomic`]). On any error the previous file is untouched. A state
+    /// that [`StateFile::load`] would refuse is not written at all.
     pub fn save(&self, state: &AdminState) -> Result<(), String> {
-        write_atomic(
-            &self.path,
-            &serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| format!("{}: cannot write state file: {e}", self.path.display()))
+        let fail = |m: String| format!("{}: cannot write state file: {m}", self.path.display());
+        let n = state.drains.len() + state.forces.len();
+        if n > MAX_OVERRIDES {
+            return Err(fail(format!("{n} overrides, more than the limit of {MAX_OVERRIDES}")));
+        }
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| fail(e.to_string()))?;
+        if bytes.len() as u64 > MAX_STATE_FILE_BYTES {
+            return Err(fail(format!(
+                "it would be {} bytes, more than the limit of {MAX_STATE_FILE_BYTES} (shorten reasons or lift overrides)",
+                bytes.len()
+            )));
+        }
+        crate::fsutil::write_atomic(&self.path, &bytes).map_err(|e| fail(e.to_string()))
+    }
+
+    /// True when something is at the path (a file that [`StateFile::load`] refused, rather than
+    /// no file at all).
+    pub fn exists(&self) -> bool {
+        std::fs::symlink_metadata(&self.path).is_ok()
+    }
+
+    /// Keeps what is at the path as `<path>.corrupt-<unix seconds>` before it is overwritten.
+    /// A hard link keeps the bytes without reading them (the file may be huge or not readable
+    /// at all); where links are not possible, a copy of a file within the size cap is written.
+    pub fn keep_copy(&self, now: u64) -> Result<PathBuf, String> {
+        let fail = |e: std::io::Error| {
+            format!(
+                "{}: cannot keep a copy of the state file that failed to load: {e}",
+                self.path.display()
+            )
+        };
+        let mut link_error = std::io::Error::other("no free name for the copy");
+        for n in 0..100u32 {
+            let mut name = self.path.as_os_str().to_owned();
+            name.push(format!(".corrupt-{now}"));
+            if n > 0 {
+                name.push(format!(".{n}"));
+            }
+            let copy = PathBuf::from(name);
+            match std::fs::hard_link(&self.path, &copy) {
+                Ok(()) => return Ok(copy),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    link_error = e;
+                    break;
+                }
+            }
+        }
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(m) if m.is_file() && m.len() <= MAX_STATE_FILE_BYTES => {
+                crate::fsutil::keep_copy(&self.path, now).map_err(fail)
+            }
+            _ => Err(fail(link_error)),
+        }
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
+impl AdminState {
+    /// Keeps one drain per provider or member and one force per target: the last in the list,
+    /// since [`AdminState::apply`] appends the newest. Returns how many entries were dropped.
+    pub fn merge_duplicates(&mut self) -> usize {
+        fn last_per_key<T, K: std::hash::Hash + Eq>(v: &mut Vec<T>, key: impl Fn(&T) -> K) -> usize {
+            let before = v.len();
+            let mut seen = std::collections::HashSet::new();
+            let mut kept: Vec<T> = v.drain(..).rev().filter(|x| seen.insert(key(x))).collect();
+            kept.reverse();
+            *v = kept;
+            before - v.len()
         }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        last_per_key(&mut self.drains, |d| (d.provider.clone(), d.member.clone()))
+            + last_per_key(&mut self.forces, |f| f.target.clone())
     }
-    result
 }
 
 #[cfg(test)]
@@ -308,7 +380,7 @@ mod tests {
         let sf = StateFile {
             path: dir.path().join("state.json"),
         };
-        assert_eq!(sf.load().unwrap(), AdminState::default());
+        assert_eq!(sf.load().unwrap(), Loaded::default());
         let st = AdminState {
             drains: vec![Drain {
                 provider: "aws".into(),
@@ -321,7 +393,7 @@ mod tests {
             forces: vec![],
         };
         sf.save(&st).unwrap();
-        assert_eq!(sf.load().unwrap(), st);
+        assert_eq!(sf.load().unwrap().state, st);
         std::fs::write(&sf.path, "{not json").unwrap();
         assert!(sf.load().unwrap_err().contains("corrupt state file"));
         // a failed write (directory gone) leaves no temp file and reports the path
@@ -345,5 +417,149 @@ mod tests {
         assert!(st.expire(5).is_empty());
         assert_eq!(st.expire(10).len(), 1);
         assert!(st.forces.is_empty());
+    }
+
+    fn drain(provider: &str, member: Option<&str>, reason: &str) -> Drain {
+        Drain {
+            provider: provider.into(),
+            member: member.map(Into::into),
+            reason: reason.into(),
+            who: "ops".into(),
+            since: 1,
+            expires: None,
+        }
+    }
+
+    fn force(target: &str, up: bool) -> Force {
+        Force {
+            target: target.into(),
+            up,
+            reason: "r".into(),
+            who: "ops".into(),
+            since: 1,
+            expires: None,
+        }
+    }
+
+    #[test]
+    fn duplicates_merge_to_the_last_entry_per_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let sf = StateFile {
+            path: dir.path().join("state.json"),
+        };
+        let mut st = AdminState::default();
+        for i in 0..5000 {
+            st.drains.push(drain("aws", None, &format!("r{i}")));
+        }
+        st.drains.push(drain("aws", Some("192.0.2.10"), "member"));
+        st.drains.push(drain("gcp", None, "other"));
+        st.forces.push(force("t1", true));
+        st.forces.push(force("t1", false));
+        std::fs::write(&sf.path, serde_json::to_vec(&st).unwrap()).unwrap();
+        let loaded = sf.load().unwrap();
+        assert_eq!(loaded.merged, 4999 + 1);
+        assert_eq!(
+            loaded.state.drains,
+            [
+                drain("aws", None, "r4999"),
+                drain("aws", Some("192.0.2.10"), "member"),
+                drain("gcp", None, "other")
+            ]
+        );
+        assert_eq!(loaded.state.forces, [force("t1", false)]);
+    }
+
+    #[test]
+    fn override_count_is_capped_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let sf = StateFile {
+            path: dir.path().join("state.json"),
+        };
+        let mut st = AdminState::default();
+        for i in 0..MAX_OVERRIDES - 1 {
+            st.drains.push(drain(&format!("p{i}"), None, "r"));
+        }
+        st.forces.push(force("t", true));
+        // At the limit: written and read back.
+        sf.save(&st).unwrap();
+        assert_eq!(sf.load().unwrap().state, st);
+        // One more distinct entry: not written, and a file holding it is not loaded.
+        st.forces.push(force("u", true));
+        let e = sf.save(&st).unwrap_err();
+        assert!(e.contains("10001 overrides, more than the limit of 10000"), "{e}");
+        std::fs::write(&sf.path, serde_json::to_vec(&st).unwrap()).unwrap();
+        let e = sf.load().unwrap_err();
+        assert!(
+            e.contains("state file holds 10001 overrides, more than the limit of 10000"),
+            "{e}"
+        );
+        // Duplicates do not count: the same 10,001 entries plus a repeat of one load.
+        st.forces.pop();
+        st.forces.push(force("t", false));
+        std::fs::write(&sf.path, serde_json::to_vec(&st).unwrap()).unwrap();
+        assert_eq!(sf.load().unwrap().merged, 1);
+    }
+
+    #[test]
+    fn file_size_is_capped_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let sf = StateFile {
+            path: dir.path().join("state.json"),
+        };
+        let body = br#"{"drains":[],"forces":[]}"#;
+        let mut exact = body.to_vec();
+        exact.resize(MAX_STATE_FILE_BYTES as usize, b' ');
+        std::fs::write(&sf.path, &exact).unwrap();
+        assert_eq!(sf.load().unwrap(), Loaded::default());
+        exact.push(b' ');
+        std::fs::write(&sf.path, &exact).unwrap();
+        let e = sf.load().unwrap_err();
+        assert!(
+            e.contains("cannot read state file: file is larger than the limit of 8388608 bytes"),
+            "{e}"
+        );
+        // A state whose file would pass the cap is not written; the previous file stays.
+        let st = AdminState {
+            drains: vec![drain("aws", None, &"x".repeat(MAX_STATE_FILE_BYTES as usize))],
+            forces: vec![],
+        };
+        let e = sf.save(&st).unwrap_err();
+        assert!(e.contains("more than the limit of 8388608"), "{e}");
+        assert_eq!(std::fs::read(&sf.path).unwrap().len(), exact.len());
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let sf = StateFile {
+            path: dir.path().join("state.json"),
+        };
+        rustix::fs::mkfifoat(rustix::fs::CWD, &sf.path, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        let e = sf.load().unwrap_err();
+        assert!(e.contains("cannot read state file: not a regular file (a FIFO)"), "{e}");
+        assert!(sf.exists());
+        // The FIFO is kept (as a link: nothing is read from it) before being replaced.
+        let copy = sf.keep_copy(7).unwrap();
+        assert!(copy.to_string_lossy().ends_with("state.json.corrupt-7"));
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::symlink_metadata(&copy).unwrap().file_type().is_fifo());
+    }
+
+    #[test]
+    fn keep_copy_keeps_the_bytes_under_a_fresh_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let sf = StateFile {
+            path: dir.path().join("state.json"),
+        };
+        assert!(!sf.exists());
+        std::fs::write(&sf.path, "{not json").unwrap();
+        let a = sf.keep_copy(42).unwrap();
+        let b = sf.keep_copy(42).unwrap();
+        assert!(a.to_string_lossy().ends_with("state.json.corrupt-42"), "{a:?}");
+        assert!(b.to_string_lossy().ends_with("state.json.corrupt-42.1"), "{b:?}");
+        // Replacing the state file leaves the copies as they were.
+        sf.save(&AdminState::default()).unwrap();
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "{not json");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "{not json");
     }
 }

@@ -95,6 +95,8 @@ pub struct ServerConfig {
     pub rrl: crate::dns::rrl::RrlConfig,
     /// Where probes look up host names of check URLs.
     pub probe_resolver: crate::health::resolve::ProbeResolver,
+    /// The deadline of a reload's build (reading and checking config and zones).
+    pub reload_timeout: Duration,
 }
 
 /// The validated configuration.
@@ -314,9 +316,11 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
     let tcp_idle_timeout = dur(&s.tcp_idle_timeout, "tcp_idle_timeout", Duration::from_secs(10));
     let tcp_total_timeout = dur(&s.tcp_total_timeout, "tcp_total_timeout", Duration::from_secs(120));
     let coalesce = dur(&s.coalesce, "coalesce", Duration::from_millis(100));
+    let reload_timeout = dur(&s.reload_timeout, "reload_timeout", DEFAULT_RELOAD_TIMEOUT);
     for (key, d) in [
         ("tcp_idle_timeout", tcp_idle_timeout),
         ("tcp_total_timeout", tcp_total_timeout),
+        ("reload_timeout", reload_timeout),
     ] {
         if d.is_zero() {
             rep.error(&locate::join("server", key), format!("{key} must be greater than zero"));
@@ -395,8 +399,14 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         admin_token,
         state_file: None,
         rrl,
+        reload_timeout,
     }
 }
+
+/// A reload of a million-record zone builds in seconds; a minute leaves room for a slow disk
+/// while bounding how long a read that never returns (a FIFO, a hung network mount) can keep a
+/// reload pending.
+pub const DEFAULT_RELOAD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One UDP receive thread per core, at most 8.
 pub fn default_udp_threads() -> usize {
@@ -436,7 +446,7 @@ mod tests {
     fn unknown_keys_and_bad_values_are_located() {
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listn: [\"127.0.0.1:53\"]\n"),
-            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `udp_threads`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`"]
+            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `udp_threads`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`, `reload_timeout`"]
         );
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listen: [\"127.0.0.1\"]\n  tcp_idle_timeout: 5x\n"),
@@ -448,6 +458,14 @@ mod tests {
         assert_eq!(
             diags("version: 1\nserver:\n  probe_resolver: dns.example\n"),
             ["t.yaml:3:19: bad probe_resolver \"dns.example\": expected IP:PORT of a DNS server such as 127.0.0.1:53, or \"system\""]
+        );
+        assert_eq!(
+            diags("version: 1\nserver:\n  reload_timeout: 0s\n"),
+            ["t.yaml:3:19: reload_timeout must be greater than zero"]
+        );
+        assert_eq!(
+            diags("version: 1\nserver:\n  reload_timeout: 1ms\n"),
+            Vec::<String>::new()
         );
         assert_eq!(
             diags("version: 2\n"),

@@ -88,6 +88,9 @@ pub struct RawServer {
     /// `IP:PORT` of the DNS server that health probes use to look up host names in check URLs
     /// (default: the system resolver).
     pub probe_resolver: Option<String>,
+    /// How long a reload may take to read and check config and zones, e.g. `60s`; past it the
+    /// reload fails and the running data stays.
+    pub reload_timeout: Option<RawDuration>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
