@@ -439,3 +439,97 @@ fn probe_options_are_validated_with_locations() {
     );
     assert!(all.contains("notpem.txt: no PEM certificate in the file"), "{all}");
 }
+
+/// Plain-HTTP status checks run on a hand-written path (no reqwest, no hyper) unless a check
+/// needs more (`expect_body`, `url`, `follow_redirects`, another method, TLS). Every endpoint of
+/// the table above that a status-only http check can meet, plus bare-LF line ends and interim
+/// `100 Continue` / `103 Early Hints` responses (RFC 9110 15.2: a client skips them), is probed
+/// through both paths by the real binary: a plain check, and the same check with
+/// `expect_body: ""` (always matched, but it selects the reqwest path). Both must give the
+/// expected reason, and the same status. The remaining rows (TLS, name lookups, followed
+/// redirects, body checks) only ever take the reqwest path.
+#[test]
+fn plain_and_reqwest_paths_agree_on_every_endpoint() {
+    let lab = Lab::new();
+    let one = |i: u8| loopbacks(i, i);
+    // (name, address, port, expected reason)
+    let mut cases: Vec<(&str, String, u16, &str)> = Vec::new();
+    let kinds = [
+        ("healthy", Kind::Healthy, "ok"),
+        ("hang", Kind::Hang, "timeout"),
+        ("trickle", Kind::Trickle, "timeout"),
+        // Status decides: the body is never read by either path without expect_body text.
+        ("huge_body", Kind::HugeBody, "ok"),
+        ("redirect_not_followed", Kind::RedirectLoop, "status 302"),
+        ("reset", Kind::Reset, "connection reset"),
+        ("s503", Kind::Status503, "status 503"),
+        ("lf_only", Kind::LfOnly, "ok"),
+        ("continue_100", Kind::Continue100, "ok"),
+        ("early_hints_103", Kind::EarlyHints103, "ok"),
+    ];
+    for (i, (name, kind, want)) in kinds.into_iter().enumerate() {
+        let octet = 40 + i as u8;
+        let port = lab.serve(kind, &one(octet));
+        cases.push((name, format!("127.0.0.{octet}"), port, want));
+    }
+    cases.push(("refused", "127.0.0.1".to_string(), lab.closed_port(), "connect refused"));
+
+    let mut y = String::new();
+    writeln!(y, "version: 1\nserver:\n  coalesce: 0ms").unwrap();
+    writeln!(y, "zones: [{:?}]", repo().join("zones/example.test.zone").display()).unwrap();
+    y.push_str("checks:\n");
+    for (name, ip, port, _) in &cases {
+        writeln!(y, "  {name}_plain: {}", http_check(ip, *port, "")).unwrap();
+        writeln!(y, "  {name}_reqwest: {}", http_check(ip, *port, ", expect_body: \"\"")).unwrap();
+    }
+    y.push_str("providers:\n  lab: { min_up: 1 }\npools:\n  both.example.test.:\n    members:\n");
+    let mut n = 0;
+    for (name, ..) in &cases {
+        for path in ["plain", "reqwest"] {
+            n += 1;
+            writeln!(
+                y,
+                "      - {{ provider: lab, address: 192.0.2.{n}, check: {name}_{path} }}"
+            )
+            .unwrap();
+        }
+    }
+    let cfg = lab.dir.path().join("paths.yaml");
+    std::fs::write(&cfg, y).unwrap();
+
+    let server = Server::start(&["--config", cfg.to_str().unwrap()]);
+    let http = server.http.unwrap();
+    let find = |t: &[(String, String, String, f64)], check: &str| {
+        t.iter()
+            .find(|x| x.0.starts_with(&format!("{check}@")))
+            .map(|x| (x.1.clone(), x.2.clone()))
+    };
+    // Settled once every target has reported (the slowest, timeouts, after about one timeout)
+    // and its published status follows its last result (rise and fall are 1).
+    let targets = wait_status(http, Duration::from_secs(30), |t| {
+        t.len() == 2 * cases.len()
+            && t.iter()
+                .all(|x| x.2 != "not probed yet" && (x.1 == "up") == (x.2 == "ok"))
+            && cases.iter().all(|(name, .., want)| {
+                ["plain", "reqwest"]
+                    .iter()
+                    .all(|p| find(t, &format!("{name}_{p}")).is_some_and(|(_, r)| r.starts_with(want) || *want == "ok"))
+            })
+    });
+    let mut table = String::from("\ncase | plain | reqwest | expected\n");
+    let mut bad = Vec::new();
+    for (name, .., want) in &cases {
+        let (ps, pr) = find(&targets, &format!("{name}_plain")).unwrap();
+        let (rs, rr) = find(&targets, &format!("{name}_reqwest")).unwrap();
+        writeln!(table, "{name} | {ps}: {pr} | {rs}: {rr} | {want}").unwrap();
+        let want_status = if *want == "ok" { "up" } else { "down" };
+        if pr != *want || rr != *want || ps != want_status || rs != want_status {
+            bad.push(*name);
+        }
+    }
+    eprintln!("{table}");
+    assert!(
+        bad.is_empty(),
+        "paths disagree or differ from the expected reason for {bad:?}:{table}"
+    );
+}

@@ -492,13 +492,20 @@ fn plain_status_check(spec: &ProbeSpec) -> bool {
         && (spec.method == Method::GET || spec.method == Method::HEAD)
 }
 
-/// The largest response head the plain path reads (hyper's default limit is of the same order).
+/// The largest response head the plain path reads, counting every interim (1xx) head before the
+/// final one (hyper's default limit is of the same order).
 const HEAD_CAP: usize = 64 * 1024;
+
+/// At most this many interim (1xx) responses are skipped before the final one. RFC 9110 15.2
+/// lets a server send any number; a client must bound them, and no real server sends more than a
+/// couple (`100 Continue`, `103 Early Hints`).
+pub const MAX_INTERIM: usize = 16;
 
 /// Connects to the target's address, sends one `Connection: close` request with the same
 /// `Host` and `User-Agent` reqwest would send, reads the response head (status line and headers,
-/// at most [`HEAD_CAP`]) and judges the status; the body is never read. Failures map to the
-/// same reasons as the reqwest path.
+/// at most [`HEAD_CAP`]) and judges the status; the body is never read. Interim 1xx responses
+/// are skipped as hyper skips them (at most [`MAX_INTERIM`]); `101` is final, as in hyper.
+/// Failures map to the same reasons as the reqwest path.
 async fn probe_http_plain(spec: &ProbeSpec) -> Result<(), Failure> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = SocketAddr::new(spec.addr, spec.port);
@@ -534,41 +541,87 @@ async fn probe_http_plain(spec: &ProbeSpec) -> Result<(), Failure> {
     };
     let _ = s.set_nodelay(true);
     s.write_all(req.as_bytes()).await.map_err(|e| io_failure(&e))?;
-    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut heads = HeadReader::default();
     let mut chunk = [0u8; 2048];
-    let head_end = loop {
+    loop {
         let n = s.read(&mut chunk).await.map_err(|e| io_failure(&e))?;
         if n == 0 {
             return Err(Failure::Reason(
                 "connect: connection closed before message completed".to_string(),
             ));
         }
-        let from = buf.len().saturating_sub(3);
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
-            break from + i;
+        if let Some(status) = heads.feed(&chunk[..n]).map_err(Failure::Reason)? {
+            return if spec.status_ok(status) {
+                Ok(())
+            } else {
+                Err(Failure::Reason(format!("status {status}")))
+            };
         }
-        if buf.len() > HEAD_CAP {
-            return Err(Failure::Reason("connect: response head too large".to_string()));
-        }
-    };
-    let status = parse_status_line(&buf[..head_end + 4])
-        .ok_or_else(|| Failure::Reason("connect: invalid HTTP response".to_string()))?;
-    if spec.status_ok(status) {
-        Ok(())
-    } else {
-        Err(Failure::Reason(format!("status {status}")))
     }
 }
 
-/// The status code of a complete HTTP/1.x response head (status line, headers, blank line),
-/// parsed by `httparse` (hyper's parser) with hyper's default header limit.
-fn parse_status_line(head: &[u8]) -> Option<u16> {
+/// Incremental reader of response heads: buffers bytes until a complete head parses, skips
+/// interim (1xx except 101) heads, and yields the final status. Parsing on every read (not only
+/// once a blank line is seen) accepts LF-only line ends, as hyper does, and rejects a peer that
+/// does not speak HTTP at its first bytes.
+#[derive(Default)]
+struct HeadReader {
+    buf: Vec<u8>,
+    /// Bytes taken by the interim heads already skipped (they count toward [`HEAD_CAP`]).
+    skipped: usize,
+    interim: usize,
+}
+
+impl HeadReader {
+    /// Adds `bytes`; `Ok(Some(status))` once the final head is complete, `Ok(None)` while more
+    /// is needed, `Err(reason)` for a response that cannot be a healthy HTTP/1.x answer.
+    fn feed(&mut self, bytes: &[u8]) -> Result<Option<u16>, String> {
+        self.buf.extend_from_slice(bytes);
+        loop {
+            match parse_head(&self.buf)? {
+                None => {
+                    if self.skipped + self.buf.len() > HEAD_CAP {
+                        return Err("connect: response head too large".to_string());
+                    }
+                    return Ok(None);
+                }
+                Some((status, len)) if is_interim(status) => {
+                    self.interim += 1;
+                    self.skipped += len;
+                    if self.interim > MAX_INTERIM {
+                        return Err("connect: too many interim (1xx) responses".to_string());
+                    }
+                    if self.skipped > HEAD_CAP {
+                        return Err("connect: response head too large".to_string());
+                    }
+                    self.buf.drain(..len);
+                }
+                Some((status, _)) => return Ok(Some(status)),
+            }
+        }
+    }
+}
+
+/// A 1xx response that precedes the final one. `101 Switching Protocols` ends the exchange
+/// instead (hyper treats it as final, and the probe then judges it by `expect_status`).
+fn is_interim(status: u16) -> bool {
+    (100..=199).contains(&status) && status != 101
+}
+
+/// Parses one HTTP/1.x response head at the start of `buf` with `httparse` (hyper's parser, with
+/// hyper's default header limit): `Ok(Some((status, head length)))` when complete, `Ok(None)`
+/// when more bytes are needed.
+fn parse_head(buf: &[u8]) -> Result<Option<(u16, usize)>, String> {
+    let invalid = || "connect: invalid HTTP response".to_string();
     let mut headers = [httparse::EMPTY_HEADER; 100];
     let mut resp = httparse::Response::new(&mut headers);
-    match resp.parse(head) {
-        Ok(httparse::Status::Complete(_)) => resp.code.filter(|c| (100..=999).contains(c)),
-        _ => None,
+    match resp.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => match resp.code.filter(|c| (100..=999).contains(c)) {
+            Some(code) => Ok(Some((code, len))),
+            None => Err(invalid()),
+        },
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(_) => Err(invalid()),
     }
 }
 
@@ -1290,19 +1343,84 @@ mod tests {
         drop(sock);
     }
 
+    /// The status of `head` fed to a [`HeadReader`] in one piece.
+    fn final_status(head: &[u8]) -> Option<u16> {
+        HeadReader::default().feed(head).ok().flatten()
+    }
+
     #[test]
     fn status_line_parsing() {
-        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\n\r\n"), Some(200));
+        assert_eq!(final_status(b"HTTP/1.1 200 OK\r\n\r\n"), Some(200));
         assert_eq!(
-            parse_status_line(b"HTTP/1.0 503 Service Unavailable\r\nX: y\r\n\r\n"),
+            final_status(b"HTTP/1.0 503 Service Unavailable\r\nX: y\r\n\r\n"),
             Some(503)
         );
-        assert_eq!(parse_status_line(b"HTTP/1.1 204 \r\n\r\n"), Some(204));
-        assert_eq!(parse_status_line(b"HTTP/2 200 OK\r\n\r\n"), None);
-        assert_eq!(parse_status_line(b"HTTP/1.1 2x0 OK\r\n\r\n"), None);
-        assert_eq!(parse_status_line(b"SSH-2.0-OpenSSH\r\n\r\n"), None);
-        assert_eq!(parse_status_line(b"HTTP/1.1 099 x\r\n\r\n"), None);
-        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n"), None);
+        assert_eq!(final_status(b"HTTP/1.1 204 \r\n\r\n"), Some(204));
+        assert_eq!(final_status(b"HTTP/2 200 OK\r\n\r\n"), None);
+        assert_eq!(final_status(b"HTTP/1.1 2x0 OK\r\n\r\n"), None);
+        assert_eq!(final_status(b"SSH-2.0-OpenSSH\r\n\r\n"), None);
+        assert_eq!(final_status(b"HTTP/1.1 099 x\r\n\r\n"), None);
+        assert_eq!(final_status(b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n"), None);
+        // Bare LF line ends, as hyper accepts them.
+        assert_eq!(final_status(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok"), Some(200));
+        assert_eq!(final_status(b"HTTP/1.1 200 OK\n\n"), Some(200));
+    }
+
+    #[test]
+    fn interim_responses_are_skipped_within_bounds() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let with = |interim: &[u8], n: usize| {
+            let mut v = interim.repeat(n);
+            v.extend_from_slice(ok);
+            v
+        };
+        assert_eq!(final_status(&with(b"HTTP/1.1 100 Continue\r\n\r\n", 1)), Some(200));
+        assert_eq!(
+            final_status(&with(
+                b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+                2
+            )),
+            Some(200)
+        );
+        assert_eq!(final_status(&with(b"HTTP/1.1 100 Continue\n\n", 1)), Some(200));
+        // 101 is final (hyper treats it as an upgrade), judged by expect_status.
+        assert_eq!(
+            final_status(&with(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", 1)),
+            Some(101)
+        );
+        // At the limit, and one past it.
+        let at = with(b"HTTP/1.1 102 Processing\r\n\r\n", MAX_INTERIM);
+        assert_eq!(final_status(&at), Some(200));
+        let past = with(b"HTTP/1.1 102 Processing\r\n\r\n", MAX_INTERIM + 1);
+        assert_eq!(
+            HeadReader::default().feed(&past),
+            Err("connect: too many interim (1xx) responses".to_string())
+        );
+        // Interim heads count toward the byte cap.
+        let big = format!("HTTP/1.1 103 Early Hints\r\nLink: {}\r\n\r\n", "x".repeat(HEAD_CAP / 4));
+        let mut r = HeadReader::default();
+        let mut last = Ok(None);
+        for _ in 0..MAX_INTERIM {
+            last = r.feed(big.as_bytes());
+            if last.is_err() {
+                break;
+            }
+        }
+        assert_eq!(last, Err("connect: response head too large".to_string()));
+    }
+
+    #[test]
+    fn heads_split_at_every_byte() {
+        let resp = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\nLink: x\n\nHTTP/1.1 204 No Content\n\n";
+        let mut r = HeadReader::default();
+        for (i, b) in resp.iter().enumerate() {
+            let got = r.feed(&[*b]).unwrap();
+            if i + 1 < resp.len() {
+                assert_eq!(got, None, "byte {i}");
+            } else {
+                assert_eq!(got, Some(204));
+            }
+        }
     }
 
     /// The plain path and the reqwest path agree on every behaviour the plain path handles.
@@ -1314,6 +1432,14 @@ mod tests {
             serve_fixed(response("503 Service Unavailable", "", "down")).await,
             serve_fixed(response("301 Moved Permanently", "Location: /x\r\n", "")).await,
             serve_fixed("SSH-2.0-OpenSSH_9.2\r\n\r\n".to_string()).await,
+            serve_fixed("HTTP/1.1 200 OK\nContent-Length: 2\nConnection: close\n\nok".to_string()).await,
+            serve_fixed(format!("HTTP/1.1 100 Continue\r\n\r\n{}", response("200 OK", "", "hi"))).await,
+            serve_fixed(format!(
+                "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n{}",
+                response("503 Service Unavailable", "", "")
+            ))
+            .await,
+            serve_fixed(response("101 Switching Protocols", "Upgrade: websocket\r\n", "")).await,
             serve(|mut s| async move {
                 read_head(&mut s).await;
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Le").await;

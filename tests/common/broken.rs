@@ -34,6 +34,12 @@ pub enum Kind {
     Status503,
     /// TLS with this acceptor, then 200 OK "HEALTHY".
     Tls(TlsAcceptor),
+    /// 200 OK "HEALTHY" with bare LF line ends (no CR), which HTTP/1.1 clients accept.
+    LfOnly,
+    /// `100 Continue`, then 200 OK "HEALTHY".
+    Continue100,
+    /// `103 Early Hints` with a `Link` header, then 200 OK "HEALTHY".
+    EarlyHints103,
 }
 
 /// The body size a [`Kind::HugeBody`] endpoint announces.
@@ -285,6 +291,12 @@ async fn handle(kind: Kind, mut s: TcpStream, huge_max: Arc<AtomicUsize>) {
                 let _ = s.set_zero_linger();
                 drop(s);
             }
+        }
+        Kind::LfOnly => reply(s, b"HTTP/1.1 200 OK\nContent-Length: 7\nConnection: close\n\nHEALTHY").await,
+        Kind::Continue100 => reply(s, &[b"HTTP/1.1 100 Continue\r\n\r\n".as_slice(), OK].concat()).await,
+        Kind::EarlyHints103 => {
+            let hints = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n";
+            reply(s, &[hints.as_slice(), OK].concat()).await
         }
         Kind::Tls(acceptor) => {
             if let Ok(tls) = acceptor.accept(s).await {
