@@ -18,6 +18,7 @@
 //! | `dns: <detail>`      | the URL's host name did not resolve (`NXDOMAIN`, `SERVFAIL`, `timeout`, `no address`, ...) |
 //! | `connection reset`   | the peer reset the connection (RST) before the probe completed   |
 //! | `connect: <detail>`  | any other transport failure (early close, unreachable, ...)      |
+//! | `local: <detail>`    | the probe could not run on this host (see "Local failures")      |
 //!
 //! # Broken endpoints
 //!
@@ -29,6 +30,14 @@
 //! read. Redirects are not followed unless `follow_redirects` is set; then at most
 //! [`MAX_REDIRECTS`], only to the same host (a probe never wanders off to a host the operator did
 //! not configure), and a URL seen twice is a `redirect loop`.
+//!
+//! # Local failures
+//!
+//! A probe that fails because this host ran out of something (descriptors: `EMFILE`, `ENFILE`;
+//! socket buffers: `ENOBUFS`; memory: `ENOMEM`; ephemeral ports: `EADDRNOTAVAIL`) says nothing
+//! about the endpoint. Its reason is `local: <detail>` (for example `local: Too many open files
+//! (os error 24)`), and [`ProbeResult::verdict`] is [`Verdict::Local`], which the rise/fall state
+//! ignores: the target keeps its status, so no local shortage can fail a healthy provider over.
 //!
 //! # Name resolution
 //!
@@ -68,7 +77,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::dns::Resolve;
 
-use super::resolve::{DnsError, ProbeResolver};
+use super::resolve::{is_local_error, DnsError, ProbeResolver};
+use super::state::Verdict;
 use reqwest::header::{HeaderValue, HOST};
 use reqwest::redirect;
 use reqwest::{Client, Method, Response, Url};
@@ -158,6 +168,23 @@ pub struct ProbeResult {
     /// Short, stable reason; see the module documentation.
     pub reason: String,
     pub duration: Duration,
+}
+
+/// How every local failure's reason starts.
+pub const LOCAL_PREFIX: &str = "local: ";
+
+impl ProbeResult {
+    /// What this result says about the target: a local failure (reason [`LOCAL_PREFIX`]) says
+    /// nothing.
+    pub fn verdict(&self) -> Verdict {
+        if self.ok {
+            Verdict::Pass
+        } else if self.reason.starts_with(LOCAL_PREFIX) {
+            Verdict::Local
+        } else {
+            Verdict::Fail
+        }
+    }
 }
 
 /// Failure to build the shared HTTP clients.
@@ -378,7 +405,7 @@ impl Prober {
                     .map_err(|_| Failure::Reason(format!("dns: {}", DnsError::BadName(bare.to_string()))))?;
                 let found = self.resolver.resolve(name).await.map_err(|e| {
                     Failure::Reason(match e.downcast_ref::<DnsError>() {
-                        Some(d) => format!("dns: {d}"),
+                        Some(d) => dns_reason(d),
                         None => format!("dns: {e}"),
                     })
                 })?;
@@ -626,11 +653,27 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, usize)>, String> {
 }
 
 fn io_failure(e: &std::io::Error) -> Failure {
-    Failure::Reason(match e.kind() {
+    Failure::Reason(io_reason(e))
+}
+
+/// The reason for a transport error of either path.
+fn io_reason(e: &std::io::Error) -> String {
+    if is_local_error(e) {
+        return format!("{LOCAL_PREFIX}{e}");
+    }
+    match e.kind() {
         std::io::ErrorKind::ConnectionRefused => "connect refused".to_string(),
         std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
         _ => format!("connect: {e}"),
-    })
+    }
+}
+
+/// `dns: <detail>`, or a local failure when the lookup itself could not run here.
+fn dns_reason(d: &DnsError) -> String {
+    match d {
+        DnsError::Local(msg) => format!("{LOCAL_PREFIX}{msg}"),
+        d => format!("dns: {d}"),
+    }
 }
 
 /// A `tcp` check: the connection is accepted. It is then closed with a reset (zero linger), as
@@ -642,13 +685,7 @@ async fn probe_tcp(addr: SocketAddr) -> Result<(), Failure> {
             let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
             Ok(())
         }
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            Err(Failure::Reason("connect refused".to_string()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-            Err(Failure::Reason("connection reset".to_string()))
-        }
-        Err(e) => Err(Failure::Reason(format!("connect: {e}"))),
+        Err(e) => Err(io_failure(&e)),
     }
 }
 
@@ -706,18 +743,21 @@ fn classify(err: &reqwest::Error) -> String {
             return "redirect to other host".to_string();
         }
         if let Some(d) = e.downcast_ref::<DnsError>() {
-            return format!("dns: {d}");
+            return dns_reason(d);
         }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return tls_reason(tls);
         }
         last = e;
         cur = match e.downcast_ref::<std::io::Error>() {
-            Some(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return "connect refused".to_string();
-            }
-            Some(io) if io.kind() == std::io::ErrorKind::ConnectionReset => {
-                return "connection reset".to_string();
+            Some(io)
+                if is_local_error(io)
+                    || matches!(
+                        io.kind(),
+                        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+                    ) =>
+            {
+                return io_reason(io);
             }
             // `io::Error::source` skips the wrapped error itself, so step into it explicitly.
             Some(io) => match io.get_ref() {
@@ -1461,6 +1501,56 @@ mod tests {
                 a.reason == b.reason || (a.reason.starts_with("connect: ") && b.reason.starts_with("connect: "));
             assert!(same_class, "{addr}: {a:?} vs {b:?}");
         }
+    }
+
+    #[test]
+    fn local_shortages_are_local_failures() {
+        use rustix::io::Errno;
+        let result = |reason: String| ProbeResult {
+            ok: false,
+            reason,
+            duration: Duration::ZERO,
+        };
+        for errno in [
+            Errno::MFILE,
+            Errno::NFILE,
+            Errno::NOBUFS,
+            Errno::NOMEM,
+            Errno::ADDRNOTAVAIL,
+        ] {
+            let e = std::io::Error::from_raw_os_error(errno.raw_os_error());
+            let r = result(io_reason(&e));
+            assert!(r.reason.starts_with(LOCAL_PREFIX), "{r:?}");
+            assert_eq!(r.verdict(), Verdict::Local);
+        }
+        let emfile = std::io::Error::from_raw_os_error(Errno::MFILE.raw_os_error());
+        assert_eq!(io_reason(&emfile), format!("local: {emfile}"));
+        // The peer's doing, or the network's: failures of the target.
+        for (errno, reason) in [
+            (Errno::CONNREFUSED, "connect refused"),
+            (Errno::CONNRESET, "connection reset"),
+            (Errno::HOSTUNREACH, "connect: "),
+        ] {
+            let e = std::io::Error::from_raw_os_error(errno.raw_os_error());
+            let r = result(io_reason(&e));
+            assert!(r.reason.starts_with(reason), "{r:?}");
+            assert_eq!(r.verdict(), Verdict::Fail);
+        }
+        assert_eq!(
+            dns_reason(&DnsError::Local("Too many open files".into())),
+            "local: Too many open files"
+        );
+        assert_eq!(
+            dns_reason(&DnsError::Io("Too many open files".into())),
+            "dns: Too many open files"
+        );
+        assert_eq!(result("dns: NXDOMAIN".into()).verdict(), Verdict::Fail);
+        let ok = ProbeResult {
+            ok: true,
+            reason: "ok".into(),
+            duration: Duration::ZERO,
+        };
+        assert_eq!(ok.verdict(), Verdict::Pass);
     }
 
     #[test]
