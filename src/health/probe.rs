@@ -864,6 +864,21 @@ mod tests {
         assert_eq!(r.reason, "ok");
     }
 
+    /// The largest timeout a `Duration` holds bounds nothing, and breaks nothing, on any path.
+    #[tokio::test]
+    async fn huge_timeout_is_harmless() {
+        let addr = serve_fixed(response("200 OK", "", "hello")).await;
+        let p = prober();
+        let mut spec = http_spec(addr);
+        spec.timeout = Duration::MAX;
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+        spec.expect_body = Some("hello".into());
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+        let mut tcp = ProbeSpec::new(CheckKind::Tcp, addr.ip(), addr.port());
+        tcp.timeout = Duration::MAX;
+        assert_eq!(p.probe(&tcp).await.reason, "ok");
+    }
+
     #[tokio::test]
     async fn http_503_reports_status() {
         let addr = serve_fixed(response("503 Service Unavailable", "", "down")).await;
