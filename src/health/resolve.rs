@@ -73,12 +73,12 @@ pub fn is_local_error(e: &std::io::Error) -> bool {
     .any(|x| x.raw_os_error() == code)
 }
 
-/// A DNS error for an I/O failure, local or not.
-fn io_error(e: std::io::Error) -> DnsError {
+/// A DNS error for an I/O failure: [`DnsError::Local`] for a local shortage, else `other`.
+fn io_error(e: std::io::Error, other: fn(String) -> DnsError) -> DnsError {
     if is_local_error(&e) {
         DnsError::Local(e.to_string())
     } else {
-        DnsError::Io(e.to_string())
+        other(e.to_string())
     }
 }
 
@@ -113,13 +113,9 @@ impl ProbeResolver {
 }
 
 async fn system_lookup(host: &str) -> Result<Vec<IpAddr>, DnsError> {
-    let addrs = tokio::net::lookup_host((host, 0)).await.map_err(|e| {
-        if is_local_error(&e) {
-            DnsError::Local(e.to_string())
-        } else {
-            DnsError::System(e.to_string())
-        }
-    })?;
+    let addrs = tokio::net::lookup_host((host, 0))
+        .await
+        .map_err(|e| io_error(e, DnsError::System))?;
     let mut ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
     if ips.is_empty() {
         return Err(DnsError::NoAddress);
@@ -174,7 +170,7 @@ fn combine(a: Result<Vec<IpAddr>, DnsError>, aaaa: Result<Vec<IpAddr>, DnsError>
 
 /// One question over UDP to `server`; waits for a reply with the right ID and question.
 async fn query(server: SocketAddr, name: &Name, rtype: RecordType) -> Result<Vec<IpAddr>, DnsError> {
-    let io = io_error;
+    let io = |e| io_error(e, DnsError::Io);
     let bind: SocketAddr = if server.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
