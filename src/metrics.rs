@@ -342,6 +342,7 @@ impl Metrics {
             r if r.starts_with("status ") => "status",
             r if r.starts_with("tls") => "tls",
             r if r.starts_with("dns: ") => "dns",
+            r if r.starts_with(crate::health::probe::LOCAL_PREFIX) => "local",
             r if r.starts_with("connect") => "connect",
             r if r.contains("redirect") => "redirect",
             _ => "other",
@@ -427,5 +428,9 @@ mod tests {
         assert_eq!(Metrics::reason_label("connection reset"), "reset");
         assert_eq!(Metrics::reason_label("connect: early eof"), "connect");
         assert_eq!(Metrics::reason_label("redirect to other host"), "redirect");
+        assert_eq!(
+            Metrics::reason_label("local: Too many open files (os error 24)"),
+            "local"
+        );
     }
 }

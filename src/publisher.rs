@@ -433,7 +433,7 @@ impl Publisher {
         info.last_ok = Some(r.result.ok);
         info.last_reason = r.result.reason.clone();
         info.last_duration = r.result.duration;
-        let transition = info.state.apply(r.result.ok, check.rise, check.fall);
+        let transition = info.state.observe(r.result.verdict(), check.rise, check.fall);
         if info.state.probes == 1 {
             self.unprobed = self.unprobed.saturating_sub(1);
         }

@@ -18,6 +18,7 @@
 //! | `dns: <detail>`      | the URL's host name did not resolve (`NXDOMAIN`, `SERVFAIL`, `timeout`, `no address`, ...) |
 //! | `connection reset`   | the peer reset the connection (RST) before the probe completed   |
 //! | `connect: <detail>`  | any other transport failure (early close, unreachable, ...)      |
+//! | `local: <detail>`    | the probe could not run on this host (see "Local failures")      |
 //!
 //! # Broken endpoints
 //!
@@ -29,6 +30,14 @@
 //! read. Redirects are not followed unless `follow_redirects` is set; then at most
 //! [`MAX_REDIRECTS`], only to the same host (a probe never wanders off to a host the operator did
 //! not configure), and a URL seen twice is a `redirect loop`.
+//!
+//! # Local failures
+//!
+//! A probe that fails because this host ran out of something (descriptors: `EMFILE`, `ENFILE`;
+//! socket buffers: `ENOBUFS`; memory: `ENOMEM`; ephemeral ports: `EADDRNOTAVAIL`) says nothing
+//! about the endpoint. Its reason is `local: <detail>` (for example `local: Too many open files
+//! (os error 24)`), and [`ProbeResult::verdict`] is [`Verdict::Local`], which the rise/fall state
+//! ignores: the target keeps its status, so no local shortage can fail a healthy provider over.
 //!
 //! # Name resolution
 //!
@@ -68,7 +77,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::dns::Resolve;
 
-use super::resolve::{DnsError, ProbeResolver};
+use super::resolve::{is_local_error, DnsError, ProbeResolver};
+use super::state::Verdict;
 use reqwest::header::{HeaderValue, HOST};
 use reqwest::redirect;
 use reqwest::{Client, Method, Response, Url};
@@ -158,6 +168,23 @@ pub struct ProbeResult {
     /// Short, stable reason; see the module documentation.
     pub reason: String,
     pub duration: Duration,
+}
+
+/// How every local failure's reason starts.
+pub const LOCAL_PREFIX: &str = "local: ";
+
+impl ProbeResult {
+    /// What this result says about the target: a local failure (reason [`LOCAL_PREFIX`]) says
+    /// nothing.
+    pub fn verdict(&self) -> Verdict {
+        if self.ok {
+            Verdict::Pass
+        } else if self.reason.starts_with(LOCAL_PREFIX) {
+            Verdict::Local
+        } else {
+            Verdict::Fail
+        }
+    }
 }
 
 /// Failure to build the shared HTTP clients.
@@ -378,7 +405,7 @@ impl Prober {
                     .map_err(|_| Failure::Reason(format!("dns: {}", DnsError::BadName(bare.to_string()))))?;
                 let found = self.resolver.resolve(name).await.map_err(|e| {
                     Failure::Reason(match e.downcast_ref::<DnsError>() {
-                        Some(d) => format!("dns: {d}"),
+                        Some(d) => dns_reason(d),
                         None => format!("dns: {e}"),
                     })
                 })?;
@@ -492,13 +519,20 @@ fn plain_status_check(spec: &ProbeSpec) -> bool {
         && (spec.method == Method::GET || spec.method == Method::HEAD)
 }
 
-/// The largest response head the plain path reads (hyper's default limit is of the same order).
+/// The largest response head the plain path reads, counting every interim (1xx) head before the
+/// final one (hyper's default limit is of the same order).
 const HEAD_CAP: usize = 64 * 1024;
+
+/// At most this many interim (1xx) responses are skipped before the final one. RFC 9110 15.2
+/// lets a server send any number; a client must bound them, and no real server sends more than a
+/// couple (`100 Continue`, `103 Early Hints`).
+pub const MAX_INTERIM: usize = 16;
 
 /// Connects to the target's address, sends one `Connection: close` request with the same
 /// `Host` and `User-Agent` reqwest would send, reads the response head (status line and headers,
-/// at most [`HEAD_CAP`]) and judges the status; the body is never read. Failures map to the
-/// same reasons as the reqwest path.
+/// at most [`HEAD_CAP`]) and judges the status; the body is never read. Interim 1xx responses
+/// are skipped as hyper skips them (at most [`MAX_INTERIM`]); `101` is final, as in hyper.
+/// Failures map to the same reasons as the reqwest path.
 async fn probe_http_plain(spec: &ProbeSpec) -> Result<(), Failure> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = SocketAddr::new(spec.addr, spec.port);
@@ -534,50 +568,112 @@ async fn probe_http_plain(spec: &ProbeSpec) -> Result<(), Failure> {
     };
     let _ = s.set_nodelay(true);
     s.write_all(req.as_bytes()).await.map_err(|e| io_failure(&e))?;
-    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut heads = HeadReader::default();
     let mut chunk = [0u8; 2048];
-    let head_end = loop {
+    loop {
         let n = s.read(&mut chunk).await.map_err(|e| io_failure(&e))?;
         if n == 0 {
             return Err(Failure::Reason(
                 "connect: connection closed before message completed".to_string(),
             ));
         }
-        let from = buf.len().saturating_sub(3);
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
-            break from + i;
+        if let Some(status) = heads.feed(&chunk[..n]).map_err(Failure::Reason)? {
+            return if spec.status_ok(status) {
+                Ok(())
+            } else {
+                Err(Failure::Reason(format!("status {status}")))
+            };
         }
-        if buf.len() > HEAD_CAP {
-            return Err(Failure::Reason("connect: response head too large".to_string()));
-        }
-    };
-    let status = parse_status_line(&buf[..head_end + 4])
-        .ok_or_else(|| Failure::Reason("connect: invalid HTTP response".to_string()))?;
-    if spec.status_ok(status) {
-        Ok(())
-    } else {
-        Err(Failure::Reason(format!("status {status}")))
     }
 }
 
-/// The status code of a complete HTTP/1.x response head (status line, headers, blank line),
-/// parsed by `httparse` (hyper's parser) with hyper's default header limit.
-fn parse_status_line(head: &[u8]) -> Option<u16> {
+/// Incremental reader of response heads: buffers bytes until a complete head parses, skips
+/// interim (1xx except 101) heads, and yields the final status. Parsing on every read (not only
+/// once a blank line is seen) accepts LF-only line ends, as hyper does, and rejects a peer that
+/// does not speak HTTP at its first bytes.
+#[derive(Default)]
+struct HeadReader {
+    buf: Vec<u8>,
+    /// Bytes taken by the interim heads already skipped (they count toward [`HEAD_CAP`]).
+    skipped: usize,
+    interim: usize,
+}
+
+impl HeadReader {
+    /// Adds `bytes`; `Ok(Some(status))` once the final head is complete, `Ok(None)` while more
+    /// is needed, `Err(reason)` for a response that cannot be a healthy HTTP/1.x answer.
+    fn feed(&mut self, bytes: &[u8]) -> Result<Option<u16>, String> {
+        self.buf.extend_from_slice(bytes);
+        loop {
+            match parse_head(&self.buf)? {
+                None => {
+                    if self.skipped + self.buf.len() > HEAD_CAP {
+                        return Err("connect: response head too large".to_string());
+                    }
+                    return Ok(None);
+                }
+                Some((status, len)) if is_interim(status) => {
+                    self.interim += 1;
+                    self.skipped += len;
+                    if self.interim > MAX_INTERIM {
+                        return Err("connect: too many interim (1xx) responses".to_string());
+                    }
+                    if self.skipped > HEAD_CAP {
+                        return Err("connect: response head too large".to_string());
+                    }
+                    self.buf.drain(..len);
+                }
+                Some((status, _)) => return Ok(Some(status)),
+            }
+        }
+    }
+}
+
+/// A 1xx response that precedes the final one. `101 Switching Protocols` ends the exchange
+/// instead (hyper treats it as final, and the probe then judges it by `expect_status`).
+fn is_interim(status: u16) -> bool {
+    (100..=199).contains(&status) && status != 101
+}
+
+/// Parses one HTTP/1.x response head at the start of `buf` with `httparse` (hyper's parser, with
+/// hyper's default header limit): `Ok(Some((status, head length)))` when complete, `Ok(None)`
+/// when more bytes are needed.
+fn parse_head(buf: &[u8]) -> Result<Option<(u16, usize)>, String> {
+    let invalid = || "connect: invalid HTTP response".to_string();
     let mut headers = [httparse::EMPTY_HEADER; 100];
     let mut resp = httparse::Response::new(&mut headers);
-    match resp.parse(head) {
-        Ok(httparse::Status::Complete(_)) => resp.code.filter(|c| (100..=999).contains(c)),
-        _ => None,
+    match resp.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => match resp.code.filter(|c| (100..=999).contains(c)) {
+            Some(code) => Ok(Some((code, len))),
+            None => Err(invalid()),
+        },
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(_) => Err(invalid()),
     }
 }
 
 fn io_failure(e: &std::io::Error) -> Failure {
-    Failure::Reason(match e.kind() {
+    Failure::Reason(io_reason(e))
+}
+
+/// The reason for a transport error of either path.
+fn io_reason(e: &std::io::Error) -> String {
+    if is_local_error(e) {
+        return format!("{LOCAL_PREFIX}{e}");
+    }
+    match e.kind() {
         std::io::ErrorKind::ConnectionRefused => "connect refused".to_string(),
         std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
         _ => format!("connect: {e}"),
-    })
+    }
+}
+
+/// `dns: <detail>`, or a local failure when the lookup itself could not run here.
+fn dns_reason(d: &DnsError) -> String {
+    match d {
+        DnsError::Local(msg) => format!("{LOCAL_PREFIX}{msg}"),
+        d => format!("dns: {d}"),
+    }
 }
 
 /// A `tcp` check: the connection is accepted. It is then closed with a reset (zero linger), as
@@ -589,13 +685,7 @@ async fn probe_tcp(addr: SocketAddr) -> Result<(), Failure> {
             let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
             Ok(())
         }
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            Err(Failure::Reason("connect refused".to_string()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-            Err(Failure::Reason("connection reset".to_string()))
-        }
-        Err(e) => Err(Failure::Reason(format!("connect: {e}"))),
+        Err(e) => Err(io_failure(&e)),
     }
 }
 
@@ -653,18 +743,21 @@ fn classify(err: &reqwest::Error) -> String {
             return "redirect to other host".to_string();
         }
         if let Some(d) = e.downcast_ref::<DnsError>() {
-            return format!("dns: {d}");
+            return dns_reason(d);
         }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return tls_reason(tls);
         }
         last = e;
         cur = match e.downcast_ref::<std::io::Error>() {
-            Some(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return "connect refused".to_string();
-            }
-            Some(io) if io.kind() == std::io::ErrorKind::ConnectionReset => {
-                return "connection reset".to_string();
+            Some(io)
+                if is_local_error(io)
+                    || matches!(
+                        io.kind(),
+                        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+                    ) =>
+            {
+                return io_reason(io);
             }
             // `io::Error::source` skips the wrapped error itself, so step into it explicitly.
             Some(io) => match io.get_ref() {
@@ -769,6 +862,21 @@ mod tests {
         let r = prober().probe(&http_spec(addr)).await;
         assert!(r.ok, "{r:?}");
         assert_eq!(r.reason, "ok");
+    }
+
+    /// The largest timeout a `Duration` holds bounds nothing, and breaks nothing, on any path.
+    #[tokio::test]
+    async fn huge_timeout_is_harmless() {
+        let addr = serve_fixed(response("200 OK", "", "hello")).await;
+        let p = prober();
+        let mut spec = http_spec(addr);
+        spec.timeout = Duration::MAX;
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+        spec.expect_body = Some("hello".into());
+        assert_eq!(p.probe(&spec).await.reason, "ok");
+        let mut tcp = ProbeSpec::new(CheckKind::Tcp, addr.ip(), addr.port());
+        tcp.timeout = Duration::MAX;
+        assert_eq!(p.probe(&tcp).await.reason, "ok");
     }
 
     #[tokio::test]
@@ -1290,19 +1398,84 @@ mod tests {
         drop(sock);
     }
 
+    /// The status of `head` fed to a [`HeadReader`] in one piece.
+    fn final_status(head: &[u8]) -> Option<u16> {
+        HeadReader::default().feed(head).ok().flatten()
+    }
+
     #[test]
     fn status_line_parsing() {
-        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\n\r\n"), Some(200));
+        assert_eq!(final_status(b"HTTP/1.1 200 OK\r\n\r\n"), Some(200));
         assert_eq!(
-            parse_status_line(b"HTTP/1.0 503 Service Unavailable\r\nX: y\r\n\r\n"),
+            final_status(b"HTTP/1.0 503 Service Unavailable\r\nX: y\r\n\r\n"),
             Some(503)
         );
-        assert_eq!(parse_status_line(b"HTTP/1.1 204 \r\n\r\n"), Some(204));
-        assert_eq!(parse_status_line(b"HTTP/2 200 OK\r\n\r\n"), None);
-        assert_eq!(parse_status_line(b"HTTP/1.1 2x0 OK\r\n\r\n"), None);
-        assert_eq!(parse_status_line(b"SSH-2.0-OpenSSH\r\n\r\n"), None);
-        assert_eq!(parse_status_line(b"HTTP/1.1 099 x\r\n\r\n"), None);
-        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n"), None);
+        assert_eq!(final_status(b"HTTP/1.1 204 \r\n\r\n"), Some(204));
+        assert_eq!(final_status(b"HTTP/2 200 OK\r\n\r\n"), None);
+        assert_eq!(final_status(b"HTTP/1.1 2x0 OK\r\n\r\n"), None);
+        assert_eq!(final_status(b"SSH-2.0-OpenSSH\r\n\r\n"), None);
+        assert_eq!(final_status(b"HTTP/1.1 099 x\r\n\r\n"), None);
+        assert_eq!(final_status(b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n"), None);
+        // Bare LF line ends, as hyper accepts them.
+        assert_eq!(final_status(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok"), Some(200));
+        assert_eq!(final_status(b"HTTP/1.1 200 OK\n\n"), Some(200));
+    }
+
+    #[test]
+    fn interim_responses_are_skipped_within_bounds() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let with = |interim: &[u8], n: usize| {
+            let mut v = interim.repeat(n);
+            v.extend_from_slice(ok);
+            v
+        };
+        assert_eq!(final_status(&with(b"HTTP/1.1 100 Continue\r\n\r\n", 1)), Some(200));
+        assert_eq!(
+            final_status(&with(
+                b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+                2
+            )),
+            Some(200)
+        );
+        assert_eq!(final_status(&with(b"HTTP/1.1 100 Continue\n\n", 1)), Some(200));
+        // 101 is final (hyper treats it as an upgrade), judged by expect_status.
+        assert_eq!(
+            final_status(&with(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", 1)),
+            Some(101)
+        );
+        // At the limit, and one past it.
+        let at = with(b"HTTP/1.1 102 Processing\r\n\r\n", MAX_INTERIM);
+        assert_eq!(final_status(&at), Some(200));
+        let past = with(b"HTTP/1.1 102 Processing\r\n\r\n", MAX_INTERIM + 1);
+        assert_eq!(
+            HeadReader::default().feed(&past),
+            Err("connect: too many interim (1xx) responses".to_string())
+        );
+        // Interim heads count toward the byte cap.
+        let big = format!("HTTP/1.1 103 Early Hints\r\nLink: {}\r\n\r\n", "x".repeat(HEAD_CAP / 4));
+        let mut r = HeadReader::default();
+        let mut last = Ok(None);
+        for _ in 0..MAX_INTERIM {
+            last = r.feed(big.as_bytes());
+            if last.is_err() {
+                break;
+            }
+        }
+        assert_eq!(last, Err("connect: response head too large".to_string()));
+    }
+
+    #[test]
+    fn heads_split_at_every_byte() {
+        let resp = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\nLink: x\n\nHTTP/1.1 204 No Content\n\n";
+        let mut r = HeadReader::default();
+        for (i, b) in resp.iter().enumerate() {
+            let got = r.feed(&[*b]).unwrap();
+            if i + 1 < resp.len() {
+                assert_eq!(got, None, "byte {i}");
+            } else {
+                assert_eq!(got, Some(204));
+            }
+        }
     }
 
     /// The plain path and the reqwest path agree on every behaviour the plain path handles.
@@ -1314,6 +1487,14 @@ mod tests {
             serve_fixed(response("503 Service Unavailable", "", "down")).await,
             serve_fixed(response("301 Moved Permanently", "Location: /x\r\n", "")).await,
             serve_fixed("SSH-2.0-OpenSSH_9.2\r\n\r\n".to_string()).await,
+            serve_fixed("HTTP/1.1 200 OK\nContent-Length: 2\nConnection: close\n\nok".to_string()).await,
+            serve_fixed(format!("HTTP/1.1 100 Continue\r\n\r\n{}", response("200 OK", "", "hi"))).await,
+            serve_fixed(format!(
+                "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n{}",
+                response("503 Service Unavailable", "", "")
+            ))
+            .await,
+            serve_fixed(response("101 Switching Protocols", "Upgrade: websocket\r\n", "")).await,
             serve(|mut s| async move {
                 read_head(&mut s).await;
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Le").await;
@@ -1335,6 +1516,56 @@ mod tests {
                 a.reason == b.reason || (a.reason.starts_with("connect: ") && b.reason.starts_with("connect: "));
             assert!(same_class, "{addr}: {a:?} vs {b:?}");
         }
+    }
+
+    #[test]
+    fn local_shortages_are_local_failures() {
+        use rustix::io::Errno;
+        let result = |reason: String| ProbeResult {
+            ok: false,
+            reason,
+            duration: Duration::ZERO,
+        };
+        for errno in [
+            Errno::MFILE,
+            Errno::NFILE,
+            Errno::NOBUFS,
+            Errno::NOMEM,
+            Errno::ADDRNOTAVAIL,
+        ] {
+            let e = std::io::Error::from_raw_os_error(errno.raw_os_error());
+            let r = result(io_reason(&e));
+            assert!(r.reason.starts_with(LOCAL_PREFIX), "{r:?}");
+            assert_eq!(r.verdict(), Verdict::Local);
+        }
+        let emfile = std::io::Error::from_raw_os_error(Errno::MFILE.raw_os_error());
+        assert_eq!(io_reason(&emfile), format!("local: {emfile}"));
+        // The peer's doing, or the network's: failures of the target.
+        for (errno, reason) in [
+            (Errno::CONNREFUSED, "connect refused"),
+            (Errno::CONNRESET, "connection reset"),
+            (Errno::HOSTUNREACH, "connect: "),
+        ] {
+            let e = std::io::Error::from_raw_os_error(errno.raw_os_error());
+            let r = result(io_reason(&e));
+            assert!(r.reason.starts_with(reason), "{r:?}");
+            assert_eq!(r.verdict(), Verdict::Fail);
+        }
+        assert_eq!(
+            dns_reason(&DnsError::Local("Too many open files".into())),
+            "local: Too many open files"
+        );
+        assert_eq!(
+            dns_reason(&DnsError::Io("Too many open files".into())),
+            "dns: Too many open files"
+        );
+        assert_eq!(result("dns: NXDOMAIN".into()).verdict(), Verdict::Fail);
+        let ok = ProbeResult {
+            ok: true,
+            reason: "ok".into(),
+            duration: Duration::ZERO,
+        };
+        assert_eq!(ok.verdict(), Verdict::Pass);
     }
 
     #[test]

@@ -150,7 +150,9 @@ fn spawn_specs(
     let mut tasks = JoinSet::new();
     let spawned = Instant::now();
     for (k, (target, spec, interval, seed)) in jobs.into_iter().enumerate() {
-        let first = spawned + FIRST_ROUND_STEP * k as u32;
+        let first = spawned
+            .checked_add(FIRST_ROUND_STEP.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX)))
+            .unwrap_or(spawned);
         let prober = prober.clone();
         let tx = tx.clone();
         let start_delay = start_delay.clone();
@@ -181,18 +183,30 @@ fn spawn_specs(
 /// answers and timed probes out; a handful of targets still start within a millisecond.
 pub const FIRST_ROUND_STEP: Duration = Duration::from_micros(200);
 
+/// The longest period a probe task waits between two probes. A longer `interval` (however the
+/// configuration came by it) waits this long instead: about "never" for a probe, and far from
+/// where adding it to a clock reading or scaling it by the jitter could overflow (tokio's own
+/// "far future" is the same 30 years).
+pub const MAX_PERIOD: Duration = Duration::from_secs(30 * 365 * 86_400);
+
 /// The next scheduled start: one period after the previous scheduled start, or `now` if the
-/// last probe ran past that.
+/// last probe ran past that. Saturates at [`MAX_PERIOD`] past `now` rather than overflowing.
 fn next_start(prev: Instant, period: Duration, now: Instant) -> Instant {
-    (prev + period).max(now)
+    let never = now.checked_add(MAX_PERIOD).unwrap_or(now);
+    match prev.checked_add(period.min(MAX_PERIOD)) {
+        Some(t) => t.clamp(now, never),
+        None => never,
+    }
 }
 
 /// `interval` +- 10%, spread by `x`, so that targets sharing an interval do not probe in step.
+/// Intervals beyond [`MAX_PERIOD`] count as [`MAX_PERIOD`] (`next_start` bounds the sum).
 fn jittered(interval: Duration, x: u64) -> Duration {
     let mut z = x.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z ^= z >> 29;
-    let permille = 900 + (z % 201); // 900..=1100
-    interval * permille as u32 / 1000
+    let permille = 900 + (z % 201) as u32; // 900..=1100
+    let interval = interval.min(MAX_PERIOD);
+    interval.checked_mul(permille).map_or(interval, |d| d / 1000)
 }
 
 #[cfg(test)]
@@ -245,6 +259,52 @@ mod tests {
         );
         assert_eq!(h.get_sample_count(), 4);
         assert!(h.get_sample_sum() < 0.01, "{}", h.get_sample_sum());
+        drop(runner);
+    }
+
+    #[test]
+    fn huge_periods_saturate_instead_of_overflowing() {
+        let now = Instant::now();
+        for period in [Duration::MAX, Duration::from_secs(u64::MAX / 2), MAX_PERIOD * 2] {
+            let j = jittered(period, 42);
+            assert!(j >= MAX_PERIOD * 9 / 10 && j <= MAX_PERIOD * 11 / 10, "{j:?}");
+            let next = next_start(now, period, now);
+            assert!(next > now + MAX_PERIOD / 2 && next <= now + MAX_PERIOD, "{period:?}");
+        }
+        // At the bound: exact, no saturation.
+        assert_eq!(next_start(now, MAX_PERIOD, now), now + MAX_PERIOD);
+    }
+
+    /// A check with the largest durations a `Duration` holds keeps its probe task running: it
+    /// probes, waits "forever" (the paused clock jumps there), and probes again.
+    #[tokio::test(start_paused = true)]
+    async fn huge_interval_and_timeout_do_not_panic_the_probe_task() {
+        use crate::config::gslb::CheckKind;
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let mut spec = ProbeSpec::new(CheckKind::Tcp, IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+        spec.timeout = Duration::MAX;
+        let h = Histogram::with_opts(prometheus::HistogramOpts::new("d", "d")).unwrap();
+        let (tx, mut rx) = mpsc::channel(16);
+        let runner = spawn_specs(
+            vec![(0, spec, Duration::MAX, 7)],
+            1,
+            Arc::new(Prober::new().unwrap()),
+            tx,
+            h,
+            &tokio::runtime::Handle::current(),
+        );
+        let t0 = Instant::now();
+        for round in 0..2 {
+            // A panicked task drops its sender: `recv` then answers `None`.
+            let r = rx
+                .recv()
+                .await
+                .unwrap_or_else(|| panic!("probe task died after {round} rounds"));
+            assert_eq!(r.result.reason, "connect refused");
+        }
+        assert!(Instant::now() - t0 >= MAX_PERIOD * 9 / 10);
         drop(runner);
     }
 

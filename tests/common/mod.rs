@@ -413,3 +413,66 @@ pub fn zone_corpus(files: &[&Path], common_types: &[u16]) -> (Vec<String>, Vec<u
     types.remove(&41);
     (names.into_iter().collect(), types.into_iter().collect())
 }
+
+/// One kept-alive HTTP/1.1 connection for repeated GETs: it needs no new descriptor on the
+/// server once open (for reading `/status` while the server is out of descriptors).
+pub struct KeepAlive {
+    stream: BufReader<TcpStream>,
+    addr: SocketAddr,
+}
+
+impl KeepAlive {
+    pub fn connect(addr: SocketAddr) -> KeepAlive {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        KeepAlive {
+            stream: BufReader::new(s),
+            addr,
+        }
+    }
+
+    /// GETs `path` on this connection; returns (status, body). Panics if the server closed it.
+    pub fn get(&mut self, path: &str) -> (u16, String) {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.addr);
+        self.stream.get_mut().write_all(req.as_bytes()).unwrap();
+        let mut status = 0;
+        let mut len = None;
+        let mut chunked = false;
+        loop {
+            let mut line = String::new();
+            let n = self.stream.read_line(&mut line).unwrap();
+            assert!(n > 0, "server closed the kept-alive connection");
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if status == 0 {
+                status = line.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+            } else if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse::<usize>().ok();
+                } else if k.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked") {
+                    chunked = true;
+                }
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                let mut size = String::new();
+                self.stream.read_line(&mut size).unwrap();
+                let n = usize::from_str_radix(size.trim(), 16).unwrap();
+                let mut chunk = vec![0u8; n + 2];
+                self.stream.read_exact(&mut chunk).unwrap();
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        } else {
+            body.resize(len.expect("Content-Length or chunked"), 0);
+            self.stream.read_exact(&mut body).unwrap();
+        }
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+}
