@@ -239,10 +239,10 @@ dur=$((RELOADS * 8 + 6))
 dnsperf -s 127.0.0.1 -p "$PORT" -d "$WORK/queries.txt" -l "$dur" -c 2 -q 20 >"$WORK/dnsperf.reload.txt" 2>&1 &
 dp=$!
 max_kb=0
-( for i in $(seq 1 $((dur * 10))); do read -r kb _ < <(pss "$pg"); echo "$kb"; sleep 0.1; done ) >"$WORK/pss.samples" &
+( for _ in $(seq 1 $((dur * 10))); do read -r kb _ < <(pss "$pg"); echo "$kb"; sleep 0.1; done ) >"$WORK/pss.samples" &
 sampler=$!
 sleep 3
-for i in $(seq 1 "$RELOADS"); do kill -HUP "$pg"; sleep 8; done
+for _ in $(seq 1 "$RELOADS"); do kill -HUP "$pg"; sleep 8; done
 wait "$dp" || true
 kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
 max_kb=$(sort -n "$WORK/pss.samples" | tail -1)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the scripts under benches/ (sourced, not run).
 #
 #   need_packages CMD:PACKAGE...   installs the Debian packages whose command is missing
@@ -49,10 +50,10 @@ gslbd_bin() {
 pg_alive() { ps -e -o pgid= | awk -v g="$1" '$1==g{f=1} END{exit !f}'; }
 
 stop_pg() {
-  local g=$1 i
+  local g=$1 _
   pg_alive "$g" || return 0
   kill -TERM -- "-$g" 2>/dev/null || true
-  for i in $(seq 1 50); do pg_alive "$g" || break; sleep 0.2; done
+  for _ in $(seq 1 50); do pg_alive "$g" || break; sleep 0.2; done
   if pg_alive "$g"; then
     echo "process group $g ignored SIGTERM, sending SIGKILL" >&2
     kill -KILL -- "-$g" 2>/dev/null || true

@@ -33,7 +33,7 @@
 set -u
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-# shellcheck source=../lib.sh
+# shellcheck source=benches/lib.sh
 . "$REPO/benches/lib.sh"
 PY=python3
 TOOL="$HERE/pbtool.py"
@@ -171,7 +171,7 @@ prepare() {
         zf="$d/example.test"
         { zone_without_www; echo "$LUA_WWW"; } >"$zf"
       fi
-      { subst "$HERE/conf/pdns.conf" "$d" $PORT $lua; [ -z "$extra" ] || printf '%b\n' "$extra"; } >"$d/pdns.conf"
+      { subst "$HERE/conf/pdns.conf" "$d" "$PORT" "$lua"; [ -z "$extra" ] || printf '%b\n' "$extra"; } >"$d/pdns.conf"
       sed -e "s#@DIR@#$d#g" -e "s#@ZONE@#$zf#g" "$HERE/conf/named.conf" >"$d/named.conf"
       CMD=(pdns_server --config-dir="$d") ;;
     gslbd)
