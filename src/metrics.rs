@@ -12,7 +12,7 @@ use prometheus::{
 use crate::dns::handler::{Outcome, Transport};
 use crate::dns::QueryObserver;
 
-const RCODES: [(u16, &str); 8] = [
+const RCODES: [(u16, &str); 9] = [
     (0, "NOERROR"),
     (1, "FORMERR"),
     (2, "SERVFAIL"),
@@ -20,6 +20,8 @@ const RCODES: [(u16, &str); 8] = [
     (4, "NOTIMP"),
     (5, "REFUSED"),
     (6, "YXDOMAIN"),
+    // TSIG failures (RFC 8945 5.2); counted apart so that SERVFAIL stays a sign of a bug.
+    (9, "NOTAUTH"),
     (16, "BADVERS"),
 ];
 const QTYPES: [(u16, &str); 16] = [
@@ -53,6 +55,8 @@ pub struct Metrics {
     pub target_up: IntGaugeVec,
     pub provider_up: IntGaugeVec,
     pub pool_members_answered: IntGaugeVec,
+    /// 1 while a pool has no healthy member for a family (answering per `when_all_down`).
+    pub pool_all_down: IntGaugeVec,
     pub probe_seconds: HistogramVec,
     pub probe_failures: IntCounterVec,
     /// How late probes start against their schedule (runner, one observation per probe).
@@ -72,6 +76,8 @@ pub struct Metrics {
     udp_helper_calls: IntCounter,
     /// Zone transfers out: serial per zone, bumps, NOTIFY results, transfers served and refused.
     pub xfr_serial: IntGaugeVec,
+    /// The serial each secondary last reported in an IXFR request or was last sent.
+    pub xfr_secondary_serial: IntGaugeVec,
     pub xfr_serial_bumps: IntCounterVec,
     pub xfr_notify: IntCounterVec,
     pub xfr_transfers: IntCounterVec,
@@ -181,6 +187,17 @@ impl Metrics {
                 )
                 .expect("valid metric"),
             ),
+            pool_all_down: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "gslbd_pool_all_down",
+                        "1 while a pool has no healthy member for a family; when_all_down says what it answers",
+                    ),
+                    &["pool", "family", "when_all_down"],
+                )
+                .expect("valid metric"),
+            ),
             probe_seconds: reg(
                 &r,
                 HistogramVec::new(
@@ -249,6 +266,17 @@ impl Metrics {
                 IntGaugeVec::new(
                     Opts::new("gslbd_xfr_serial", "SOA serial of each transferred zone"),
                     &["zone"],
+                )
+                .expect("valid metric"),
+            ),
+            xfr_secondary_serial: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "gslbd_xfr_secondary_serial",
+                        "Serial a secondary last reported in an IXFR request, or was last sent in a transfer",
+                    ),
+                    &["zone", "peer"],
                 )
                 .expect("valid metric"),
             ),
@@ -413,6 +441,7 @@ mod tests {
         };
         m.observe(Transport::Udp, &o(0, 1), Duration::from_micros(20));
         m.observe(Transport::Tcp, &o(3, 65000), Duration::from_micros(20));
+        m.observe(Transport::Tcp, &o(9, 252), Duration::from_micros(20));
         m.dropped(Transport::Udp);
         let text = m.render();
         assert!(
@@ -420,6 +449,8 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("gslbd_queries_total{qtype=\"OTHER\",rcode=\"NXDOMAIN\",transport=\"tcp\"} 1"));
+        assert!(text.contains("gslbd_queries_total{qtype=\"OTHER\",rcode=\"NOTAUTH\",transport=\"tcp\"} 1"));
+        assert!(text.contains("gslbd_queries_total{qtype=\"OTHER\",rcode=\"SERVFAIL\",transport=\"tcp\"} 0"));
         assert!(text.contains("gslbd_dropped_total{transport=\"udp\"} 1"));
         assert!(text.contains("gslbd_build_info{version="));
         assert_eq!(Metrics::reason_label("status 503"), "status");

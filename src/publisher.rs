@@ -777,8 +777,13 @@ fn update_gauges(m: &Metrics, snap: &Snapshot) {
         m.provider_up.with_label_values(&[&p.name]).set(st.up as i64);
     }
     m.pool_members_answered.reset();
+    m.pool_all_down.reset();
     for (pool, sels) in g.pools.iter().zip(&snap.pools.selections) {
         let name = pool.name.to_string();
+        let when_all_down = match pool.when_all_down {
+            crate::gslb::AllDown::ServeAll => "serve_all",
+            crate::gslb::AllDown::Fallback(_) => "fallback",
+        };
         let families = [(Family::V4, "A"), (Family::V6, "AAAA"), (Family::Cname, "CNAME")];
         for ((fam, label), sel) in families.iter().zip(sels.iter()) {
             if pool.members.iter().any(|mb| mb.value.family() == *fam) {
@@ -786,6 +791,9 @@ fn update_gauges(m: &Metrics, snap: &Snapshot) {
                 m.pool_members_answered
                     .with_label_values(&[name.as_str(), label])
                     .set(n as i64);
+                m.pool_all_down
+                    .with_label_values(&[name.as_str(), label, when_all_down])
+                    .set(sel.all_down as i64);
             }
         }
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs the Debian packages the interop tests need when they are
 # missing (NSD for the differential test, NSD and Knot as zone-transfer secondaries, Prometheus
-# for the scrape test, Chromium for the status page, dig for the examples), then runs every test.
+# for the scrape test and its promtool for the alert rules, Chromium for the status page, dig for
+# the examples), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,8 +11,11 @@ command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need+=(nsd)
 command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || need+=(knot)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+# promtool (alert rules and dashboard queries in tests/contrib.rs) comes with the same package.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if ((${#need[@]})); then
+  mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing test dependencies: ${need[*]}"
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -236,6 +236,16 @@ impl Transfers {
             .xfr_transfers
             .with_label_values(&[zname.as_str(), kind, style, peer])
             .inc();
+        // What the secondary holds as far as a primary can tell: the serial it asked from when it
+        // got only the current SOA back, else the serial it was just sent.
+        let held = match (style, client) {
+            ("current", Some(c)) => c,
+            _ => zone.serial,
+        };
+        self.metrics
+            .xfr_secondary_serial
+            .with_label_values(&[zname.as_str(), peer])
+            .set(held as i64);
         if style != "current" {
             info!(
                 "xfr: served {} ({style}) of {} serial {} to {peer} ({} messages)",
