@@ -14,7 +14,7 @@ use super::raw::{RawCheck, RawConfig, RawDuration, RawGroup, RawMinUp, RawStatus
 use super::{parse_duration, Reporter};
 use crate::gslb::setup::GslbSetup;
 use crate::gslb::{AllDown, Gslb, Member, MemberValue, MinUp, Policy, Pool, Provider, Target};
-use crate::health::check::{Check, CheckKind, Method};
+use crate::health::check::{Check, CheckKind, Method, DEFAULT_FALL, DEFAULT_INTERVAL, DEFAULT_RISE, DEFAULT_TIMEOUT};
 use crate::health::state::Status;
 use crate::name::Name;
 use crate::zone::rtype;
@@ -70,17 +70,16 @@ fn check(name: &str, c: &RawCheck, rep: &mut Reporter<'_>) -> Check {
     if !path.starts_with('/') {
         rep.error(&join(&at, "path"), format!("path {path:?} must start with /"));
     }
-    let method = match c.method.as_deref().map(|m| (m, Method::parse(m))) {
+    let method = match c.method.as_deref() {
         None => Method::Get,
-        Some((_, Some(m))) => m,
-        Some((m, None)) => {
+        Some(m) => Method::parse(m).unwrap_or_else(|| {
             let method = m.to_ascii_uppercase();
             rep.error(
                 &join(&at, "method"),
                 format!("method {method:?} must be GET, HEAD, POST or OPTIONS"),
             );
             Method::Get
-        }
+        }),
     };
     let mut expect_status = Vec::new();
     for (i, s) in c.expect_status.iter().flatten().enumerate() {
@@ -167,16 +166,16 @@ fn check(name: &str, c: &RawCheck, rep: &mut Reporter<'_>) -> Check {
             );
         }
     }
-    let interval = dur(&c.interval, &join(&at, "interval"), Duration::from_secs(5), rep);
-    let timeout = dur(&c.timeout, &join(&at, "timeout"), Duration::from_secs(2), rep);
+    let interval = dur(&c.interval, &join(&at, "interval"), DEFAULT_INTERVAL, rep);
+    let timeout = dur(&c.timeout, &join(&at, "timeout"), DEFAULT_TIMEOUT, rep);
     if timeout > interval {
         rep.error(
             &join(&at, "timeout"),
             format!("timeout {timeout:?} is longer than interval {interval:?}"),
         );
     }
-    let rise = c.rise.unwrap_or(2);
-    let fall = c.fall.unwrap_or(3);
+    let rise = c.rise.unwrap_or(DEFAULT_RISE);
+    let fall = c.fall.unwrap_or(DEFAULT_FALL);
     for (v, k) in [(rise, "rise"), (fall, "fall")] {
         if v == 0 {
             rep.error(&join(&at, k), format!("{k} must be at least 1"));
