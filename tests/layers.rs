@@ -343,5 +343,7 @@ fn the_checker_sees_a_planted_violation() {
     assert!(paths.contains(&"dns::x::y".to_owned()), "{paths:?}");
     assert!(layer_of("publisher") > layer_of("snapshot"));
     assert_eq!(layer_of("health::state"), 0);
+    assert_eq!(layer_of("health::check"), 0);
+    assert_eq!(layer_of("health::probe::tcp"), 2);
     assert_eq!(layer_of("health::runner"), 2);
 }

@@ -1,4 +1,5 @@
 //! Loopback servers and helpers the probe tests of every check kind share (test builds only).
+//! Imports the prober (`super`) and the check model; serves on 127.0.0.1 only.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
