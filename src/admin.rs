@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::gslb::GslbSetup;
+use crate::gslb::setup::GslbSetup;
 use crate::gslb::{Health, MemberValue};
 
 /// A drain of a provider (member `None`) or of one member address / CNAME of it.

@@ -16,11 +16,14 @@
 //! - L3 [`xfr`]: zone transfers out. Its engine, woken by the publisher after each swap, is the
 //!   only writer of the transfer table (materialised zones, serials, IXFR deltas); the listeners
 //!   reach it through `dns::TransferHook` (AXFR/IXFR, TSIG, apex SOA); NOTIFY to secondaries.
-//! - L2 [`config`], [`dns`], [`health`] (probe, runner), [`http`], [`metrics`].
+//! - L2 [`config`], [`dns`], [`health`] (probe, runner, resolve), [`http`], [`metrics`].
 //! - L1 [`snapshot`].
 //! - L0 [`fsutil`] (bounded reads of regular files, atomic no-follow writes), [`name`],
-//!   [`zone`] (parser, `ZoneSet`, pure `lookup`), [`gslb`] (pure `select`),
-//!   `health::state` (pure rise/fall).
+//!   [`zone`] (parser, `ZoneSet`, pure `lookup`), [`gslb`] (pure `select`; `gslb::setup`, the
+//!   validated setup a snapshot carries), `health::check` (the check model), `health::failure`
+//!   (why a probe failed), `health::state` (pure rise/fall).
+//!
+//! `tests/layers.rs` reads the `use crate::` paths and fails on an upward import or a cycle.
 //!
 //! Glossary: **Zone** (one apex and its data), **ZoneSet** (all served zones), **Answer** (what a
 //! lookup decided), **Provider** (a cloud), **Pool** (a GSLB name's candidates), **Member** (one

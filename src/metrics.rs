@@ -58,6 +58,7 @@ pub struct Metrics {
     /// 1 while a pool has no healthy member for a family (answering per `when_all_down`).
     pub pool_all_down: IntGaugeVec,
     pub probe_seconds: HistogramVec,
+    /// Failed probes by check and reason, the reason being `health::failure::Failure::label`.
     pub probe_failures: IntCounterVec,
     /// How late probes start against their schedule (runner, one observation per probe).
     pub probe_start_delay: Histogram,
@@ -359,23 +360,6 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8_lossy(&buf).into_owned()
     }
-
-    /// A bounded reason label for a probe failure reason.
-    pub fn reason_label(reason: &str) -> &'static str {
-        match reason {
-            "timeout" => "timeout",
-            "connect refused" => "connect_refused",
-            "connection reset" => "reset",
-            "body mismatch" => "body_mismatch",
-            r if r.starts_with("status ") => "status",
-            r if r.starts_with("tls") => "tls",
-            r if r.starts_with("dns: ") => "dns",
-            r if r.starts_with(crate::health::probe::LOCAL_PREFIX) => "local",
-            r if r.starts_with("connect") => "connect",
-            r if r.contains("redirect") => "redirect",
-            _ => "other",
-        }
-    }
 }
 
 impl Default for Metrics {
@@ -453,15 +437,5 @@ mod tests {
         assert!(text.contains("gslbd_queries_total{qtype=\"OTHER\",rcode=\"SERVFAIL\",transport=\"tcp\"} 0"));
         assert!(text.contains("gslbd_dropped_total{transport=\"udp\"} 1"));
         assert!(text.contains("gslbd_build_info{version="));
-        assert_eq!(Metrics::reason_label("status 503"), "status");
-        assert_eq!(Metrics::reason_label("tls: invalid peer certificate"), "tls");
-        assert_eq!(Metrics::reason_label("dns: NXDOMAIN"), "dns");
-        assert_eq!(Metrics::reason_label("connection reset"), "reset");
-        assert_eq!(Metrics::reason_label("connect: early eof"), "connect");
-        assert_eq!(Metrics::reason_label("redirect to other host"), "redirect");
-        assert_eq!(
-            Metrics::reason_label("local: Too many open files (os error 24)"),
-            "local"
-        );
     }
 }

@@ -16,8 +16,8 @@ use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use crate::admin::{Action, AdminState, StateFile};
-use crate::config::gslb::GslbSetup;
 use crate::config::Config;
+use crate::gslb::setup::GslbSetup;
 use crate::gslb::{Family, Health, ProviderState};
 use crate::health::probe::Prober;
 use crate::health::runner::{self, ProbeReport, Runner};
@@ -424,14 +424,14 @@ impl Publisher {
             .probe_seconds
             .with_label_values(&[&check.name])
             .observe(r.result.duration.as_secs_f64());
-        if !r.result.ok {
+        if let Err(failure) = &r.result.outcome {
             self.metrics
                 .probe_failures
-                .with_label_values(&[check.name.as_str(), Metrics::reason_label(&r.result.reason)])
+                .with_label_values(&[check.name.as_str(), failure.label()])
                 .inc();
         }
-        info.last_ok = Some(r.result.ok);
-        info.last_reason = r.result.reason.clone();
+        info.last_ok = Some(r.result.ok());
+        info.last_reason = r.result.reason();
         info.last_duration = r.result.duration;
         let transition = info.state.observe(r.result.verdict(), check.rise, check.fall);
         if info.state.probes == 1 {
@@ -447,7 +447,7 @@ impl Publisher {
                     check.name,
                     t.from.as_str(),
                     t.to.as_str(),
-                    r.result.reason
+                    info.last_reason
                 );
                 true
             }
@@ -804,6 +804,7 @@ mod tests {
     use std::sync::{Condvar, Mutex};
 
     use super::*;
+    use crate::health::failure::Failure;
     use crate::health::probe::ProbeResult;
 
     /// Stands in for a file read that does not return: while `blocking`, each build waits for a
@@ -993,8 +994,7 @@ mod tests {
 
     fn down() -> ProbeResult {
         ProbeResult {
-            ok: false,
-            reason: "connect: connection refused".into(),
+            outcome: Err(Failure::Connect("connection refused".into())),
             duration: Duration::from_millis(1),
         }
     }

@@ -5,8 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::gslb::{self, GslbSetup};
+use crate::config::gslb;
 use crate::config::{self, Config, Diagnostic, Reporter, Source, ZoneSource};
+use crate::gslb::setup::GslbSetup;
 use crate::gslb::Health;
 use crate::health::state::Status;
 use crate::snapshot::Snapshot;

@@ -10,9 +10,11 @@
 //!   else is consulted (no `/etc/hosts`, no search domains), so the operator (and the test suite)
 //!   decides exactly where probe lookups go.
 //!
-//! Both implement [`reqwest::dns::Resolve`] for HTTP(S) checks and [`ProbeResolver::lookup`] for
-//! TCP checks, and both fail with a [`DnsError`], which the probe reports as the reason
-//! `dns: <detail>` (e.g. `dns: NXDOMAIN`, `dns: SERVFAIL`, `dns: timeout`, `dns: no address`).
+//! Every probe path (HTTP(S) through reqwest, and `tcp` checks with a `url`) reaches them through
+//! [`reqwest::dns::Resolve`], built on [`ProbeResolver::lookup`]; both fail with a [`DnsError`],
+//! which the probe reports as the reason `dns: <detail>` (e.g. `dns: NXDOMAIN`, `dns: SERVFAIL`,
+//! `dns: timeout`, `dns: no address`).
+//! Imports nothing of the crate; the probes map its errors to `health::failure::Failure`.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};

@@ -1,5 +1,6 @@
 //! The rise/fall state machine of one target (L0, pure): consecutive results decide when the
 //! status flips, so an endpoint that alternates faster than the thresholds never flaps DNS.
+//! Imports nothing of the crate.
 
 /// Up or down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
