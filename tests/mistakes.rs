@@ -143,6 +143,12 @@ fn cases() -> Vec<Case> {
             &["gslbd.yaml:4:24: tcp_max_connections must be at least 1"],
         ),
         cfg(
+            "zero TCP connections per prefix",
+            "  coalesce: 0ms",
+            "  coalesce: 0ms\n  tcp_max_connections_per_prefix: 0",
+            &["gslbd.yaml:4:35: tcp_max_connections_per_prefix must be at least 1"],
+        ),
+        cfg(
             "zero TCP total timeout",
             "  coalesce: 0ms",
             "  coalesce: 0ms\n  tcp_total_timeout: 0s",

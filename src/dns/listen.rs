@@ -879,3 +879,78 @@ fn std_addr(a: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
     a.as_sockaddr_in6()
         .map(|v6| SocketAddr::V6(std::net::SocketAddrV6::from(*v6)))
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+
+    use super::*;
+
+    fn limits(max: usize, per_prefix: usize) -> TcpLimits {
+        TcpLimits {
+            max_connections: max,
+            max_connections_per_prefix: per_prefix,
+            ..TcpLimits::default()
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// Marks a connection active `ms` milliseconds after the table's epoch.
+    fn active_at(s: &ConnState, ms: u64) {
+        s.last_active.store(ms, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn prefixes_group_v4_by_24_and_v6_by_56() {
+        assert_eq!(client_prefix(ip("192.0.2.77")), ip("192.0.2.0"));
+        assert_eq!(client_prefix(ip("::ffff:192.0.2.77")), ip("192.0.2.0"));
+        assert_eq!(
+            client_prefix(ip("2001:db8:1:ab00::1")),
+            client_prefix(ip("2001:db8:1:abff::2"))
+        );
+        assert_ne!(
+            client_prefix(ip("2001:db8:1:ab00::1")),
+            client_prefix(ip("2001:db8:1:ac00::1"))
+        );
+    }
+
+    #[test]
+    fn a_prefix_at_its_cap_gives_up_its_own_idlest_connection() {
+        let t = ConnTable::new(&limits(10, 2));
+        let (_, a, _) = t.admit(ip("192.0.2.1"));
+        let (_, b, _) = t.admit(ip("192.0.2.2"));
+        let (_, other, _) = t.admit(ip("198.51.100.1"));
+        active_at(&a, 500);
+        active_at(&b, 100);
+        active_at(&other, 0);
+        let (_, _, why) = t.admit(ip("192.0.2.3"));
+        assert_eq!(why, Some(Eviction::PrefixFull));
+        // `b` was the idlest of the prefix; the idler connection of another prefix stays.
+        assert!(a.evict.notified().now_or_never().is_none());
+        assert!(other.evict.notified().now_or_never().is_none());
+        assert!(b.evict.notified().now_or_never().is_some());
+        assert_eq!(t.counts(), (3, 2));
+    }
+
+    #[test]
+    fn a_full_table_gives_up_the_idlest_connection_of_the_busiest_prefix() {
+        let t = ConnTable::new(&limits(4, 100));
+        let (_, lone, _) = t.admit(ip("198.51.100.1"));
+        let hog: Vec<_> = (1..=3).map(|i| t.admit(ip(&format!("192.0.2.{i}"))).1).collect();
+        active_at(&lone, 0);
+        for (i, h) in hog.iter().enumerate() {
+            active_at(h, 1000 + i as u64);
+        }
+        let (id, _, why) = t.admit(ip("203.0.113.9"));
+        assert_eq!(why, Some(Eviction::TableFull));
+        assert!(lone.evict.notified().now_or_never().is_none());
+        assert!(hog[0].evict.notified().now_or_never().is_some());
+        assert_eq!(t.counts(), (4, 2));
+        // Released and evicted connections leave the counts exactly once.
+        t.release(id);
+        assert_eq!(t.counts(), (3, 2));
+    }
+}
