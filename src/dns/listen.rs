@@ -501,6 +501,12 @@ async fn serve_connection(
     let mut closes_at = tokio::time::Instant::now() + limits.total_timeout;
     for _ in 0..limits.max_queries {
         let wait = idle.min(closes_at.saturating_duration_since(tokio::time::Instant::now()));
+        if wait.is_zero() {
+            // A client that always has the next query waiting would otherwise never see the
+            // total timeout: the read below completes before its deadline is looked at.
+            debug!(%peer, "tcp total timeout");
+            break;
+        }
         let next = tokio::select! {
             r = tokio::time::timeout(wait, framed.next()) => r,
             _ = shutdown.changed() => break,
