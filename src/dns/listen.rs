@@ -499,6 +499,10 @@ async fn serve_connection(
     // (and the connection's total lifetime stretches to let the transfer finish).
     let mut idle = limits.idle_timeout;
     let mut closes_at = tokio::time::Instant::now() + limits.total_timeout;
+    // An evicted connection has left the table already: it gets no time to write what it still
+    // owes (it is the idlest, so it owes nothing unless its client stopped reading), so that a
+    // flood of evictions cannot hold sockets outside the table and the lingering cap.
+    let mut flush_time = FLUSH_TIME;
     for _ in 0..limits.max_queries {
         let wait = idle.min(closes_at.saturating_duration_since(tokio::time::Instant::now()));
         if wait.is_zero() {
@@ -510,7 +514,10 @@ async fn serve_connection(
         let next = tokio::select! {
             r = tokio::time::timeout(wait, framed.next()) => r,
             _ = shutdown.changed() => break,
-            _ = conn.evict.notified() => break,
+            _ = conn.evict.notified() => {
+                flush_time = Duration::ZERO;
+                break;
+            }
         };
         let msg = match next {
             Ok(Some(Ok(m))) => m,
@@ -581,7 +588,7 @@ async fn serve_connection(
             }
         }
     });
-    match tokio::time::timeout(FLUSH_TIME, flush).await {
+    match tokio::time::timeout(flush_time, flush).await {
         Ok(true) => End::Server,
         _ => End::Client,
     }
