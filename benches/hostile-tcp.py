@@ -202,7 +202,7 @@ def main():
         hog.stop.set()
         hog.join()
         print(f"slot hog: {args.hog} connections from 127.0.0.2, a query each every {args.every:g} s")
-        print(f"  legitimate client 127.0.0.3: {ok}/10 answered over TCP ({took:.2f} s for the 10)")
+        print(f"  legitimate client 127.0.0.3: {ok}/10 answered over TCP ({took * 1000:.0f} ms for the 10)")
         print(f"  hog: {hog.opened} connections opened, {hog.closed} closed by the server; "
               f"gslbd_tcp_evictions_total {evictions:.0f}")
         time.sleep(3)  # closed connections finish lingering
