@@ -227,7 +227,12 @@ fn every_answer_before_the_query_limit_is_read_then_a_clean_end() {
     let (answers, end) = read_all(&mut c);
     writer.join().unwrap();
     assert!(end.is_ok(), "stream ended with {end:?} after {} answers", answers.len());
-    assert_eq!(answers.len(), 10_000, "answers read before end of stream");
+    // The limit is 10,000 queries, plus at most 100 that have already arrived when it is reached.
+    assert!(
+        (10_000..=10_100).contains(&answers.len()),
+        "{} answers read before end of stream",
+        answers.len()
+    );
     for (i, a) in answers.iter().enumerate() {
         assert_eq!(u16::from_be_bytes([a[0], a[1]]) as usize, i, "answer {i} out of order");
     }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 
 use hickory_server::net::runtime::iocompat::AsyncIoTokioAsStd;
 use hickory_server::net::tcp::TcpStream as DnsTcpStream;
@@ -158,6 +158,8 @@ fn answer_datagram(
 /// gracefully). A client that read everything closes at once, ending the wait early.
 const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 256 * 1024;
+/// Queries answered beyond `TcpLimits::max_queries` when they have already arrived.
+const LIMIT_GRACE: usize = 100;
 /// Time allowed for writing the answers already queued when the server ends a connection.
 const FLUSH_TIME: Duration = Duration::from_secs(2);
 
@@ -503,35 +505,49 @@ async fn serve_connection(
     // owes (it is the idlest, so it owes nothing unless its client stopped reading), so that a
     // flood of evictions cannot hold sockets outside the table and the lingering cap.
     let mut flush_time = FLUSH_TIME;
-    for _ in 0..limits.max_queries {
-        let wait = idle.min(closes_at.saturating_duration_since(tokio::time::Instant::now()));
-        if wait.is_zero() {
-            // A client that always has the next query waiting would otherwise never see the
-            // total timeout: the read below completes before its deadline is looked at.
-            debug!(%peer, "tcp total timeout");
+    let mut read = 0usize;
+    loop {
+        let msg = if read < limits.max_queries {
+            let wait = idle.min(closes_at.saturating_duration_since(tokio::time::Instant::now()));
+            if wait.is_zero() {
+                // A client that always has the next query waiting would otherwise never see the
+                // total timeout: the read below completes before its deadline is looked at.
+                debug!(%peer, "tcp total timeout");
+                break;
+            }
+            let next = tokio::select! {
+                r = tokio::time::timeout(wait, framed.next()) => r,
+                _ = shutdown.changed() => break,
+                _ = conn.evict.notified() => {
+                    flush_time = Duration::ZERO;
+                    break;
+                }
+            };
+            match next {
+                Ok(Some(Ok(m))) => m,
+                Ok(Some(Err(e))) => {
+                    debug!(%peer, error = %e, "tcp stream error");
+                    return End::Client;
+                }
+                // The framing reads only after writing what is queued: every answer went out.
+                Ok(None) => return End::Client,
+                Err(_) => {
+                    debug!(%peer, "tcp idle or total timeout");
+                    break;
+                }
+            }
+        } else if read < limits.max_queries + LIMIT_GRACE {
+            // At the limit, queries the client has already sent (complete and readable without
+            // waiting) are still answered, up to a pipeline's worth: a client that does not
+            // retry then loses only what it sends after the server stopped reading.
+            match framed.next().now_or_never() {
+                Some(Some(Ok(m))) => m,
+                _ => break,
+            }
+        } else {
             break;
-        }
-        let next = tokio::select! {
-            r = tokio::time::timeout(wait, framed.next()) => r,
-            _ = shutdown.changed() => break,
-            _ = conn.evict.notified() => {
-                flush_time = Duration::ZERO;
-                break;
-            }
         };
-        let msg = match next {
-            Ok(Some(Ok(m))) => m,
-            Ok(Some(Err(e))) => {
-                debug!(%peer, error = %e, "tcp stream error");
-                return End::Client;
-            }
-            // The framing reads only after writing what is queued: every answer went out.
-            Ok(None) => return End::Client,
-            Err(_) => {
-                debug!(%peer, "tcp idle or total timeout");
-                break;
-            }
-        };
+        read += 1;
         conn.touch();
         let started = std::time::Instant::now();
         idle = limits.idle_timeout;
