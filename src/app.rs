@@ -129,6 +129,7 @@ pub async fn run_notify(
     let observer: Arc<dyn QueryObserver> = metrics.clone();
     let limits = TcpLimits {
         max_connections: config.server.tcp_max_connections,
+        max_connections_per_prefix: config.server.tcp_max_connections_per_prefix,
         idle_timeout: config.server.tcp_idle_timeout,
         total_timeout: config.server.tcp_total_timeout,
         ..TcpLimits::default()

@@ -75,6 +75,8 @@ pub struct Metrics {
     rrl: [IntCounter; 2],
     /// Times a UDP helper thread was called in because the socket had a backlog.
     udp_helper_calls: IntCounter,
+    /// TCP connections closed to admit another, by reason (`prefix_full`, `table_full`).
+    tcp_evictions: [IntCounter; 2],
     /// Zone transfers out: serial per zone, bumps, NOTIFY results, transfers served and refused.
     pub xfr_serial: IntGaugeVec,
     /// The serial each secondary last reported in an IXFR request or was last sent.
@@ -157,7 +159,23 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let tcp_evictions = reg(
+            &r,
+            IntCounterVec::new(
+                Opts::new(
+                    "gslbd_tcp_evictions_total",
+                    "TCP connections closed to admit a new one: the idlest of a prefix at its cap \
+                     (prefix_full) or of the busiest prefix when the table is full (table_full)",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
+        );
         let m = Metrics {
+            tcp_evictions: [
+                tcp_evictions.with_label_values(&["prefix_full"]),
+                tcp_evictions.with_label_values(&["table_full"]),
+            ],
             udp_helper_calls,
             rrl: [rrl.with_label_values(&["dropped"]), rrl.with_label_values(&["slipped"])],
             queries,
@@ -408,6 +426,14 @@ impl QueryObserver for Metrics {
 
     fn udp_helper_called(&self) {
         self.udp_helper_calls.inc();
+    }
+
+    fn tcp_evicted(&self, reason: crate::dns::listen::Eviction) {
+        self.tcp_evictions[match reason {
+            crate::dns::listen::Eviction::PrefixFull => 0,
+            crate::dns::listen::Eviction::TableFull => 1,
+        }]
+        .inc();
     }
 }
 

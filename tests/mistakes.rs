@@ -102,7 +102,7 @@ fn cases() -> Vec<Case> {
             "unknown server key",
             "  coalesce: 0ms",
             "  coalesc: 0ms",
-            &["gslbd.yaml:3:3: server: unknown field `coalesc`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `udp_threads`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`, `reload_timeout`"],
+            &["gslbd.yaml:3:3: server: unknown field `coalesc`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_max_connections_per_prefix`, `udp_threads`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`, `reload_timeout`"],
         ),
         cfg("unsupported version", "version: 1", "version: 2", &["gslbd.yaml:1:10: unsupported config version 2: this gslbd reads version 1"]),
         cfg("version of the wrong type", "version: 1", "version: one", &["gslbd.yaml:1:10: version: invalid type: string \"one\", expected u32"]),
@@ -141,6 +141,12 @@ fn cases() -> Vec<Case> {
             "  coalesce: 0ms",
             "  coalesce: 0ms\n  tcp_max_connections: 0",
             &["gslbd.yaml:4:24: tcp_max_connections must be at least 1"],
+        ),
+        cfg(
+            "zero TCP connections per prefix",
+            "  coalesce: 0ms",
+            "  coalesce: 0ms\n  tcp_max_connections_per_prefix: 0",
+            &["gslbd.yaml:4:35: tcp_max_connections_per_prefix must be at least 1"],
         ),
         cfg(
             "zero TCP total timeout",

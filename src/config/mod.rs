@@ -84,6 +84,7 @@ pub struct ServerConfig {
     pub dns_listen: Vec<SocketAddr>,
     pub http_listen: Option<SocketAddr>,
     pub tcp_max_connections: usize,
+    pub tcp_max_connections_per_prefix: usize,
     /// Receive threads per UDP address, at most (helpers read only under a backlog).
     pub udp_threads: usize,
     pub tcp_idle_timeout: Duration,
@@ -330,6 +331,15 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
     if tcp_max_connections == 0 {
         rep.error("server.tcp_max_connections", "tcp_max_connections must be at least 1");
     }
+    let tcp_max_connections_per_prefix = s
+        .tcp_max_connections_per_prefix
+        .unwrap_or(crate::dns::listen::DEFAULT_MAX_CONNECTIONS_PER_PREFIX);
+    if tcp_max_connections_per_prefix == 0 {
+        rep.error(
+            "server.tcp_max_connections_per_prefix",
+            "tcp_max_connections_per_prefix must be at least 1",
+        );
+    }
     let udp_threads = s.udp_threads.unwrap_or_else(default_udp_threads);
     if !(1..=256).contains(&udp_threads) {
         rep.error("server.udp_threads", "udp_threads must be between 1 and 256");
@@ -392,6 +402,7 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         dns_listen,
         http_listen,
         tcp_max_connections,
+        tcp_max_connections_per_prefix,
         udp_threads,
         tcp_idle_timeout,
         tcp_total_timeout,
@@ -446,7 +457,7 @@ mod tests {
     fn unknown_keys_and_bad_values_are_located() {
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listn: [\"127.0.0.1:53\"]\n"),
-            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `udp_threads`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`, `reload_timeout`"]
+            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_max_connections_per_prefix`, `udp_threads`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`, `reload_timeout`"]
         );
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listen: [\"127.0.0.1\"]\n  tcp_idle_timeout: 5x\n"),

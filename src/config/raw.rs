@@ -71,6 +71,8 @@ pub struct RawServer {
     pub http_listen: Option<String>,
     /// Concurrent TCP connections.
     pub tcp_max_connections: Option<usize>,
+    /// Concurrent TCP connections of one client /24 (IPv4) or /56 (IPv6).
+    pub tcp_max_connections_per_prefix: Option<usize>,
     /// Receive threads per UDP address (default: one per core, at most 8).
     pub udp_threads: Option<usize>,
     /// Idle timeout of a TCP connection, e.g. `10s`.

@@ -10,13 +10,15 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use tracing::{debug, info};
+use tracing::{debug, error, info};
 
 use super::{SharedTable, ZoneState};
-use crate::dns::handler::{self, Outcome, Transport, EDNS_UDP_SIZE, RCODE_FORMERR, RCODE_NOTIMP, RCODE_REFUSED};
+use crate::dns::handler::{
+    self, Outcome, Transport, EDNS_UDP_SIZE, RCODE_FORMERR, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL,
+};
 use crate::dns::tsig::{self, Key};
 use crate::dns::wire::{self, Encoder, Header, Question, Section, AA, QR, RD};
-use crate::dns::xfr::{encode_stream, error_message, ixfr_client_serial, quick_question, Signing};
+use crate::dns::xfr::{encode_stream, error_message, ixfr_client_serial, quick_question, Signing, TooBig};
 use crate::dns::TransferHook;
 use crate::metrics::Metrics;
 use crate::snapshot::SharedSnapshot;
@@ -231,6 +233,16 @@ impl Transfers {
             },
             None => (full(zone, header.id, flags, question, signing), "full"),
         };
+        let msgs = match msgs {
+            Ok(m) => m,
+            Err(e) => {
+                // Never a transfer with a record left out: the secondary keeps its copy.
+                error!(zone = %zone.apex, %peer, "xfr: transfer failed: {e}");
+                self.refuse("too_big");
+                let m = error_message(header.id, QR | (header.flags & RD), question, RCODE_SERVFAIL, signing);
+                return (vec![m], Self::outcome(RCODE_SERVFAIL, qtype));
+            }
+        };
         let kind = if qtype == rtype::AXFR { "axfr" } else { "ixfr" };
         self.metrics
             .xfr_transfers
@@ -262,7 +274,13 @@ impl Transfers {
 }
 
 /// RFC 5936 2.2: SOA, every record, SOA.
-fn full(zone: &ZoneState, id: u16, flags: u16, question: &Question, signing: Option<&Signing<'_>>) -> Vec<Vec<u8>> {
+fn full(
+    zone: &ZoneState,
+    id: u16,
+    flags: u16,
+    question: &Question,
+    signing: Option<&Signing<'_>>,
+) -> Result<Vec<Vec<u8>>, TooBig> {
     let recs = std::iter::once(zone.soa.rr())
         .chain(zone.records.iter().map(|r| r.rr()))
         .chain(std::iter::once(zone.soa.rr()));
