@@ -218,7 +218,7 @@ pub fn parse_edns(msg: &[u8], header: &Header, mut pos: usize) -> Result<Option<
         if next > msg.len() {
             return Err(WireError::Truncated);
         }
-        if rtype == super::tsig::RTYPE_TSIG && (i + 1 != total || i < first_additional) {
+        if rtype == rtype::TSIG && (i + 1 != total || i < first_additional) {
             return Err(WireError::MisplacedTsig);
         }
         if rtype == rtype::OPT {
