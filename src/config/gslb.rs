@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::locate::{index, join};
 use super::raw::{RawCheck, RawConfig, RawDuration, RawGroup, RawMinUp, RawStatus};
-use super::{parse_duration, Reporter};
+use super::{parse_duration_max, Reporter};
 use crate::gslb::{AllDown, Gslb, Member, MemberValue, MinUp, Policy, Pool, Provider, Target};
 use crate::health::state::Status;
 use crate::name::Name;
@@ -59,10 +59,15 @@ impl GslbSetup {
     }
 }
 
-fn dur(v: &Option<RawDuration>, path: &str, default: Duration, rep: &mut Reporter<'_>) -> Duration {
+/// Longest check `interval`.
+pub const MAX_CHECK_INTERVAL: Duration = Duration::from_secs(86_400);
+/// Longest check `timeout`: a probe that takes longer tells nothing a failure would not.
+pub const MAX_CHECK_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn dur(v: &Option<RawDuration>, path: &str, default: Duration, max: Duration, rep: &mut Reporter<'_>) -> Duration {
     match v {
         None => default,
-        Some(d) => match parse_duration(d) {
+        Some(d) => match parse_duration_max(d, max) {
             Ok(x) if x.is_zero() => {
                 rep.error(path, "duration must be greater than zero");
                 default
@@ -165,7 +170,7 @@ fn check(name: &str, c: &RawCheck, rep: &mut Reporter<'_>) -> Check {
         }
         // Relative to the config file, like zone paths.
         let path = Path::new(&rep.file).parent().unwrap_or(Path::new("")).join(f);
-        match std::fs::read(&path) {
+        match crate::fsutil::read_regular(&path, super::MAX_CA_FILE_BYTES) {
             Err(e) => {
                 rep.error(&key, format!("cannot read {}: {e}", path.display()));
                 None
@@ -201,8 +206,20 @@ fn check(name: &str, c: &RawCheck, rep: &mut Reporter<'_>) -> Check {
             );
         }
     }
-    let interval = dur(&c.interval, &join(&at, "interval"), Duration::from_secs(5), rep);
-    let timeout = dur(&c.timeout, &join(&at, "timeout"), Duration::from_secs(2), rep);
+    let interval = dur(
+        &c.interval,
+        &join(&at, "interval"),
+        Duration::from_secs(5),
+        MAX_CHECK_INTERVAL,
+        rep,
+    );
+    let timeout = dur(
+        &c.timeout,
+        &join(&at, "timeout"),
+        Duration::from_secs(2),
+        MAX_CHECK_TIMEOUT,
+        rep,
+    );
     if timeout > interval {
         rep.error(
             &join(&at, "timeout"),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::locate::{index, join};
 use super::raw::{RawConfig, RawDuration};
-use super::{parse_duration, Reporter, Source};
+use super::{parse_duration_max, Reporter, Source};
 use crate::dns::tsig::{Algorithm, Key};
 use crate::name::Name;
 
@@ -95,6 +95,10 @@ pub const DEFAULT_MIN_SERIAL_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_IXFR_HISTORY: usize = 16;
 pub const DEFAULT_NOTIFY_RETRIES: u32 = 5;
 pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest `min_serial_interval`: changes wait this long before secondaries hear of them.
+pub const MAX_MIN_SERIAL_INTERVAL: Duration = Duration::from_secs(86_400);
+/// Longest `notify_timeout` (the wait for the first answer; retries back off to 60 s at most).
+pub const MAX_NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn parse_prefix(s: &str) -> Option<Prefix> {
     let (a, l) = match s.split_once('/') {
@@ -141,7 +145,7 @@ pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_
             (Some(s), None) => (s.clone(), join(&at, "secret")),
             (None, Some(f)) => {
                 let path = base.join(f);
-                match source.read(&path) {
+                match source.read_capped(&path, super::MAX_SECRET_FILE_BYTES) {
                     Ok(t) => (t, join(&at, "secret_file")),
                     Err(e) => {
                         rep.error(
@@ -245,9 +249,10 @@ pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_
                 format!("transfers of {zname:?} list no secondaries and no allow prefixes"),
             );
         }
-        let dur = |v: &Option<RawDuration>, key: &str, default: Duration, rep: &mut Reporter<'_>| match v {
+        let dur = |v: &Option<RawDuration>, key: &str, default: Duration, max: Duration, rep: &mut Reporter<'_>| match v
+        {
             None => default,
-            Some(d) => parse_duration(d).unwrap_or_else(|e| {
+            Some(d) => parse_duration_max(d, max).unwrap_or_else(|e| {
                 rep.error(&join(&at, key), e);
                 default
             }),
@@ -256,9 +261,16 @@ pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_
             &t.min_serial_interval,
             "min_serial_interval",
             DEFAULT_MIN_SERIAL_INTERVAL,
+            MAX_MIN_SERIAL_INTERVAL,
             rep,
         );
-        let notify_timeout = dur(&t.notify_timeout, "notify_timeout", DEFAULT_NOTIFY_TIMEOUT, rep);
+        let notify_timeout = dur(
+            &t.notify_timeout,
+            "notify_timeout",
+            DEFAULT_NOTIFY_TIMEOUT,
+            MAX_NOTIFY_TIMEOUT,
+            rep,
+        );
         if notify_timeout.is_zero() {
             rep.error(&join(&at, "notify_timeout"), "notify_timeout must be greater than zero");
         }
