@@ -354,6 +354,8 @@ pub fn build(raw: &RawConfig, zones: &ZoneSet, rep: &mut Reporter<'_>) -> GslbSe
     }
 
     let mut pools = Vec::new();
+    // Names differ in case or a final dot from their YAML keys: two keys can name one pool.
+    let mut pool_names: HashMap<Name, &str> = HashMap::new();
     for (pname, p) in &raw.pools {
         let at = join("pools", pname);
         let name = match Name::parse(pname.trim_end_matches('.'), Some(&Name::root())) {
@@ -363,6 +365,10 @@ pub fn build(raw: &RawConfig, zones: &ZoneSet, rep: &mut Reporter<'_>) -> GslbSe
                 continue;
             }
         };
+        if let Some(other) = pool_names.insert(name.clone(), pname) {
+            rep.error(&at, format!("pool {pname:?} is the same name as pool {other:?}"));
+            continue;
+        }
         let policy_name = p.policy.as_deref().unwrap_or("all");
         let ttl = p.ttl.unwrap_or(30);
         let degraded_ttl = p.degraded_ttl.unwrap_or(ttl);

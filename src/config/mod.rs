@@ -159,6 +159,8 @@ pub const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
 pub const MAX_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(3_600);
 /// Longest `server.tcp_total_timeout`.
 pub const MAX_TCP_TOTAL_TIMEOUT: Duration = Duration::from_secs(86_400);
+/// Most `server.tcp_max_connections`.
+pub const MAX_TCP_CONNECTIONS: usize = 1_000_000;
 /// Longest `server.coalesce`: the window delays every failover by as much.
 pub const MAX_COALESCE: Duration = Duration::from_secs(60);
 
@@ -413,6 +415,12 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
     let tcp_max_connections = s.tcp_max_connections.unwrap_or(512);
     if tcp_max_connections == 0 {
         rep.error("server.tcp_max_connections", "tcp_max_connections must be at least 1");
+    } else if tcp_max_connections > MAX_TCP_CONNECTIONS {
+        // Far beyond any descriptor limit, and a semaphore of usize::MAX permits panics.
+        rep.error(
+            "server.tcp_max_connections",
+            format!("tcp_max_connections must be at most {MAX_TCP_CONNECTIONS}"),
+        );
     }
     let udp_threads = s.udp_threads.unwrap_or_else(default_udp_threads);
     if !(1..=256).contains(&udp_threads) {
@@ -619,6 +627,11 @@ pools:
                 )]
             );
         }
+        assert_eq!(server("tcp_max_connections: 1000000"), Vec::<String>::new());
+        assert_eq!(
+            server("tcp_max_connections: 1000001"),
+            ["t.yaml:3:24: tcp_max_connections must be at most 1000000"]
+        );
         assert_eq!(
             server("tcp_total_timeout: 18446744073709551615"),
             ["t.yaml:3:22: duration 18446744073709551615 is too long: at most 24h"]

@@ -124,6 +124,9 @@ fn parse_secondary_addr(s: &str) -> Option<SocketAddr> {
 pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_>) -> TransferConfig {
     let mut keys = HashMap::new();
     let mut by_config_name: BTreeMap<&str, Key> = BTreeMap::new();
+    // Names differ in case or a final dot from their YAML keys: two keys can name one thing.
+    let mut key_names: HashMap<Name, &String> = HashMap::new();
+    let mut apexes: HashMap<Name, &String> = HashMap::new();
     for (name, k) in &raw.tsig_keys {
         let at = join("tsig_keys", name);
         let key_name = match Name::parse(name.trim_end_matches('.'), Some(&Name::root())) {
@@ -184,6 +187,10 @@ pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_
             );
             continue;
         }
+        if let Some(other) = key_names.insert(key_name.clone(), name) {
+            rep.error(&at, format!("key {name:?} names the same TSIG key as {other:?}"));
+            continue;
+        }
         let key = Key::new(&key_name, algorithm, &secret);
         by_config_name.insert(name.as_str(), key.clone());
         keys.insert(key_name, key);
@@ -209,6 +216,10 @@ pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_
                 continue;
             }
         };
+        if let Some(other) = apexes.insert(apex.clone(), zname) {
+            rep.error(&at, format!("transfers of {zname:?} name the same zone as {other:?}"));
+            continue;
+        }
         let mut secondaries = Vec::new();
         for (i, s) in t.secondaries.iter().enumerate() {
             let sat = index(&join(&at, "secondaries"), i);
@@ -321,6 +332,32 @@ mod tests {
         assert_eq!(z.ixfr_history, 4);
         assert!(z.allow[0].contains("10.1.2.3".parse().unwrap()));
         assert!(!z.allow[0].contains("11.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn names_equal_but_for_case_or_final_dot_are_one_name() {
+        let text = format!(
+            "version: 1\ntsig_keys:\n  k1: {{ secret: \"{KEY}\" }}\n  K1.: {{ secret: \"{KEY}\" }}\ntransfers:\n  example.test.:\n    allow: [10.0.0.0/8]\n  Example.Test:\n    allow: [10.0.0.0/8]\n    notify_timeout: 61s\n    min_serial_interval: 86401s\n"
+        );
+        assert_eq!(
+            diags(&text),
+            [
+                "t.yaml:3:9: key \"k1\" names the same TSIG key as \"K1.\"",
+                "t.yaml:11:26: duration \"86401s\" is too long: at most 24h",
+                "t.yaml:10:21: duration \"61s\" is too long: at most 1m",
+                "t.yaml:7:5: transfers of \"example.test.\" name the same zone as \"Example.Test\"",
+            ]
+        );
+        let text = text
+            .replace("  K1.: {", "  k2: {")
+            .replace("  Example.Test:", "  other.test.:");
+        assert_eq!(
+            diags(&text),
+            [
+                "t.yaml:11:26: duration \"86401s\" is too long: at most 24h",
+                "t.yaml:10:21: duration \"61s\" is too long: at most 1m",
+            ]
+        );
     }
 
     #[test]
