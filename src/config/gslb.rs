@@ -666,3 +666,67 @@ pub fn build(raw: &RawConfig, zones: &ZoneSet, rep: &mut Reporter<'_>) -> GslbSe
     gslb.targets.shrink_to_fit();
     GslbSetup { gslb, checks }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::locate::Locations;
+
+    #[test]
+    fn check_durations_hold_at_their_limits() {
+        let diags = |interval: &str, timeout: &str| {
+            let text = format!(
+                "version: 1\nchecks:\n  c: {{ type: tcp, port: 1, interval: {interval}, timeout: {timeout} }}\n"
+            );
+            let raw = crate::config::raw::parse(&text).unwrap();
+            let locations = Locations::scan(&text);
+            let mut rep = Reporter {
+                file: "t.yaml".into(),
+                locations: &locations,
+                diags: Vec::new(),
+            };
+            let setup = build(&raw, &ZoneSet::default(), &mut rep);
+            let got: Vec<String> = rep.diags.iter().map(|d| d.to_string()).collect();
+            (got, setup.checks.get("c").map(|c| (c.interval, c.timeout)))
+        };
+        // The CA file's cap, with sparse files (refused from fstat before anything is read).
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let text = "version: 1\nchecks:\n  c: { type: https, tls_ca_file: ca.pem }\n";
+        let raw = crate::config::raw::parse(text).unwrap();
+        let locations = Locations::scan(text);
+        let ca_diags = |len: u64| {
+            std::fs::File::create(&ca).unwrap().set_len(len).unwrap();
+            let mut rep = Reporter {
+                file: dir.path().join("t.yaml").display().to_string(),
+                locations: &locations,
+                diags: Vec::new(),
+            };
+            build(&raw, &ZoneSet::default(), &mut rep);
+            rep.diags.iter().map(|d| d.message.clone()).collect::<Vec<_>>()
+        };
+        let shown = ca.display();
+        assert_eq!(
+            ca_diags(crate::config::MAX_CA_FILE_BYTES),
+            [format!("{shown}: no PEM certificate in the file")],
+            "read, then judged"
+        );
+        assert_eq!(
+            ca_diags(crate::config::MAX_CA_FILE_BYTES + 1),
+            [format!(
+                "cannot read {shown}: file is larger than the limit of 4194304 bytes"
+            )]
+        );
+        assert_eq!(
+            diags("24h", "10m"),
+            (vec![], Some((MAX_CHECK_INTERVAL, MAX_CHECK_TIMEOUT)))
+        );
+        assert_eq!(
+            diags("86401s", "601s").0,
+            [
+                "t.yaml:3:38: duration \"86401s\" is too long: at most 24h",
+                "t.yaml:3:55: duration \"601s\" is too long: at most 10m",
+            ]
+        );
+    }
+}

@@ -639,6 +639,45 @@ pools:
     }
 
     #[test]
+    fn file_caps_hold_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        // Sparse files: the size is refused from fstat, before anything is read.
+        let sized = |n: u64| std::fs::File::create(&f).unwrap().set_len(n).unwrap();
+        sized(MAX_CONFIG_BYTES);
+        assert_eq!(Source::Disk.read(&f).unwrap().len() as u64, MAX_CONFIG_BYTES);
+        sized(MAX_CONFIG_BYTES + 1);
+        assert_eq!(
+            Source::Disk.read(&f).unwrap_err().to_string(),
+            "file is larger than the limit of 33554432 bytes"
+        );
+        sized(crate::zone::parse::MAX_ZONE_BYTES + 1);
+        assert_eq!(
+            Source::Disk.read_zone(&f).unwrap_err().to_string(),
+            "file is larger than the limit of 1073741824 bytes"
+        );
+        let secret = dir.path().join("secret");
+        let key = "version: 1\ntsig_keys:\n  k:\n    secret_file: secret\n";
+        let cfg = dir.path().join("t.yaml");
+        let prefix = format!("{}/", dir.path().display());
+        let load = || match load_str(key, &cfg, Source::Disk) {
+            Ok(_) => vec![],
+            Err(d) => d.iter().map(|d| d.to_string().replace(&prefix, "")).collect(),
+        };
+        // At the limit: read, then judged as a secret (whitespace is dropped from it).
+        let mut text = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string();
+        text.push_str(&" ".repeat(MAX_SECRET_FILE_BYTES as usize - text.len()));
+        std::fs::write(&secret, &text).unwrap();
+        assert_eq!(load(), Vec::<String>::new());
+        text.push(' ');
+        std::fs::write(&secret, &text).unwrap();
+        assert_eq!(
+            load(),
+            ["t.yaml:4:18: key \"k\": cannot read secret: file is larger than the limit of 65536 bytes"]
+        );
+    }
+
+    #[test]
     fn duplicate_keys_are_located_in_every_mapping() {
         let base = "version: 1
 server: { coalesce: 0ms }

@@ -351,6 +351,8 @@ mod tests {
         let text = text
             .replace("  K1.: {", "  k2: {")
             .replace("  Example.Test:", "  other.test.:");
+        let at_limit = text.replace("61s", "60s").replace("86401s", "24h");
+        assert_eq!(diags(&at_limit), Vec::<String>::new());
         assert_eq!(
             diags(&text),
             [
