@@ -339,6 +339,67 @@ fn cases() -> Vec<Case> {
             "old IN DNAME new.example.test.\nx.old IN A 192.0.2.1",
             &["example.test.zone:7:1: x.old.example.test. lies below a DNAME record; RFC 6672 forbids data there"],
         ),
+        // --- duplicate keys (the last one used to win silently)
+        cfg(
+            "duplicate check",
+            "  web: { type: tcp, port: 9, address: 127.0.0.1, interval: 1h, timeout: 1s, fall: 3 }",
+            "  web: { type: tcp, port: 9, address: 127.0.0.1, interval: 1h, timeout: 1s, fall: 3 }\n  web: { type: tcp, port: 10 }",
+            &["gslbd.yaml:9:3: duplicate key \"web\" in checks (first at 8:3)"],
+        ),
+        cfg(
+            "duplicate pool",
+            MEMBER,
+            "      - { provider: rackspace, address: 198.51.100.10 }\n  www.example.test.:\n    members:\n      - { provider: aws, address: 192.0.2.11 }",
+            &["gslbd.yaml:19:3: duplicate key \"www.example.test.\" in pools (first at 13:3)"],
+        ),
+        cfg(
+            "duplicate server key",
+            "  coalesce: 0ms",
+            "  coalesce: 0ms\n  coalesce: 1s",
+            &["gslbd.yaml:4:3: duplicate key \"coalesce\" in server (first at 3:3)"],
+        ),
+        cfg(
+            "one pool under two spellings",
+            MEMBER,
+            "      - { provider: rackspace, address: 198.51.100.10 }\n  WWW.Example.Test:\n    members:\n      - { provider: aws, address: 192.0.2.11 }",
+            &["gslbd.yaml:14:5: pool \"www.example.test.\" is the same name as pool \"WWW.Example.Test\""],
+        ),
+        // --- durations out of range (they used to panic or wrap)
+        cfg(
+            "tcp_total_timeout beyond u64 milliseconds",
+            "  coalesce: 0ms",
+            "  coalesce: 0ms\n  tcp_total_timeout: 18446744073709551615",
+            &["gslbd.yaml:4:22: duration 18446744073709551615 is too long: at most 24h"],
+        ),
+        cfg(
+            "hours that wrap",
+            "coalesce: 0ms",
+            "coalesce: 307445734561825861h",
+            &["gslbd.yaml:3:13: duration \"307445734561825861h\" is too long: at most 1m"],
+        ),
+        cfg(
+            "check interval beyond its limit",
+            "interval: 1h",
+            "interval: 18446744073709551615",
+            &["gslbd.yaml:8:60: duration 18446744073709551615 is too long: at most 24h"],
+        ),
+        // --- files that are not plain zone files
+        zone(
+            "$INCLUDE of a directory",
+            "ns1   IN A",
+            "$INCLUDE .\nns1   IN A",
+            &["example.test.zone:5:10: cannot read $INCLUDE file .: not a regular file (a directory)"],
+        ),
+        Case {
+            what: "$INCLUDE of a file that is not a zone file: its text is not echoed",
+            config: None,
+            zone: Some(("ns1   IN A", "$INCLUDE sshd_config\nns1   IN A")),
+            extra: Some(("sshd_config", "PermitRootLogin yes\nPasswordAuthentication hunter2\n")),
+            want: &[
+                "sshd_config:1:17: unknown record type \"...\"",
+                "sshd_config:2:24: unknown record type \"...\"",
+            ],
+        },
         Case {
             what: "$INCLUDE of a missing file",
             config: None,
@@ -513,6 +574,90 @@ fn broken_configs_and_zones_are_located_and_reloads_keep_the_old_snapshot() {
         cases.len() as f64
     );
     assert_eq!(www(&s), good);
+}
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    rustix::fs::mkfifoat(rustix::fs::CWD, path, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+}
+
+/// Files that never end or never answer (a FIFO without a writer, `/dev/zero`) where a config,
+/// zone, `$INCLUDE` or CA file is expected: `gslbd check` and a reload refuse them at once, with
+/// the file named, instead of hanging or reading until memory runs out. Both run under an
+/// address-space limit and a deadline, so that a regression fails here rather than taking the
+/// machine with it.
+#[test]
+fn fifos_and_devices_are_refused_without_blocking_or_reading() {
+    const LIMIT: Duration = Duration::from_secs(30);
+    const MEMORY: u64 = 4 << 30;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("{}/", dir.path().display());
+    write_files(dir.path(), None);
+    let cfg = dir.path().join("gslbd.yaml");
+    let cfg = cfg.to_str().unwrap();
+    let check = |want: &str| {
+        let (code, _, err) = run_cli_bounded(&["check", "--config", cfg], LIMIT, MEMORY);
+        assert_eq!((code, err.replace(&prefix, "")), (64, format!("{want}\n1 error(s)\n")));
+    };
+    let zone = |edit: Option<(&'static str, &'static str)>| {
+        // Opening a FIFO left in their place for writing would block.
+        for f in ["gslbd.yaml", "example.test.zone"] {
+            let _ = std::fs::remove_file(dir.path().join(f));
+        }
+        write_files(
+            dir.path(),
+            Some(&Case {
+                what: "",
+                config: None,
+                zone: edit,
+                extra: None,
+                want: &[],
+            }),
+        )
+    };
+    mkfifo(&dir.path().join("fifo.inc"));
+    zone(Some(("ns1   IN A", "$INCLUDE fifo.inc\nns1   IN A")));
+    check("example.test.zone:5:10: cannot read $INCLUDE file fifo.inc: not a regular file (a FIFO)");
+    zone(Some(("ns1   IN A", "$INCLUDE /dev/zero\nns1   IN A")));
+    check("example.test.zone:5:10: cannot read $INCLUDE file /dev/zero: not a regular file (a character device)");
+    zone(None);
+    mkfifo(&dir.path().join("example.test.zone"));
+    check("example.test.zone: cannot read zone file: not a regular file (a FIFO)");
+    zone(None);
+    std::fs::write(
+        dir.path().join("gslbd.yaml"),
+        CONFIG.replace(
+            "  web: { type: tcp,",
+            "  tls: { type: https, tls_ca_file: fifo.inc }\n  web: { type: tcp,",
+        ),
+    )
+    .unwrap();
+    check("gslbd.yaml:8:36: cannot read fifo.inc: not a regular file (a FIFO)");
+    mkfifo(&dir.path().join("gslbd.yaml"));
+    check("gslbd.yaml: cannot read config: not a regular file (a FIFO)");
+
+    // The same under a running server: each reload is refused at once and the old data stays.
+    zone(None);
+    let s = Server::start_wrapped(&["prlimit", &format!("--as={MEMORY}"), "--"], &["--config", cfg]);
+    let good = www(&s);
+    let reload = |want: &str| {
+        let t0 = Instant::now();
+        let (code, body) = post(&s, "/reload", "");
+        assert!(t0.elapsed() < LIMIT, "reload took {:?}", t0.elapsed());
+        assert_eq!(code, 422, "{body}");
+        assert_eq!(body["diagnostics"][0].as_str().unwrap().replace(&prefix, ""), want);
+        assert_eq!(www(&s), good);
+    };
+    zone(Some(("ns1   IN A", "$INCLUDE /dev/zero\nns1   IN A")));
+    reload("example.test.zone:5:10: cannot read $INCLUDE file /dev/zero: not a regular file (a character device)");
+    mkfifo(&dir.path().join("example.test.zone"));
+    reload("example.test.zone: cannot read zone file: not a regular file (a FIFO)");
+    zone(None);
+    mkfifo(&dir.path().join("gslbd.yaml"));
+    reload("gslbd.yaml: cannot read config: not a regular file (a FIFO)");
+    zone(None);
+    let (code, body) = post(&s, "/reload", "");
+    assert_eq!(code, 200, "{body}");
 }
 
 /// A config with a state file at `state` (relative to the config) and two providers answering

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::locate::{index, join};
 use super::raw::{RawCheck, RawConfig, RawDuration, RawGroup, RawMinUp, RawStatus};
-use super::{parse_duration, Reporter};
+use super::{parse_duration_max, Reporter};
 use crate::gslb::setup::GslbSetup;
 use crate::gslb::{AllDown, Gslb, Member, MemberValue, MinUp, Policy, Pool, Provider, Target};
 use crate::health::check::{Check, CheckKind, Method, DEFAULT_FALL, DEFAULT_INTERVAL, DEFAULT_RISE, DEFAULT_TIMEOUT};
@@ -20,10 +20,15 @@ use crate::name::Name;
 use crate::zone::rtype;
 use crate::zone::set::ZoneSet;
 
-fn dur(v: &Option<RawDuration>, path: &str, default: Duration, rep: &mut Reporter<'_>) -> Duration {
+/// Longest check `interval`.
+pub const MAX_CHECK_INTERVAL: Duration = Duration::from_secs(86_400);
+/// Longest check `timeout`: a probe that takes longer tells nothing a failure would not.
+pub const MAX_CHECK_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn dur(v: &Option<RawDuration>, path: &str, default: Duration, max: Duration, rep: &mut Reporter<'_>) -> Duration {
     match v {
         None => default,
-        Some(d) => match parse_duration(d) {
+        Some(d) => match parse_duration_max(d, max) {
             Ok(x) if x.is_zero() => {
                 rep.error(path, "duration must be greater than zero");
                 default
@@ -130,7 +135,7 @@ fn check(name: &str, c: &RawCheck, rep: &mut Reporter<'_>) -> Check {
         }
         // Relative to the config file, like zone paths.
         let path = Path::new(&rep.file).parent().unwrap_or(Path::new("")).join(f);
-        match std::fs::read(&path) {
+        match crate::fsutil::read_regular(&path, super::MAX_CA_FILE_BYTES) {
             Err(e) => {
                 rep.error(&key, format!("cannot read {}: {e}", path.display()));
                 None
@@ -166,8 +171,20 @@ fn check(name: &str, c: &RawCheck, rep: &mut Reporter<'_>) -> Check {
             );
         }
     }
-    let interval = dur(&c.interval, &join(&at, "interval"), DEFAULT_INTERVAL, rep);
-    let timeout = dur(&c.timeout, &join(&at, "timeout"), DEFAULT_TIMEOUT, rep);
+    let interval = dur(
+        &c.interval,
+        &join(&at, "interval"),
+        DEFAULT_INTERVAL,
+        MAX_CHECK_INTERVAL,
+        rep,
+    );
+    let timeout = dur(
+        &c.timeout,
+        &join(&at, "timeout"),
+        DEFAULT_TIMEOUT,
+        MAX_CHECK_TIMEOUT,
+        rep,
+    );
     if timeout > interval {
         rep.error(
             &join(&at, "timeout"),
@@ -306,6 +323,8 @@ pub fn build(raw: &RawConfig, zones: &ZoneSet, rep: &mut Reporter<'_>) -> GslbSe
     }
 
     let mut pools = Vec::new();
+    // Names differ in case or a final dot from their YAML keys: two keys can name one pool.
+    let mut pool_names: HashMap<Name, &str> = HashMap::new();
     for (pname, p) in &raw.pools {
         let at = join("pools", pname);
         let name = match Name::parse(pname.trim_end_matches('.'), Some(&Name::root())) {
@@ -315,6 +334,10 @@ pub fn build(raw: &RawConfig, zones: &ZoneSet, rep: &mut Reporter<'_>) -> GslbSe
                 continue;
             }
         };
+        if let Some(other) = pool_names.insert(name.clone(), pname) {
+            rep.error(&at, format!("pool {pname:?} is the same name as pool {other:?}"));
+            continue;
+        }
         let policy_name = p.policy.as_deref().unwrap_or("all");
         let ttl = p.ttl.unwrap_or(30);
         let degraded_ttl = p.degraded_ttl.unwrap_or(ttl);
@@ -653,6 +676,64 @@ mod tests {
             diags,
             ["t.yaml:4:28: method \"DELETE\" must be GET, HEAD, POST or OPTIONS"],
             "{diags:?}"
+        );
+    }
+
+    #[test]
+    fn check_durations_hold_at_their_limits() {
+        let diags = |interval: &str, timeout: &str| {
+            let text = format!(
+                "version: 1\nchecks:\n  c: {{ type: tcp, port: 1, interval: {interval}, timeout: {timeout} }}\n"
+            );
+            let raw = crate::config::raw::parse(&text).unwrap();
+            let locations = Locations::scan(&text);
+            let mut rep = Reporter {
+                file: "t.yaml".into(),
+                locations: &locations,
+                diags: Vec::new(),
+            };
+            let setup = build(&raw, &ZoneSet::default(), &mut rep);
+            let got: Vec<String> = rep.diags.iter().map(|d| d.to_string()).collect();
+            (got, setup.checks.get("c").map(|c| (c.interval, c.timeout)))
+        };
+        // The CA file's cap, with sparse files (refused from fstat before anything is read).
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let text = "version: 1\nchecks:\n  c: { type: https, tls_ca_file: ca.pem }\n";
+        let raw = crate::config::raw::parse(text).unwrap();
+        let locations = Locations::scan(text);
+        let ca_diags = |len: u64| {
+            std::fs::File::create(&ca).unwrap().set_len(len).unwrap();
+            let mut rep = Reporter {
+                file: dir.path().join("t.yaml").display().to_string(),
+                locations: &locations,
+                diags: Vec::new(),
+            };
+            build(&raw, &ZoneSet::default(), &mut rep);
+            rep.diags.iter().map(|d| d.message.clone()).collect::<Vec<_>>()
+        };
+        let shown = ca.display();
+        assert_eq!(
+            ca_diags(crate::config::MAX_CA_FILE_BYTES),
+            [format!("{shown}: no PEM certificate in the file")],
+            "read, then judged"
+        );
+        assert_eq!(
+            ca_diags(crate::config::MAX_CA_FILE_BYTES + 1),
+            [format!(
+                "cannot read {shown}: file is larger than the limit of 4194304 bytes"
+            )]
+        );
+        assert_eq!(
+            diags("24h", "10m"),
+            (vec![], Some((MAX_CHECK_INTERVAL, MAX_CHECK_TIMEOUT)))
+        );
+        assert_eq!(
+            diags("86401s", "601s").0,
+            [
+                "t.yaml:3:38: duration \"86401s\" is too long: at most 24h",
+                "t.yaml:3:55: duration \"601s\" is too long: at most 10m",
+            ]
         );
     }
 }

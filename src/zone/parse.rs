@@ -22,6 +22,11 @@ pub const MAX_ERRORS: usize = 100;
 pub const MAX_INCLUDE_DEPTH: usize = 10;
 /// Largest TTL, RFC 2181 section 8.
 pub const MAX_TTL: u32 = 0x7fff_ffff;
+/// Most bytes read for one zone: its file and every `$INCLUDE` together. A million records take
+/// about 34 MB, so this leaves room for zones of tens of millions of records while a mistaken
+/// include of a huge file (or the same file included over and over) is refused instead of
+/// filling memory.
+pub const MAX_ZONE_BYTES: u64 = 1 << 30;
 
 /// [`decode_8bit`] without copying text that is already valid UTF-8.
 pub fn decode_8bit_owned(bytes: Vec<u8>) -> String {
@@ -82,6 +87,7 @@ pub fn parse_zone_into(
         default_ttl: None,
         last_ttl: None,
         stack: Vec::new(),
+        bytes_left: MAX_ZONE_BYTES.saturating_sub(text.len() as u64),
     };
     if let Some(base) = include_base {
         if let Ok(p) = std::fs::canonicalize(base.join(file)) {
@@ -128,6 +134,8 @@ struct State<'s> {
     last_ttl: Option<u32>,
     /// Canonical paths of the files being read, for loop detection.
     stack: Vec<PathBuf>,
+    /// What is left of [`MAX_ZONE_BYTES`] for further `$INCLUDE` files.
+    bytes_left: u64,
 }
 
 /// Per-file parsing context: what `$INCLUDE` must not leak back to the including file.
@@ -158,6 +166,82 @@ fn parse_ttl(t: &Token) -> Result<u32, Fail> {
         Some(_) => Err(at(t, format!("TTL {} exceeds {MAX_TTL} (RFC 2181)", t.text))),
         None => Err(at(t, format!("bad TTL {:?}", t.text))),
     }
+}
+
+/// An error in an `$INCLUDE`d file without the file's text: a zone can include any file gslbd may
+/// read, and its errors travel to logs and to the reply of `POST /reload`, so they must not carry
+/// a line of, say, `/etc/shadow`. What remains is the position and the kind of error: every
+/// quoted part of the message becomes `"..."`, and so does every word of two characters or more
+/// that is part of the token the error points at, or holds it (numbers out of range, unknown
+/// directives), unless it is a record type, class or directive name.
+fn redact((line, col, msg): Fail, toks: &[Token]) -> Fail {
+    const HIDDEN: &str = "...";
+    let mut unquoted = String::with_capacity(msg.len());
+    let mut rest = msg.as_str();
+    while let Some(open) = rest.find('"') {
+        unquoted.push_str(&rest[..open]);
+        // The end of a `{:?}`-quoted string: the next quote not escaped by a backslash.
+        let body = &rest[open + 1..];
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in body.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        unquoted.push('"');
+        unquoted.push_str(HIDDEN);
+        unquoted.push('"');
+        rest = match end {
+            Some(i) => &body[i + 1..],
+            None => "",
+        };
+    }
+    unquoted.push_str(rest);
+    let keyword = |w: &str| {
+        rtype::from_mnemonic(w).is_some()
+            || class_of(w).is_some()
+            || ["$ORIGIN", "$TTL", "$INCLUDE", "$GENERATE"]
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(w))
+    };
+    // Unquoted text in a message comes from the token the error points at (a number out of
+    // range, a directive name); other words are the message's own, even when a token elsewhere
+    // on the line happens to be the same word.
+    let at_error: Vec<&Token> = match toks.iter().find(|t| (t.line, t.col) == (line, col)) {
+        Some(t) => vec![t],
+        None => toks.iter().collect(),
+    };
+    let from_file = |w: &str| {
+        w.len() >= 2
+            && !keyword(w)
+            && at_error.iter().any(|t| {
+                t.text == w
+                        || (t.text.len() >= 2 && w.contains(t.text))
+                        // part of it, such as the prefix length of an APL item
+                        || (t.text.contains(w) && !w.bytes().all(|b| b.is_ascii_alphabetic()))
+            })
+    };
+    let words: Vec<String> = unquoted
+        .split(' ')
+        .map(|word| {
+            let core = word
+                .trim_start_matches(['(', '[', '\''])
+                .trim_end_matches([')', ']', ',', ':', ';', '\'']);
+            if from_file(core) {
+                word.replacen(core, HIDDEN, 1)
+            } else {
+                word.to_string()
+            }
+        })
+        .collect();
+    (line, col, words.join(" "))
 }
 
 /// The class number for a class mnemonic (`IN`, `CS`, `CH`, `HS`, `CLASSnnn`).
@@ -209,6 +293,13 @@ impl State<'_> {
             };
             if let Err(f) = res {
                 let file = cx.file.clone();
+                // An `$INCLUDE` line keeps its path: the nested file's own errors name it anyway.
+                let include_line = toks.first().is_some_and(|t| t.text.eq_ignore_ascii_case("$INCLUDE"));
+                let f = if cx.depth > 0 && !include_line {
+                    redact(f, &toks)
+                } else {
+                    f
+                };
                 self.push_err(&file, f);
             }
         }
@@ -347,9 +438,17 @@ impl State<'_> {
             }
             let path = base.join(t.text);
             let shown = path.display().to_string();
-            let text = std::fs::read(&path)
-                .map(|b| decode_8bit(&b))
-                .map_err(|e| at(t, format!("cannot read $INCLUDE file {shown}: {e}")))?;
+            // A regular file only, opened without blocking: a FIFO or a device such as /dev/zero
+            // is refused before anything is read.
+            let cannot = |e: String| at(t, format!("cannot read $INCLUDE file {shown}: {e}"));
+            if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() > self.bytes_left) {
+                return Err(cannot(format!(
+                    "the zone and its $INCLUDE files would exceed the limit of {MAX_ZONE_BYTES} bytes together"
+                )));
+            }
+            let bytes = crate::fsutil::read_regular(&path, self.bytes_left).map_err(|e| cannot(e.to_string()))?;
+            self.bytes_left -= bytes.len() as u64;
+            let text = decode_8bit_owned(bytes);
             let canon = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
             if self.stack.contains(&canon) {
                 return Err(at(t, format!("$INCLUDE loop: {shown} is already being read")));
@@ -856,8 +955,8 @@ txt TXT \"a b; not a comment\" c ; comment
                 ("last.example.com.".into(), "main.zone".into()),
             ]
         );
-        // Errors inside an included file name that file; nested includes resolve relative to
-        // the including file.
+        // Errors inside an included file name that file (and do not quote it); nested includes
+        // resolve relative to the including file.
         let e = parse_zone(
             "$TTL 1\n$INCLUDE sub/a.zone\n",
             "main.zone",
@@ -869,7 +968,7 @@ txt TXT \"a b; not a comment\" c ; comment
         assert_eq!(e.len(), 1);
         assert_eq!(
             e[0].to_string(),
-            format!("{b}:2:7: A address: bad IPv4 address \"300.0.0.1\"")
+            format!("{b}:2:7: A address: bad IPv4 address \"...\"")
         );
         // Loops.
         let e = parse_zone("$INCLUDE loop.zone\n", "main.zone", None, Some(d)).unwrap_err();
@@ -890,6 +989,106 @@ txt TXT \"a b; not a comment\" c ; comment
         );
         assert_eq!(err1("$INCLUDE"), "z.zone:1:9: missing file name after $INCLUDE");
         assert_eq!(err1("$INCLUDE x.zone"), "z.zone:1:1: $INCLUDE is not allowed here");
+    }
+
+    #[test]
+    fn errors_in_included_files_do_not_quote_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let secret = "root:$6$Zq9cT3xv$SecretHashValue:19000:0:99999:7:::
+PermitRootLogin yes
+password = hunter2
+api_key \"AKIASECRETKEY\"
+ttl 99999999999 A 192.0.2.1
+$Password Opensesame
+$ORIGIN qq..zz
+www 300 A 300.1.2.3
+xyzzy 2147483648 A 192.0.2.1
+";
+        std::fs::write(d.join("shadow"), secret).unwrap();
+        let e = parse_zone(
+            "$TTL 1\n$INCLUDE shadow\n",
+            "main.zone",
+            Some(&n("example.com.")),
+            Some(d),
+        )
+        .unwrap_err();
+        let f = d.join("shadow").display().to_string();
+        let got: Vec<String> = e.iter().map(|e| e.to_string().replace(&f, "shadow")).collect();
+        assert_eq!(
+            got,
+            [
+                "shadow:1:52: missing record type",
+                "shadow:2:17: unknown record type \"...\"",
+                "shadow:3:10: unknown record type \"...\"",
+                "shadow:4:9: unknown record type \"...\"",
+                "shadow:5:5: bad TTL \"...\"",
+                "shadow:6:1: unknown directive ...",
+                "shadow:7:9: empty label in name \"...\"",
+                "shadow:8:11: A address: bad IPv4 address \"...\"",
+                "shadow:9:7: TTL ... exceeds 2147483647 (RFC 2181)",
+            ]
+        );
+        for word in secret.split_whitespace().filter(|w| w.len() >= 2) {
+            for e in &got {
+                assert!(!e.contains(word.trim_matches('"')), "{word:?} in {e:?}");
+            }
+        }
+        // The zone named in the config is the operator's own: its errors quote it.
+        let e = parse_zone("$TTL 1\nPermitRootLogin yes\n", "main.zone", None, Some(d)).unwrap_err();
+        assert_eq!(
+            e[0].to_string(),
+            "main.zone:2:1: relative name \"PermitRootLogin\" and no $ORIGIN to complete it"
+        );
+    }
+
+    #[test]
+    fn includes_must_be_regular_files_within_the_size_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let fifo = d.join("fifo.zone");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        // A FIFO without a writer and an endless device: refused before a byte is read.
+        for (inc, kind) in [
+            ("fifo.zone".to_string(), "a FIFO"),
+            ("/dev/zero".to_string(), "a character device"),
+            (d.display().to_string(), "a directory"),
+        ] {
+            let e = parse_zone(&format!("$INCLUDE {inc}\n"), "main.zone", None, Some(d)).unwrap_err();
+            assert_eq!(
+                e[0].to_string(),
+                format!(
+                    "main.zone:1:10: cannot read $INCLUDE file {}: not a regular file ({kind})",
+                    d.join(&inc).display()
+                )
+            );
+        }
+        // The limit covers the zone and its includes together: a file that fits on its own is
+        // refused once the including text has used up the rest.
+        std::fs::write(d.join("a.zone"), "a 1 A 192.0.2.1\n").unwrap();
+        let mut st = State {
+            sink: &mut |_| {},
+            errors: Vec::new(),
+            default_ttl: None,
+            last_ttl: None,
+            stack: Vec::new(),
+            bytes_left: 16,
+        };
+        st.parse_text(
+            "$INCLUDE a.zone\n$INCLUDE a.zone\n",
+            Arc::from("main.zone"),
+            Some(n("example.com.")),
+            Some(d),
+            0,
+        );
+        let got: Vec<String> = st.errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            got,
+            [format!(
+                "main.zone:2:10: cannot read $INCLUDE file {}: the zone and its $INCLUDE files would exceed the limit of {MAX_ZONE_BYTES} bytes together",
+                d.join("a.zone").display()
+            )]
+        );
     }
 
     #[test]

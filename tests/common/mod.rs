@@ -310,6 +310,41 @@ pub fn run_cli(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// [`run_cli`] under `prlimit --as=MAX_BYTES` that must finish within `limit`: a hang or a
+/// read that never ends fails the test (the process is killed) instead of blocking the suite or
+/// eating the machine's memory.
+pub fn run_cli_bounded(args: &[&str], limit: Duration, max_bytes: u64) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = Command::new("prlimit")
+        .arg(format!("--as={max_bytes}"))
+        .arg("--")
+        .arg(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .expect("prlimit (util-linux) is needed");
+    let t0 = Instant::now();
+    let code = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.code().unwrap_or(-1);
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "gslbd {args:?} still running after {limit:?}\n{}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+    (code, read(&out), read(&err))
+}
+
 /// A minimal HTTP/1.1 GET, returning (status, body).
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     http_request(addr, "GET", path, &[], "")
