@@ -645,6 +645,7 @@ pools:
             ("tcp_idle_timeout", MAX_TCP_IDLE_TIMEOUT),
             ("tcp_total_timeout", MAX_TCP_TOTAL_TIMEOUT),
             ("coalesce", MAX_COALESCE),
+            ("reload_timeout", MAX_RELOAD_TIMEOUT),
         ] {
             let at = max.as_millis();
             assert_eq!(server(&format!("{key}: {at}ms")), Vec::<String>::new(), "{key}");
