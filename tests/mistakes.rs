@@ -745,10 +745,10 @@ fn unwritable_state_file_refuses_the_action_and_keeps_serving() {
 /// not fatal). Write-then-rename means the earlier file is intact and the action is refused.
 #[test]
 fn disk_full_while_persisting_loses_no_earlier_state() {
-    if Command::new("prlimit").arg("--version").output().is_err() {
-        eprintln!("prlimit (util-linux) not installed: skipping");
-        return;
-    }
+    assert!(
+        Command::new("prlimit").arg("--version").output().is_ok(),
+        "prlimit (util-linux) is needed by this test"
+    );
     let (dir, cfg) = state_setup("state.json");
     let state = dir.path().join("state.json");
     let s = Server::start_wrapped(&["prlimit", "--fsize=1024", "--"], &["--config", &cfg]);

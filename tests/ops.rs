@@ -334,6 +334,7 @@ fn prom_value(p: &Prometheus, query: &str) -> Option<f64> {
 }
 
 #[test]
+#[ignore = "needs Prometheus; tests/run.sh runs it"]
 fn prometheus_sees_a_provider_go_down() {
     let c = clouds();
     let s = start(&c);
@@ -376,6 +377,7 @@ fn prometheus_sees_a_provider_go_down() {
 }
 
 #[test]
+#[ignore = "needs Chromium; tests/run.sh runs it"]
 fn status_page_renders_in_headless_chromium() {
     let bin = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
