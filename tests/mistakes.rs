@@ -444,13 +444,6 @@ fn www(s: &Server) -> Vec<String> {
     v
 }
 
-fn metric(s: &Server, line_prefix: &str) -> f64 {
-    let (_, text) = http_get(s.http.unwrap(), "/metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix(line_prefix).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("{line_prefix} not in\n{text}"))
-}
-
 fn post(s: &Server, path: &str, body: &str) -> (u16, serde_json::Value) {
     let auth = format!("Bearer {TOKEN}");
     let (code, text) = http_request(

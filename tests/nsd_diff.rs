@@ -9,24 +9,17 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 
 struct Nsd {
-    child: Child,
+    _child: ChildGuard,
     addr: SocketAddr,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Nsd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn nsd_binary() -> Option<String> {
@@ -34,17 +27,6 @@ fn nsd_binary() -> Option<String> {
         .iter()
         .find(|p| Path::new(p).exists())
         .map(|p| p.to_string())
-}
-
-fn free_port() -> u16 {
-    // A port free for UDP and TCP at the moment; NSD binds both.
-    loop {
-        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = u.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
 }
 
 fn start_nsd(zones: &[(&str, &Path)]) -> Nsd {
@@ -64,23 +46,28 @@ fn start_nsd(zones: &[(&str, &Path)]) -> Nsd {
     }
     let conf_path = dir.path().join("nsd.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let mut child = Command::new(bin)
-        .args(["-d", "-c"])
-        .arg(&conf_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = ChildGuard::new(
+        Command::new(bin)
+            .args(["-d", "-c"])
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let probe = query_msg(zones[0].0, RecordType::SOA, None);
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if udp_exchange(addr, &probe, Duration::from_millis(200)).is_some() {
-            return Nsd { child, addr, _dir: dir };
+            return Nsd {
+                _child: child,
+                addr,
+                _dir: dir,
+            };
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child); // kills NSD so that its log is complete
     panic!(
         "NSD did not start; log: {:?}",
         std::fs::read_to_string(dir.path().join("nsd.log"))

@@ -9,7 +9,7 @@ mod endpoint;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -270,24 +270,9 @@ fn admin_is_disabled_without_a_token() {
 }
 
 struct Prometheus {
-    child: Child,
+    _child: ChildGuard,
     addr: String,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_prometheus(target: std::net::SocketAddr) -> Prometheus {
@@ -311,7 +296,11 @@ fn start_prometheus(target: std::net::SocketAddr) -> Prometheus {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    Prometheus { child, addr, _dir: dir }
+    Prometheus {
+        _child: ChildGuard::new(child),
+        addr,
+        _dir: dir,
+    }
 }
 
 /// Asks Prometheus's query API for one instant value.

@@ -28,15 +28,6 @@ fn framed(msg: &[u8]) -> Vec<u8> {
     f
 }
 
-/// Sum of the samples of `name` whose labels contain every one of `labels`.
-fn metric(s: &Server, name: &str, labels: &[&str]) -> f64 {
-    let (_, body) = http_get(s.http.unwrap(), "/metrics");
-    body.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")) && labels.iter().all(|x| l.contains(x)))
-        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-        .sum()
-}
-
 /// A client holding `n` connections from `from`, each sending a query every `every`; a connection
 /// the server closes is opened again on the next round (as a hostile client would).
 struct Hog {
@@ -152,7 +143,7 @@ fn one_address_with_512_connections_leaves_room_for_another() {
     // A second round: the hog finds its displaced connections closed and opens them again.
     std::thread::sleep(Duration::from_millis(2500));
     let ok = legit_client("127.0.0.3", s.tcp);
-    let evicted = metric(&s, "gslbd_tcp_evictions_total", &["prefix_full"]);
+    let evicted = metric_sum(&s, "gslbd_tcp_evictions_total", &["prefix_full"]);
     let (opened, closed) = hog.stop();
     assert_eq!(ok, 10, "legitimate client answered {ok}/10");
     // At the limit: the 65th and every later connection of the prefix displaced one of its own.
@@ -175,7 +166,7 @@ fn a_full_table_closes_the_busiest_prefix_idlest_connection() {
     assert!(read_framed(&mut by).is_some());
     let hog = Hog::start("127.0.1.2", s.tcp, 40, Duration::from_secs(2));
     let ok = legit_client("127.0.2.3", s.tcp);
-    let table_full = metric(&s, "gslbd_tcp_evictions_total", &["table_full"]);
+    let table_full = metric_sum(&s, "gslbd_tcp_evictions_total", &["table_full"]);
     // The bystander was never the victim: its prefix never held the most.
     by.write_all(&framed(&q)).unwrap();
     let still = read_framed(&mut by);
@@ -301,7 +292,7 @@ fn an_evicted_connection_ends_cleanly() {
     assert_eq!(fifth.answers.len(), 1);
     let (a, end) = read_all(&mut four[0]);
     assert!(a.is_empty() && end.is_ok(), "evicted connection: {end:?}");
-    assert_eq!(metric(&s, "gslbd_tcp_evictions_total", &["prefix_full"]), 1.0);
+    assert_eq!(metric_sum(&s, "gslbd_tcp_evictions_total", &["prefix_full"]), 1.0);
     for c in four.iter_mut().skip(1) {
         c.write_all(&framed(&q)).unwrap();
         assert!(read_framed(c).is_some(), "a busier connection was closed");

@@ -19,13 +19,6 @@ const TOTAL: usize = 20_000;
 /// enough that the socket buffer never overflows.
 const WINDOW: usize = 100;
 
-fn metric(s: &Server, name: &str) -> f64 {
-    let (_, text) = http_get(s.http.unwrap(), "/metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("{name} not in\n{text}"))
-}
-
 /// Sends TOTAL queries for `static` and `mail` (alternating) with at most WINDOW in flight; returns
 /// the set of IDs answered correctly.
 fn burst(s: &Server) -> HashSet<u16> {

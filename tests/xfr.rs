@@ -9,9 +9,9 @@ mod common;
 #[path = "common/endpoint.rs"]
 mod endpoint;
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -27,17 +27,6 @@ fn sbin(name: &str) -> String {
     panic!("{name} is not installed: run tests/run.sh (it installs nsd, knot and dig)");
 }
 
-/// A loopback port free for both UDP and TCP right now.
-fn free_port() -> u16 {
-    loop {
-        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = u.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 /// A random TSIG secret in base64.
 fn secret() -> String {
     let mut b = [0u8; 32];
@@ -50,17 +39,10 @@ fn secret() -> String {
 
 /// A secondary server process, killed (by its own PID) on drop.
 struct Secondary {
-    child: Child,
+    _child: ChildGuard,
     addr: SocketAddr,
     log: PathBuf,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Secondary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Secondary {
@@ -92,7 +74,7 @@ fn start_nsd(port: u16, primary: SocketAddr, key: &str, secret: &str) -> Seconda
         .spawn()
         .expect("start nsd");
     Secondary {
-        child,
+        _child: ChildGuard::new(child),
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         log: dir.path().join("nsd.log"),
         _dir: dir,
@@ -124,7 +106,7 @@ fn start_knot(port: u16, primary: SocketAddr, key: &str, secret: &str) -> Second
         .spawn()
         .expect("start knotd");
     Secondary {
-        child,
+        _child: ChildGuard::new(child),
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         log: dir.path().join("knot.log"),
         _dir: dir,
@@ -162,15 +144,6 @@ fn wait_for(what: &str, deadline: Duration, mut f: impl FnMut() -> bool, diag: i
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("timed out waiting for {what}\n{}", diag());
-}
-
-/// Sum of the samples of `metric` whose labels contain every one of `labels`.
-fn metric(s: &Server, metric: &str, labels: &[&str]) -> f64 {
-    let (_, body) = http_get(s.http.unwrap(), "/metrics");
-    body.lines()
-        .filter(|l| l.starts_with(&format!("{metric}{{")) && labels.iter().all(|x| l.contains(x)))
-        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-        .sum()
 }
 
 /// `dig` against gslbd; returns stdout.
@@ -275,7 +248,7 @@ fn nsd_and_knot_follow_health_through_transfers_and_serials_survive_restart() {
         ask(knot.addr, "host2999.example.test.", RecordType::A).is_some_and(|m| m.answers.len() == 1),
         "the whole zone arrived"
     );
-    let full_transfers = metric(&g, "gslbd_xfr_transfers_total", &["style=\"full\""]);
+    let full_transfers = metric_sum(&g, "gslbd_xfr_transfers_total", &["style=\"full\""]);
     assert!(full_transfers >= 2.0, "both secondaries fetched the whole zone");
     assert!(
         g.log_text()
@@ -327,7 +300,7 @@ fn nsd_and_knot_follow_health_through_transfers_and_serials_survive_restart() {
         || diag(&g, &nsd, &knot),
     );
     let knot_peer = format!("peer=\"127.0.0.1:{kport}\"");
-    let incremental = metric(
+    let incremental = metric_sum(
         &g,
         "gslbd_xfr_transfers_total",
         &["type=\"ixfr\"", "style=\"incremental\"", &knot_peer],
@@ -338,7 +311,7 @@ fn nsd_and_knot_follow_health_through_transfers_and_serials_survive_restart() {
         diag(&g, &nsd, &knot)
     );
     assert!(knot.log_text().contains("IXFR, incoming"), "{}", knot.log_text());
-    assert!(metric(&g, "gslbd_xfr_notify_total", &["result=\"acked\"", &knot_peer]) >= 1.0);
+    assert!(metric_sum(&g, "gslbd_xfr_notify_total", &["result=\"acked\"", &knot_peer]) >= 1.0);
     assert!(
         g.log_text().contains("xfr: zone example.test. serial "),
         "serial bumps are logged"
@@ -358,7 +331,7 @@ fn nsd_and_knot_follow_health_through_transfers_and_serials_survive_restart() {
     assert!(!inc.contains("mail.example.test."), "only changes are sent:\n{inc}");
     let full = dig(&[&at, "-p", &p, "-y", &key, "example.test.", &format!("IXFR={s0}")]);
     assert!(full.contains("mail.example.test."), "AXFR-style fallback:\n{full}");
-    assert!(metric(&g, "gslbd_xfr_transfers_total", &["type=\"ixfr\"", "style=\"full\""]) >= 1.0);
+    assert!(metric_sum(&g, "gslbd_xfr_transfers_total", &["type=\"ixfr\"", "style=\"full\""]) >= 1.0);
 
     // Restart gslbd: the serial keeps increasing, and both secondaries follow (NOTIFY at start;
     // the IXFR from before the restart falls back to a full transfer).
@@ -375,7 +348,7 @@ fn nsd_and_knot_follow_health_through_transfers_and_serials_survive_restart() {
     );
     assert!(both_answer(&WWW_BOTH));
     assert_eq!(
-        metric(&g, "gslbd_xfr_serial", &["zone=\"example.test.\""]),
+        metric_sum(&g, "gslbd_xfr_serial", &["zone=\"example.test.\""]),
         serial(g.udp).unwrap() as f64
     );
     let (_, status) = http_get(g.http.unwrap(), "/status");
@@ -487,12 +460,12 @@ fn transfers_need_a_listed_address_and_the_right_key() {
     let old = dig(&[&at, "-p", &p, "-y", &good, "example.test.", "IXFR=2026112901"]);
     assert!(old.contains("mail.example.test."), "{old}");
     // Counted by reason.
-    assert!(metric(&s, "gslbd_xfr_refused_total", &["reason=\"address\""]) >= 1.0);
-    assert!(metric(&s, "gslbd_xfr_refused_total", &["reason=\"key\""]) >= 1.0);
-    assert!(metric(&s, "gslbd_xfr_refused_total", &["reason=\"bad_sig\""]) >= 1.0);
-    assert!(metric(&s, "gslbd_xfr_refused_total", &["reason=\"bad_key\""]) >= 1.0);
+    assert!(metric_sum(&s, "gslbd_xfr_refused_total", &["reason=\"address\""]) >= 1.0);
+    assert!(metric_sum(&s, "gslbd_xfr_refused_total", &["reason=\"key\""]) >= 1.0);
+    assert!(metric_sum(&s, "gslbd_xfr_refused_total", &["reason=\"bad_sig\""]) >= 1.0);
+    assert!(metric_sum(&s, "gslbd_xfr_refused_total", &["reason=\"bad_key\""]) >= 1.0);
     assert!(
-        metric(
+        metric_sum(
             &s,
             "gslbd_xfr_transfers_total",
             &["type=\"axfr\"", "peer=\"127.0.0.1:9\""]
@@ -544,7 +517,7 @@ fn a_secondary_that_never_acknowledges_costs_bounded_notify_retries() {
     wait_for(
         "NOTIFY to be given up",
         Duration::from_secs(20),
-        || metric(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"given_up\""]) >= 1.0,
+        || metric_sum(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"given_up\""]) >= 1.0,
         || s.log_text(),
     );
     let mut got = 0;
@@ -556,16 +529,22 @@ fn a_secondary_that_never_acknowledges_costs_bounded_notify_retries() {
         got += 1;
     }
     assert_eq!(got, 3, "one NOTIFY and notify_retries (2) resends");
-    assert_eq!(metric(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"sent\""]), 3.0);
     assert_eq!(
-        metric(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"retried\""]),
+        metric_sum(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"sent\""]),
+        3.0
+    );
+    assert_eq!(
+        metric_sum(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"retried\""]),
         2.0
     );
     assert_eq!(
-        metric(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"given_up\""]),
+        metric_sum(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"given_up\""]),
         1.0
     );
-    assert_eq!(metric(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"acked\""]), 0.0);
+    assert_eq!(
+        metric_sum(&s, "gslbd_xfr_notify_total", &[&peer, "result=\"acked\""]),
+        0.0
+    );
     std::thread::sleep(Duration::from_millis(800));
     assert!(silent.recv_from(&mut buf).is_err(), "nothing after giving up");
 }

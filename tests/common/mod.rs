@@ -209,8 +209,16 @@ impl Server {
     }
 }
 
-/// Kills the child process on drop unless it has been taken.
-struct ChildGuard(Option<Child>);
+/// Kills a child process (by its own PID) and reaps it on drop, unless it has been taken: for
+/// every process a test starts besides gslbd (NSD, Knot, Prometheus...), so a failing assertion
+/// never leaves one running.
+pub struct ChildGuard(pub Option<Child>);
+
+impl ChildGuard {
+    pub fn new(child: Child) -> ChildGuard {
+        ChildGuard(Some(child))
+    }
+}
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
@@ -343,6 +351,37 @@ pub fn run_cli_bounded(args: &[&str], limit: Duration, max_bytes: u64) -> (i32, 
     };
     let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
     (code, read(&out), read(&err))
+}
+
+/// A loopback port free for both UDP and TCP right now, for a server the test starts that cannot
+/// take port 0 and report what it bound (NSD, Knot, Prometheus).
+pub fn free_port() -> u16 {
+    loop {
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = u.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// The value on the first line of `s`'s `/metrics` that is `line_prefix` (a metric name, with its
+/// labels as exposed when it has any) followed by the value; panics with the scrape when none is.
+pub fn metric(s: &Server, line_prefix: &str) -> f64 {
+    let (_, text) = http_get(s.http.unwrap(), "/metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_prefix).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("{line_prefix} not in\n{text}"))
+}
+
+/// Sum of the samples of the labelled metric `name` on `s`'s `/metrics` whose labels contain every
+/// one of `labels` (e.g. `result="ok"`); 0 when none does.
+pub fn metric_sum(s: &Server, name: &str, labels: &[&str]) -> f64 {
+    let (_, body) = http_get(s.http.unwrap(), "/metrics");
+    body.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && labels.iter().all(|x| l.contains(x)))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
 }
 
 /// A minimal HTTP/1.1 GET, returning (status, body).
