@@ -667,10 +667,10 @@ pub const UDP_STOP_POLL: Duration = Duration::from_millis(200);
 /// The receive threads sharing one UDP socket. Thread 0 always reads; thread `i` reads only while
 /// thread `i - 1` keeps finding full batches (a backlog in the socket), and goes back to sleep as
 /// soon as the socket is empty. Under moderate load one thread takes deep batches and sleeps and
-/// wakes less often than several threads splitting the same packets (`benches/ab.sh`, 2 cores
-/// beside dnsperf, 5 rounds: 0.94x the CPU per query of one thread per `SO_REUSEPORT` socket at
-/// 1.10x the rate); under overload every thread reads. One socket also means no flow is pinned
-/// to a busy thread by the kernel's hash.
+/// wakes less often than several threads splitting the same packets, so a query costs less CPU
+/// than with one thread per `SO_REUSEPORT` socket (docs/benchmarks.md has the comparison);
+/// under overload every thread reads. One socket also means no flow is pinned to a busy thread
+/// by the kernel's hash.
 #[cfg(target_os = "linux")]
 pub struct UdpCrew {
     /// Per thread: asked to read (set by the thread before it, cleared by the thread itself).
