@@ -52,6 +52,7 @@ fn bench(c: &mut Criterion) {
         table,
         snapshot: snap.clone(),
         metrics,
+        refusal_log: Default::default(),
     };
     let src = "127.0.0.1:5353".parse().expect("addr");
     let mut g = c.benchmark_group("xfr_hook");

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::gslb::GslbSetup;
 use crate::gslb::{Health, MemberValue};
+use crate::logthrottle::escape as esc;
 
 /// A drain of a provider (member `None`) or of one member address / CNAME of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +72,54 @@ pub enum Action {
     },
 }
 
+/// The longest an override may be set to last (`expires_in`): one year.
+pub const MAX_EXPIRY_SECS: u64 = 365 * 24 * 3600;
+
+/// An admin `expires_in` in whole seconds (at least 1): a number of seconds or a string such as
+/// `90s`, `30m`, `12h`, at most [`MAX_EXPIRY_SECS`]. The arithmetic is checked: a value too
+/// large for any clock is an error, never a wrapped small one.
+pub fn expiry_secs(d: &crate::config::raw::RawDuration) -> Result<u64, String> {
+    use crate::config::raw::RawDuration;
+    let too_long = || format!("must be at most one year ({MAX_EXPIRY_SECS} seconds)");
+    let ms: u64 = match d {
+        RawDuration::Seconds(s) => s.checked_mul(1000).ok_or_else(too_long)?,
+        RawDuration::Text(t) => {
+            let t = t.trim();
+            let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let (num, unit) = t.split_at(split);
+            if num.is_empty() {
+                return Err(format!("bad duration {t:?}: expected e.g. 90s, 30m, 12h"));
+            }
+            // All digits: the only parse error left is a number beyond u64.
+            let n: u64 = num.parse().map_err(|_| too_long())?;
+            let per = match unit {
+                "ms" => 1,
+                "" | "s" => 1000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                _ => return Err(format!("bad duration {t:?}: unit must be ms, s, m or h")),
+            };
+            n.checked_mul(per).ok_or_else(too_long)?
+        }
+    };
+    let secs = (ms / 1000).max(1);
+    if secs > MAX_EXPIRY_SECS {
+        return Err(too_long());
+    }
+    Ok(secs)
+}
+
+/// `now + expires_in`, or an error when the sum does not fit (a state far in the future or a
+/// broken clock).
+fn expiry_at(now: u64, expires_in: Option<u64>) -> Result<Option<u64>, String> {
+    expires_in
+        .map(|s| {
+            now.checked_add(s)
+                .ok_or_else(|| format!("expires_in {s}s is out of range"))
+        })
+        .transpose()
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
     SystemTime::now()
@@ -120,6 +169,7 @@ impl AdminState {
                 if reason.trim().is_empty() {
                     return Err("a drain needs a reason".into());
                 }
+                let expires = expiry_at(now, expires_in)?;
                 self.drains.retain(|d| !(d.provider == provider && d.member == member));
                 let what = match &member {
                     Some(m) => format!("member {m} of provider {provider}"),
@@ -132,9 +182,10 @@ impl AdminState {
                     reason: reason.clone(),
                     who: who.clone(),
                     since: now,
-                    expires: expires_in.map(|s| now + s),
+                    expires,
                 });
-                Ok(format!("admin: {who} drained {what}{until}: {reason}"))
+                // who and reason are the client's text: escaped so that they cannot forge a line.
+                Ok(format!("admin: {} drained {what}{until}: {}", esc(&who), esc(&reason)))
             }
             Action::Undrain { provider, member, who } => {
                 let before = self.drains.len();
@@ -148,7 +199,7 @@ impl AdminState {
                 let what = member
                     .map(|m| format!("member {m} of provider {provider}"))
                     .unwrap_or(format!("provider {provider}"));
-                Ok(format!("admin: {who} undrained {what}"))
+                Ok(format!("admin: {} undrained {what}", esc(&who)))
             }
             Action::Force {
                 target,
@@ -160,13 +211,15 @@ impl AdminState {
                 if !gslb.targets.iter().any(|t| t.key == target) {
                     return Err(format!("unknown target {target:?} (see /status for target keys)"));
                 }
+                // Every check before the old force is dropped: a refused request changes nothing.
+                if up.is_some() && reason.trim().is_empty() {
+                    return Err("forcing a target needs a reason".into());
+                }
+                let expires = expiry_at(now, expires_in)?;
                 self.forces.retain(|f| f.target != target);
                 match up {
-                    None => Ok(format!("admin: {who} cleared the force on target {target}")),
+                    None => Ok(format!("admin: {} cleared the force on target {target}", esc(&who))),
                     Some(up) => {
-                        if reason.trim().is_empty() {
-                            return Err("forcing a target needs a reason".into());
-                        }
                         let state = if up { "up" } else { "down" };
                         self.forces.push(Force {
                             target: target.clone(),
@@ -174,9 +227,13 @@ impl AdminState {
                             reason: reason.clone(),
                             who: who.clone(),
                             since: now,
-                            expires: expires_in.map(|s| now + s),
+                            expires,
                         });
-                        Ok(format!("admin: {who} forced target {target} {state}: {reason}"))
+                        Ok(format!(
+                            "admin: {} forced target {target} {state}: {}",
+                            esc(&who),
+                            esc(&reason)
+                        ))
                     }
                 }
             }
@@ -191,8 +248,8 @@ impl AdminState {
             if !keep {
                 gone.push(format!(
                     "drain of {} {} expired",
-                    d.provider,
-                    d.member.as_deref().unwrap_or("")
+                    esc(&d.provider),
+                    esc(d.member.as_deref().unwrap_or(""))
                 ));
             }
             keep
@@ -200,7 +257,7 @@ impl AdminState {
         self.forces.retain(|f| {
             let keep = f.expires.is_none_or(|e| e > now);
             if !keep {
-                gone.push(format!("force of target {} expired", f.target));
+                gone.push(format!("force of target {} expired", esc(&f.target)));
             }
             keep
         });

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, watch};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::dns::listen::{self, TcpLimits};
 use crate::dns::QueryObserver;
 use crate::http::{self, HttpState};
+use crate::logthrottle::LogThrottle;
 use crate::metrics::Metrics;
 use crate::publisher::Publisher;
 use crate::reload::Overrides;
@@ -123,7 +124,7 @@ pub async fn run_notify(
     on_ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
     ignore_file_size_signal();
-    raise_nofile_limit();
+    fd_budget(&config.server, first.setup.gslb.targets.len())?;
     let snapshot: SharedSnapshot = Arc::new(ArcSwap::new(first));
     let metrics = Arc::new(Metrics::new());
     let observer: Arc<dyn QueryObserver> = metrics.clone();
@@ -137,11 +138,22 @@ pub async fn run_notify(
     // Zone transfers out (crate::xfr), when configured at start: the engine publishes the
     // transfer table, the listeners answer AXFR/IXFR/SOA/TSIG from it.
     let xfr_table: crate::xfr::SharedTable = Arc::default();
+    // Refusals any client can cause are logged through these (one line per prefix and interval)
+    // and summed up by `log_summaries`.
+    let xfr_refusals: Arc<LogThrottle> = Arc::default();
+    let admin_refusals: Arc<LogThrottle> = Arc::default();
+    tasks.spawn(log_summaries(
+        xfr_refusals.clone(),
+        admin_refusals.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     let xfr_hook: Option<Arc<dyn crate::dns::TransferHook>> = (!config.transfers.is_empty()).then(|| {
         Arc::new(crate::xfr::serve::Transfers {
             table: xfr_table.clone(),
             snapshot: snapshot.clone(),
             metrics: metrics.clone(),
+            refusal_log: xfr_refusals.clone(),
         }) as Arc<dyn crate::dns::TransferHook>
     });
     let mut xfr_engine = xfr_hook.as_ref().map(|_| {
@@ -221,6 +233,11 @@ pub async fn run_notify(
     let (admin_tx, admin_rx) = mpsc::channel(16);
     spawn_sighup(reload_tx.clone());
     let admin_token = config.server.admin_token.clone();
+    let http_limits = http::serve::HttpLimits {
+        max_connections: config.server.http_max_connections,
+        header_timeout: config.server.http_header_timeout,
+        request_timeout: config.server.http_request_timeout,
+    };
     // The probes' own runtime (see `ProbeRuntime`), which the publisher shares; dropped at the
     // end of this function, in the main runtime, after the publisher has stopped.
     let probe_rt = crate::health::runner::ProbeRuntime::new()?;
@@ -236,22 +253,19 @@ pub async fn run_notify(
         reload: reload_tx.clone(),
         admin_tx,
         xfr: xfr_status,
+        refusal_log: admin_refusals,
     });
     if let Some(l) = listeners.http {
         let addr = l.local_addr()?;
         let l = tokio::net::TcpListener::from_std(l)?;
         let app = http::router(http_state.clone());
-        let mut sd = shutdown.clone();
-        tasks.spawn(async move {
-            let serve = axum::serve(l, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
-                async move {
-                    let _ = sd.wait_for(|v| *v).await;
-                },
-            );
-            if let Err(e) = serve.await {
-                error!(error = %e, "HTTP server failed");
-            }
-        });
+        tasks.spawn(http::serve::serve(
+            l,
+            app,
+            http_limits,
+            metrics.clone(),
+            shutdown.clone(),
+        ));
         info!("listening for HTTP on {addr}");
     }
     if let Some(engine) = xfr_engine {
@@ -338,12 +352,81 @@ fn ignore_file_size_signal() {
 #[cfg(not(unix))]
 fn ignore_file_size_signal() {}
 
-/// Raises the soft open-file limit to the hard limit: every in-flight health probe holds a
-/// socket, so 10,000 targets need more than the common soft default of 1024.
-fn raise_nofile_limit() {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(n) => tracing::debug!("open file limit {n}"),
-        Err(e) => warn!("cannot raise the open file limit: {e}"),
+/// Descriptors kept beside the HTTP and DNS TCP connection caps for everything else: the HTTP
+/// and TCP listeners, the runtimes' event queues, standard streams, the state file and zone files
+/// while written or read, NOTIFY sockets. Health probes and UDP sockets are counted apart.
+pub const FD_RESERVE: u64 = 64;
+
+/// Descriptors needed at most: both connection caps, [`FD_RESERVE`], two per health target (a
+/// probe's socket and its name lookup) and per DNS address one UDP socket per receive thread
+/// plus three (the socket, its wake-up handle, the TCP listener).
+pub fn fd_need(server: &crate::config::ServerConfig, targets: usize) -> u64 {
+    let http = if server.http_listen.is_some() {
+        server.http_max_connections as u64
+    } else {
+        0
+    };
+    let per_addr = server.udp_threads as u64 + 3;
+    http + server.tcp_max_connections as u64
+        + FD_RESERVE
+        + 2 * targets as u64
+        + per_addr * server.dns_listen.len() as u64
+}
+
+/// Raises the soft open-file limit to the hard limit (10,000 probed targets need more than the
+/// common soft default of 1024), then checks that the connection caps leave probes, DNS over
+/// TCP and the state file their descriptors: no client of one listener can then starve the
+/// others or make a healthy target look down. A limit too low for the caps fails the start with
+/// the numbers, rather than quietly serving with caps other than those configured.
+fn fd_budget(server: &crate::config::ServerConfig, targets: usize) -> anyhow::Result<()> {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(e) => {
+            warn!("cannot raise the open file limit: {e}; descriptor budget not checked");
+            return Ok(());
+        }
+    };
+    let need = fd_need(server, targets);
+    if need > limit {
+        anyhow::bail!(
+            "open file limit (RLIMIT_NOFILE) is {limit}, too low for the connection caps: \
+             server.http_max_connections {} + server.tcp_max_connections {} + {} for {targets} \
+             health targets, listeners, the state file and transfers need {need}; raise the limit \
+             (ulimit -n, systemd LimitNOFILE=) or lower the caps",
+            server.http_max_connections,
+            server.tcp_max_connections,
+            need - server.http_max_connections as u64 - server.tcp_max_connections as u64,
+        );
+    }
+    info!("open file limit {limit}, at most {need} needed");
+    Ok(())
+}
+
+/// Logs, once per throttle interval, how many refusals were not logged.
+async fn log_summaries(
+    xfr: Arc<LogThrottle>,
+    admin: Arc<LogThrottle>,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let every = crate::logthrottle::INTERVAL;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|v| *v) => return,
+        }
+        let secs = every.as_secs();
+        let n = xfr.take_suppressed();
+        if n > 0 {
+            metrics.log_suppressed.with_label_values(&["xfr_refused"]).inc_by(n);
+            info!(suppressed = n, "xfr: transfer refused: {n} more refusals in the last {secs}s not logged (one line per source prefix per {secs}s)");
+        }
+        let n = admin.take_suppressed();
+        if n > 0 {
+            metrics.log_suppressed.with_label_values(&["admin_refused"]).inc_by(n);
+            warn!(suppressed = n, "admin: request refused: {n} more refusals in the last {secs}s not logged (one line per source prefix per {secs}s)");
+        }
     }
 }
 

@@ -39,6 +39,7 @@ pub mod fsutil;
 pub mod gslb;
 pub mod health;
 pub mod http;
+pub mod logthrottle;
 pub mod metrics;
 pub mod name;
 pub mod publisher;

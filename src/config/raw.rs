@@ -71,6 +71,12 @@ pub struct RawServer {
     pub http_listen: Option<String>,
     /// Concurrent TCP connections.
     pub tcp_max_connections: Option<usize>,
+    /// Concurrent HTTP connections; at the cap a new one closes the idlest (default 256).
+    pub http_max_connections: Option<usize>,
+    /// Time a client has to send a request's head, also the keep-alive idle limit (default `10s`).
+    pub http_header_timeout: Option<RawDuration>,
+    /// Time from a request's head until its response is written, body upload included (default `30s`).
+    pub http_request_timeout: Option<RawDuration>,
     /// Receive threads per UDP address (default: one per core, at most 8).
     pub udp_threads: Option<usize>,
     /// Idle timeout of a TCP connection, e.g. `10s`.

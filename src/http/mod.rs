@@ -2,9 +2,17 @@
 //! (Prometheus), `/status` (JSON), `/` (a human status page, server-rendered, no JavaScript),
 //! and the token-protected admin actions (`/admin/*`, `POST /reload`). axum, on the caller's
 //! bound listener. Admin requests go to the publisher, the only writer.
+//!
+//! Admin routes check the bearer token before anything else, from the head alone: a request
+//! without the right token is answered 401 and its body never read. Bodies of admin requests
+//! are capped at [`ADMIN_BODY_LIMIT`] (413 above it). Refusals are counted in
+//! `gslbd_admin_refused_total` and logged through a per-prefix throttle
+//! ([`crate::logthrottle`]). Connection limits and timeouts are in [`serve`].
 
 // Handlers return `Response` on both paths; boxing the error side would only add noise.
 #![allow(clippy::result_large_err)]
+
+pub mod serve;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -12,8 +20,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -42,20 +52,29 @@ pub struct HttpState {
     pub admin_tx: mpsc::Sender<AdminRequest>,
     /// Zone transfer state (serials, NOTIFY per secondary) when transfers are configured.
     pub xfr: Option<(crate::xfr::engine::ZoneTable, crate::xfr::notify::PeerTable)>,
+    /// Refused admin requests are logged through this (see [`crate::logthrottle`]).
+    pub refusal_log: Arc<crate::logthrottle::LogThrottle>,
 }
 
+/// The largest admin request body: the JSON of one action is a few hundred bytes.
+pub const ADMIN_BODY_LIMIT: usize = 64 * 1024;
+
 pub fn router(state: Arc<HttpState>) -> Router {
+    let admin = Router::new()
+        .route("/reload", post(reload))
+        .route("/admin/state", get(admin_state))
+        .route("/admin/drain", post(drain))
+        .route("/admin/undrain", post(undrain))
+        .route("/admin/force", post(force))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), admin_gate))
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
     Router::new()
         .route("/", get(page))
         .route("/healthz", get(healthz))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
-        .route("/reload", post(reload))
-        .route("/admin/state", get(admin_state))
-        .route("/admin/drain", post(drain))
-        .route("/admin/undrain", post(undrain))
-        .route("/admin/force", post(force))
+        .merge(admin)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .method_not_allowed_fallback(|| async { error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here") })
         .with_state(state)
@@ -345,8 +364,9 @@ fn token_ok(expected: &str, presented: &str) -> bool {
 }
 
 /// Checks the bearer token. The admin API is disabled when no token is configured.
-fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
+fn authorize(st: &HttpState, headers: &HeaderMap, peer: SocketAddr) -> Result<(), Response> {
     let Some(expected) = &st.admin_token else {
+        st.metrics.admin_refused.with_label_values(&["disabled"]).inc();
         return Err(error(
             StatusCode::FORBIDDEN,
             "admin API disabled: set server.admin_token or GSLBD_ADMIN_TOKEN",
@@ -360,16 +380,55 @@ fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
     if token_ok(expected, presented) {
         Ok(())
     } else {
-        // Logged for the audit trail; what was presented is never logged.
-        tracing::warn!("admin: request refused: missing or wrong bearer token");
+        // Logged for the audit trail (throttled per source prefix: anyone can send these); what
+        // was presented is never logged.
+        st.metrics.admin_refused.with_label_values(&["token"]).inc();
+        if st.refusal_log.allow(peer.ip()) {
+            tracing::warn!(peer = %peer.ip(), "admin: request refused: missing or wrong bearer token");
+        }
         Err(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
     }
 }
 
-async fn reload(State(st): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &headers) {
+/// In front of every admin route: the token, then the declared body size, both from the head
+/// alone, before the handler reads any of the body.
+async fn admin_gate(
+    State(st): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Err(r) = authorize(&st, req.headers(), peer) {
         return r;
     }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > ADMIN_BODY_LIMIT as u64) {
+        return too_large();
+    }
+    next.run(req).await
+}
+
+fn too_large() -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body larger than {} KiB", ADMIN_BODY_LIMIT / 1024),
+    )
+}
+
+/// The body read by the handler (after [`admin_gate`]), within [`ADMIN_BODY_LIMIT`] also when no
+/// length was declared.
+fn body_bytes(body: Result<axum::body::Bytes, BytesRejection>) -> Result<axum::body::Bytes, Response> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+        code => error(code, format!("cannot read the request body: {}", e.body_text())),
+    })
+}
+
+async fn reload(State(st): State<Arc<HttpState>>) -> Response {
     let (tx, rx) = oneshot::channel();
     if st.reload.send(Some(tx)).await.is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
@@ -385,10 +444,7 @@ async fn reload(State(st): State<Arc<HttpState>>, headers: HeaderMap) -> Respons
     }
 }
 
-async fn admin_state(State(st): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &headers) {
-        return r;
-    }
+async fn admin_state(State(st): State<Arc<HttpState>>) -> Response {
     let a = st.admin.read().map(|a| a.clone()).unwrap_or_default();
     Json(json!(a)).into_response()
 }
@@ -423,8 +479,8 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response
 fn expires(v: &Option<crate::config::raw::RawDuration>) -> Result<Option<u64>, Response> {
     match v {
         None => Ok(None),
-        Some(d) => crate::config::parse_duration(d)
-            .map(|d| Some(d.as_secs().max(1)))
+        Some(d) => crate::admin::expiry_secs(d)
+            .map(Some)
             .map_err(|e| error(StatusCode::BAD_REQUEST, format!("expires_in: {e}"))),
     }
 }
@@ -448,19 +504,18 @@ fn who(given: Option<String>, peer: SocketAddr) -> String {
         .unwrap_or_else(|| format!("admin@{}", peer.ip()))
 }
 
-/// The shared admin request path: token, JSON body, turn it into an [`Action`] (with the peer's
-/// address as the default "who"), hand it to the publisher.
+/// The shared admin request path (the token was checked by [`admin_gate`]): JSON body, turn it
+/// into an [`Action`] (with the peer's address as the default "who"), hand it to the publisher.
 async fn admin_request<B: serde::de::DeserializeOwned>(
     st: &HttpState,
     peer: SocketAddr,
-    headers: &HeaderMap,
-    body: &[u8],
+    body: Result<axum::body::Bytes, BytesRejection>,
     to_action: impl FnOnce(B, SocketAddr) -> Result<Action, Response>,
 ) -> Response {
-    if let Err(r) = authorize(st, headers) {
-        return r;
-    }
-    match parse_body(body).and_then(|b| to_action(b, peer)) {
+    match body_bytes(body)
+        .and_then(|b| parse_body(&b))
+        .and_then(|b| to_action(b, peer))
+    {
         Ok(action) => send(st, action).await,
         Err(r) => r,
     }
@@ -469,10 +524,9 @@ async fn admin_request<B: serde::de::DeserializeOwned>(
 async fn drain(
     State(st): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Response {
-    admin_request(&st, peer, &headers, &body, |b: DrainBody, peer| {
+    admin_request(&st, peer, body, |b: DrainBody, peer| {
         Ok(Action::Drain {
             expires_in: expires(&b.expires_in)?,
             provider: b.provider,
@@ -487,10 +541,9 @@ async fn drain(
 async fn undrain(
     State(st): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Response {
-    admin_request(&st, peer, &headers, &body, |b: DrainBody, peer| {
+    admin_request(&st, peer, body, |b: DrainBody, peer| {
         Ok(Action::Undrain {
             provider: b.provider,
             member: b.member,
@@ -503,10 +556,9 @@ async fn undrain(
 async fn force(
     State(st): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Response {
-    admin_request(&st, peer, &headers, &body, |b: ForceBody, peer| {
+    admin_request(&st, peer, body, |b: ForceBody, peer| {
         let up = match b.status.as_str() {
             "up" => Some(true),
             "down" => Some(false),

@@ -123,6 +123,7 @@ pub fn setup(repo: &Path) -> &'static Setup {
             table,
             snapshot: snapshot.clone(),
             metrics: Arc::new(Metrics::new()),
+            refusal_log: Default::default(),
         };
         Setup { hook, snapshot, keys }
     })

@@ -391,3 +391,28 @@ pub fn zone_corpus(files: &[&Path], common_types: &[u16]) -> (Vec<String>, Vec<u
     types.remove(&41);
     (names.into_iter().collect(), types.into_iter().collect())
 }
+
+/// Sum of the samples of `name` on `/metrics` whose label sets contain every one of `labels`
+/// (e.g. `reason="token"`); a metric without labels is matched by its bare name.
+pub fn metric_sum(s: &Server, name: &str, labels: &[&str]) -> f64 {
+    let (_, body) = http_get(s.http.expect("HTTP listener"), "/metrics");
+    body.lines()
+        .filter(|l| {
+            let bare = l
+                .strip_prefix(name)
+                .is_some_and(|r| r.starts_with(' ') || r.starts_with('{'));
+            bare && labels.iter().all(|x| l.contains(x))
+        })
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// Resident set size of a process in KiB (Linux `/proc/PID/status`).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
