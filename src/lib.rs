@@ -18,7 +18,8 @@
 //!   reach it through `dns::TransferHook` (AXFR/IXFR, TSIG, apex SOA); NOTIFY to secondaries.
 //! - L2 [`config`], [`dns`], [`health`] (probe, runner), [`http`], [`metrics`].
 //! - L1 [`snapshot`].
-//! - L0 [`fsutil`] (bounded reads of regular files, atomic no-follow writes), [`name`],
+//! - L0 [`fsutil`] (bounded reads of regular files, atomic no-follow writes), [`logthrottle`]
+//!   (per-prefix log throttle, escaping of operator text), [`name`],
 //!   [`zone`] (parser, `ZoneSet`, pure `lookup`), [`gslb`] (pure `select`),
 //!   `health::state` (pure rise/fall).
 //!
