@@ -389,6 +389,38 @@ mod tests {
     }
 
     #[test]
+    fn expiry_is_bounded_with_checked_arithmetic() {
+        use crate::config::raw::RawDuration::{Seconds, Text};
+        let t = |x: &str| expiry_secs(&Text(x.into()));
+        assert_eq!(expiry_secs(&Seconds(MAX_EXPIRY_SECS)), Ok(MAX_EXPIRY_SECS));
+        assert_eq!(t("8760h"), Ok(MAX_EXPIRY_SECS));
+        assert_eq!(t("500ms"), Ok(1));
+        assert_eq!(t("30m"), Ok(1800));
+        let too_long = Err("must be at most one year (31536000 seconds)".to_string());
+        for bad in [
+            Seconds(MAX_EXPIRY_SECS + 1),
+            Seconds(u64::MAX),
+            Seconds(u64::MAX / 1000 + 1),
+        ] {
+            assert_eq!(expiry_secs(&bad), too_long, "{bad:?}");
+        }
+        for bad in [
+            "8761h",
+            "307445734561825861h",
+            "18446744073709551615s",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(t(bad), too_long, "{bad}");
+        }
+        assert!(t("").unwrap_err().contains("bad duration"));
+        assert!(t("-5s").unwrap_err().contains("bad duration"));
+        assert!(t("5d").unwrap_err().contains("unit must be"));
+        // the sum with now is checked too, and a refused action changes nothing
+        assert!(expiry_at(u64::MAX - 5, Some(10)).is_err());
+        assert_eq!(expiry_at(100, Some(10)), Ok(Some(110)));
+    }
+
+    #[test]
     fn expiry() {
         let mut st = AdminState::default();
         st.forces.push(Force {
