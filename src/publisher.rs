@@ -117,6 +117,8 @@ pub struct Publisher {
     swaps: Option<watch::Sender<Arc<crate::config::xfr::TransferConfig>>>,
     /// The state file's path and last error, readable by the HTTP layer (`None`: no state file).
     pub state_status: Arc<std::sync::RwLock<Option<crate::admin::StateFileStatus>>>,
+    /// Recent transitions, readable by the HTTP layer.
+    pub history: crate::history::SharedHistory,
 }
 
 impl Publisher {
@@ -181,6 +183,7 @@ impl Publisher {
             state_file,
             swaps: None,
             state_status: Arc::new(std::sync::RwLock::new(state_status)),
+            history: crate::history::History::shared(crate::admin::now()),
         })
         .inspect(|p| {
             if let Some(e) = load_error {
@@ -350,6 +353,13 @@ impl Publisher {
                     t.to.as_str(),
                     r.result.reason
                 );
+                crate::history::record_target(
+                    &self.history,
+                    &target.key,
+                    t.from.as_str(),
+                    t.to.as_str(),
+                    &r.result.reason,
+                );
                 true
             }
             None => false,
@@ -420,6 +430,7 @@ impl Publisher {
         }
         let next = old.with_health(old.generation + 1, health);
         log_changes(&old, &next, &self.metrics);
+        crate::history::record_swap(&self.history, &old, &next);
         info!(generation = next.generation, "snapshot published");
         update_gauges(&self.metrics, &next);
         self.snapshot.store(Arc::new(next));
@@ -474,6 +485,7 @@ impl Publisher {
                 let health = self.health(&fresh.setup);
                 let next = Snapshot::new(next_gen, fresh.zones.clone(), fresh.setup.clone(), health);
                 log_changes(&old, &next, &self.metrics);
+                crate::history::record_swap(&self.history, &old, &next);
                 update_gauges(&self.metrics, &next);
                 self.snapshot.store(Arc::new(next));
                 self.metrics.reloads.with_label_values(&["success"]).inc();

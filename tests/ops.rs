@@ -20,7 +20,7 @@ const TOKEN: &str = "test-token-0123456789";
 
 struct Clouds {
     aws: Endpoint,
-    _rack: Endpoint,
+    rack: Endpoint,
     dir: tempfile::TempDir,
 }
 
@@ -41,7 +41,7 @@ fn clouds() -> Clouds {
         chk(&rack)
     );
     std::fs::write(dir.path().join("gslbd.yaml"), cfg).unwrap();
-    Clouds { aws, _rack: rack, dir }
+    Clouds { aws, rack, dir }
 }
 
 fn start(c: &Clouds) -> Server {
@@ -121,6 +121,12 @@ fn status_json_field_by_field() {
     assert_eq!(t["status"], "up");
     assert_eq!(t["last_reason"], "ok");
     assert!(t["probes"].as_u64().unwrap() >= 1);
+    assert_eq!(pool["state"], "healthy");
+    assert_eq!(pool["state_reason"], "all 2 members up");
+    assert_eq!(pool["when_all_down"], "serve_all");
+    let started = pool["since"].as_u64().unwrap();
+    assert!(aws["since"].as_u64().unwrap() >= started.saturating_sub(5));
+    assert_eq!(v["recent_transitions"], serde_json::json!([]));
 
     c.aws.set(Mode::Fail503);
     wait_answer(&s, &["198.51.100.10"]);
@@ -131,6 +137,44 @@ fn status_json_field_by_field() {
     assert_eq!(v["targets"][0]["last_reason"], "status 503");
     assert_eq!(v["pools"][0]["answering"]["A"], serde_json::json!(["198.51.100.10"]));
     assert_eq!(v["pools"][0]["degraded"], true);
+    assert_eq!(v["pools"][0]["state"], "degraded");
+    assert_eq!(v["pools"][0]["state_reason"], "1 of 2 members down");
+    assert!(v["pools"][0]["since"].as_u64().unwrap() >= started);
+    // newest first: the pool and the provider as published, then the target's probe flip
+    let events: Vec<(&str, &str, &str, &str, &str)> = v["recent_transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert!(e["at"].as_u64().unwrap() >= started, "{e}");
+            (
+                e["kind"].as_str().unwrap(),
+                e["subject"].as_str().unwrap(),
+                e["from"].as_str().unwrap(),
+                e["to"].as_str().unwrap(),
+                e["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let key = format!("aws@{}", c.aws.addr.ip());
+    assert_eq!(
+        events,
+        [
+            (
+                "pool",
+                "www.example.test.",
+                "healthy",
+                "degraded",
+                "1 of 2 members down"
+            ),
+            ("provider", "aws", "up", "down", "fewer than min_up members up"),
+            ("target", key.as_str(), "up", "down", "status 503"),
+        ]
+    );
+    assert_eq!(
+        v["providers"][0]["since"], v["recent_transitions"][1]["at"],
+        "a provider's since is its last transition"
+    );
 }
 
 #[test]
@@ -375,16 +419,13 @@ fn prometheus_sees_a_provider_go_down() {
     assert!(fails >= 1.0);
 }
 
-#[test]
-fn status_page_renders_in_headless_chromium() {
+/// The page as Chromium sees it after parsing (`--dump-dom`), so that markup that only looks
+/// right as text (unescaped operator input, unbalanced tags) shows up as a different DOM.
+fn chromium_dom(s: &Server) -> String {
     let bin = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
         .find(|p| Path::new(p).exists())
         .expect("chromium is not installed: run tests/run.sh");
-    let c = clouds();
-    let s = start(&c);
-    c.aws.set(Mode::Fail503);
-    wait_answer(&s, &["198.51.100.10"]);
     let profile = tempfile::tempdir().unwrap();
     let out = Command::new(bin)
         .args([
@@ -402,7 +443,21 @@ fn status_page_renders_in_headless_chromium() {
         .arg(format!("http://{}/", s.http.unwrap()))
         .output()
         .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn status_page_renders_in_headless_chromium() {
+    let c = clouds();
+    let s = start(&c);
+    c.aws.set(Mode::Fail503);
+    wait_answer(&s, &["198.51.100.10"]);
+    let dom = chromium_dom(&s);
     assert!(dom.contains("<h1>gslbd</h1>"), "{dom}");
     assert!(
         dom.contains("<tr class=\"down\" id=\"provider-aws\"><td>aws</td><td>DOWN</td>"),
@@ -413,4 +468,101 @@ fn status_page_renders_in_headless_chromium() {
         "{dom}"
     );
     assert!(dom.contains("198.51.100.10"));
+}
+
+/// What happened, not only what is: an endpoint killed, a drain taken with markup in its reason,
+/// then every member down. The page shows the transitions newest first, the drain with who, why
+/// and expiry (escaped), each pool's state apart from healthy, and the time since each change.
+#[test]
+fn status_page_shows_transitions_drains_and_pool_states() {
+    let c = clouds();
+    let s = start(&c);
+    let aws = format!("aws@{}", c.aws.addr.ip());
+    let dom = chromium_dom(&s);
+    assert!(
+        dom.contains(
+            "<tr class=\"up\" id=\"pool-www.example.test.\"><td><code>www.example.test.</code></td><td>HEALTHY</td>"
+        ),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("None: every provider and target follows its probes."),
+        "{dom}"
+    );
+
+    c.aws.set(Mode::Stopped);
+    wait_answer(&s, &["198.51.100.10"]);
+    let (code, body) = admin(
+        &s,
+        "/admin/drain",
+        r#"{"provider":"aws","reason":"<script>alert(1)</script> kernel upgrade","who":"alice","expires_in":"30m"}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    let dom = chromium_dom(&s);
+    // the pool is degraded, with what is down and since when
+    assert!(
+        dom.contains(
+            "<tr class=\"degraded\" id=\"pool-www.example.test.\"><td><code>www.example.test.</code></td><td>DEGRADED</td><td title=\""
+        ),
+        "{dom}"
+    );
+    assert!(dom.contains("s ago</td><td>1 of 2 members down</td>"), "{dom}");
+    assert!(dom.contains("<span class=\"down\">192.0.2.10 (aws)</span>"), "{dom}");
+    // the drain with who, why (the markup as text, not as a script element) and expiry
+    assert!(
+        dom.contains(
+            "<tr class=\"override\" id=\"drain-aws\"><td>drained</td><td>provider aws</td><td>alice</td>\
+             <td>&lt;script&gt;alert(1)&lt;/script&gt; kernel upgrade</td><td title=\""
+        ),
+        "{dom}"
+    );
+    assert!(!dom.contains("<script>"), "{dom}");
+    assert!(dom.contains(" GMT (in 29m "), "{dom}");
+    // the provider's status with the time since it changed and why
+    assert!(
+        dom.contains("<tr class=\"down\" id=\"provider-aws\"><td>aws</td><td>DOWN</td><td title=\""),
+        "{dom}"
+    );
+    assert!(dom.contains("s ago</td><td>drained</td><td>0 / 1</td></tr>"), "{dom}");
+    // the transitions, newest first: the pool, the provider, then the target
+    let rows: Vec<&str> = dom
+        .split("<table id=\"transitions\">")
+        .nth(1)
+        .expect("no transitions table")
+        .split("</table>")
+        .next()
+        .unwrap()
+        .split("<tr")
+        .skip(2)
+        .collect();
+    let want = [
+        "pool <code>www.example.test.</code></td><td>healthy</td><td>degraded</td><td>1 of 2 members down</td>"
+            .to_string(),
+        "provider <code>aws</code></td><td>up</td><td>down</td><td>fewer than min_up members up</td>".to_string(),
+        format!("target <code>{aws}</code></td><td>up</td><td>down</td><td>connect refused</td>"),
+    ];
+    assert_eq!(rows.len(), want.len(), "{dom}");
+    for (row, want) in rows.iter().zip(&want) {
+        assert!(row.contains(want), "{row} lacks {want}");
+        assert!(row.contains(" GMT</td><td>") && row.contains("s ago</td>"), "{row}");
+    }
+
+    // every member down: the pool is shown all down, and what it answers instead
+    c.rack.set(Mode::Stopped);
+    wait_answer(&s, &["192.0.2.10", "198.51.100.10"]);
+    let dom = chromium_dom(&s);
+    assert!(
+        dom.contains(
+            "<tr class=\"down\" id=\"pool-www.example.test.\"><td><code>www.example.test.</code></td><td>ALL DOWN</td>"
+        ),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("every member down: answering every member (fail-open)"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("pool <code>www.example.test.</code></td><td>degraded</td><td>all_down</td>"),
+        "{dom}"
+    );
 }
