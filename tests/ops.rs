@@ -427,7 +427,8 @@ fn chromium_dom(s: &Server) -> String {
         .find(|p| Path::new(p).exists())
         .expect("chromium is not installed: run tests/run.sh");
     let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(bin)
+    let (dom_path, err_path) = (profile.path().join("dom.html"), profile.path().join("stderr.txt"));
+    let mut child = Command::new(bin)
         .args([
             "--headless",
             "--no-sandbox",
@@ -441,14 +442,33 @@ fn chromium_dom(s: &Server) -> String {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("http://{}/", s.http.unwrap()))
-        .output()
+        .stdout(std::fs::File::create(&dom_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
         .unwrap();
+    // A page that runs a script can keep Chromium from ever dumping (an alert() waits for a
+    // click): that is a failure to report, not a hang.
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t0.elapsed() > Duration::from_secs(90) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "chromium did not finish the page within 90 s (a script on it blocking?); DOM so far: {}",
+                std::fs::read_to_string(&dom_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(
-        out.status.success(),
+        status.success(),
         "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        std::fs::read_to_string(&err_path).unwrap_or_default()
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    std::fs::read_to_string(&dom_path).unwrap()
 }
 
 #[test]
