@@ -179,11 +179,18 @@ pub fn summarize(snap: &Snapshot) -> Vec<Summary> {
     providers.chain(pools).collect()
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// Records a target's probed flip.
 pub fn record_target(h: &SharedHistory, key: &str, from: &str, to: &str, reason: &str) {
     if let Ok(mut h) = h.write() {
         h.record(Event {
-            at: crate::admin::now(),
+            at: unix_now(),
             kind: Kind::Target,
             subject: key.to_string(),
             from: from.to_string(),
@@ -197,7 +204,7 @@ pub fn record_target(h: &SharedHistory, key: &str, from: &str, to: &str, reason:
 pub fn record_swap(h: &SharedHistory, old: &Snapshot, new: &Snapshot) {
     let (old, new) = (summarize(old), summarize(new));
     if let Ok(mut h) = h.write() {
-        h.observe(&old, &new, crate::admin::now());
+        h.observe(&old, &new, unix_now());
     }
 }
 

@@ -81,6 +81,13 @@ fn admin(s: &Server, path: &str, body: &str) -> (u16, Value) {
     (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
+/// Whether every item of `want` matches an item of `items`, in the same order (other items, such
+/// as a spurious probe timeout on a loaded machine, may come between).
+fn in_order<T, U>(items: &[T], want: &[U], matches: impl Fn(&T, &U) -> bool) -> bool {
+    let mut it = items.iter();
+    want.iter().all(|w| it.any(|x| matches(x, w)))
+}
+
 fn status(s: &Server) -> Value {
     let (code, body) = http_get(s.http.unwrap(), "/status");
     assert_eq!(code, 200);
@@ -124,8 +131,9 @@ fn status_json_field_by_field() {
     assert_eq!(pool["state"], "healthy");
     assert_eq!(pool["state_reason"], "all 2 members up");
     assert_eq!(pool["when_all_down"], "serve_all");
+    // before any change, providers and pools have been in their state since the start
     let started = pool["since"].as_u64().unwrap();
-    assert!(aws["since"].as_u64().unwrap() >= started.saturating_sub(5));
+    assert_eq!(aws["since"], started);
     assert_eq!(v["recent_transitions"], serde_json::json!([]));
 
     c.aws.set(Mode::Fail503);
@@ -157,22 +165,26 @@ fn status_json_field_by_field() {
         })
         .collect();
     let key = format!("aws@{}", c.aws.addr.ip());
+    let want = [
+        (
+            "pool",
+            "www.example.test.",
+            "healthy",
+            "degraded",
+            "1 of 2 members down",
+        ),
+        ("provider", "aws", "up", "down", "fewer than min_up members up"),
+        ("target", key.as_str(), "up", "down", "status 503"),
+    ];
+    assert!(in_order(&events, &want, |e, w| e == w), "{events:?}");
+    let last_aws = v["recent_transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "provider" && e["subject"] == "aws")
+        .unwrap();
     assert_eq!(
-        events,
-        [
-            (
-                "pool",
-                "www.example.test.",
-                "healthy",
-                "degraded",
-                "1 of 2 members down"
-            ),
-            ("provider", "aws", "up", "down", "fewer than min_up members up"),
-            ("target", key.as_str(), "up", "down", "status 503"),
-        ]
-    );
-    assert_eq!(
-        v["providers"][0]["since"], v["recent_transitions"][1]["at"],
+        v["providers"][0]["since"], last_aws["at"],
         "a provider's since is its last transition"
     );
 }
@@ -537,7 +549,11 @@ fn status_page_shows_transitions_drains_and_pool_states() {
         "{dom}"
     );
     assert!(!dom.contains("<script>"), "{dom}");
-    assert!(dom.contains(" GMT (in 29m "), "{dom}");
+    // 30 minutes from the drain, less the seconds since it was taken
+    assert!(
+        dom.contains(" GMT (in 30m 0s)</td></tr>") || dom.contains(" GMT (in 29m "),
+        "{dom}"
+    );
     // the provider's status with the time since it changed and why
     assert!(
         dom.contains("<tr class=\"down\" id=\"provider-aws\"><td>aws</td><td>DOWN</td><td title=\""),
@@ -561,9 +577,11 @@ fn status_page_shows_transitions_drains_and_pool_states() {
         "provider <code>aws</code></td><td>up</td><td>down</td><td>fewer than min_up members up</td>".to_string(),
         format!("target <code>{aws}</code></td><td>up</td><td>down</td><td>connect refused</td>"),
     ];
-    assert_eq!(rows.len(), want.len(), "{dom}");
-    for (row, want) in rows.iter().zip(&want) {
-        assert!(row.contains(want), "{row} lacks {want}");
+    assert!(
+        in_order(&rows, &want, |row, w| row.contains(w.as_str())),
+        "{want:?} in {dom}"
+    );
+    for row in &rows {
         assert!(row.contains(" GMT</td><td>") && row.contains("s ago</td>"), "{row}");
     }
 
