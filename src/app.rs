@@ -233,6 +233,7 @@ pub async fn run_notify(
         targets: publisher.targets.clone(),
         admin: publisher.admin_view.clone(),
         state_file: publisher.state_status.clone(),
+        history: publisher.history.clone(),
         admin_token,
         reload: reload_tx.clone(),
         admin_tx,

@@ -16,7 +16,8 @@
 //! - L3 [`xfr`]: zone transfers out. Its engine, woken by the publisher after each swap, is the
 //!   only writer of the transfer table (materialised zones, serials, IXFR deltas); the listeners
 //!   reach it through `dns::TransferHook` (AXFR/IXFR, TSIG, apex SOA); NOTIFY to secondaries.
-//! - L2 [`config`], [`dns`], [`health`] (probe, runner, resolve), [`http`], [`metrics`].
+//! - L2 [`config`], [`dns`], [`health`] (probe, runner, resolve), [`http`], [`metrics`],
+//!   [`history`] (the bounded ring of recent transitions the status page shows).
 //! - L1 [`snapshot`].
 //! - L0 [`fsutil`] (bounded reads of regular files, atomic no-follow writes), [`name`],
 //!   [`zone`] (parser, `ZoneSet`, pure `lookup`), [`gslb`] (pure `select`; `gslb::setup`, the
@@ -41,6 +42,7 @@ pub mod dns;
 pub mod fsutil;
 pub mod gslb;
 pub mod health;
+pub mod history;
 pub mod http;
 pub mod metrics;
 pub mod name;

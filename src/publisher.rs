@@ -196,6 +196,8 @@ pub struct Publisher {
     state_needs_copy: bool,
     builder: Builder,
     build: BuildFn,
+    /// Recent transitions, readable by the HTTP layer.
+    pub history: crate::history::SharedHistory,
 }
 
 impl Publisher {
@@ -272,6 +274,7 @@ impl Publisher {
             state_needs_copy,
             builder: Builder::new(),
             build: Arc::new(build_from_disk),
+            history: crate::history::History::shared(crate::admin::now()),
         })
         .inspect(|p| {
             if let Some(e) = load_error {
@@ -449,6 +452,13 @@ impl Publisher {
                     t.to.as_str(),
                     info.last_reason
                 );
+                crate::history::record_target(
+                    &self.history,
+                    &target.key,
+                    t.from.as_str(),
+                    t.to.as_str(),
+                    &info.last_reason,
+                );
                 true
             }
             None => false,
@@ -541,6 +551,7 @@ impl Publisher {
         }
         let next = old.with_health(old.generation + 1, health);
         log_changes(&old, &next, &self.metrics);
+        crate::history::record_swap(&self.history, &old, &next);
         info!(generation = next.generation, "snapshot published");
         update_gauges(&self.metrics, &next);
         self.snapshot.store(Arc::new(next));
@@ -630,6 +641,7 @@ impl Publisher {
         let health = self.health(&fresh.setup);
         let next = Snapshot::new(next_gen, fresh.zones.clone(), fresh.setup.clone(), health);
         log_changes(&old, &next, &self.metrics);
+        crate::history::record_swap(&self.history, &old, &next);
         update_gauges(&self.metrics, &next);
         self.snapshot.store(Arc::new(next));
         self.metrics.reloads.with_label_values(&["success"]).inc();

@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("dns", 2),
     ("health", 2),
     ("metrics", 2),
+    ("history", 2),
     ("snapshot", 1),
     ("fsutil", 0),
     ("name", 0),
