@@ -284,9 +284,18 @@ fn debian_package_installs_like_a_dns_server() {
         conffiles,
         ["/etc/gslbd/gslbd.yaml", "/etc/gslbd/zones/example.test.zone"]
     );
-    // The unit is registered with systemd on install but neither enabled nor started.
+    // The unit is registered with systemd on install but neither enabled nor started: enabling
+    // happens only for a unit the operator had enabled before (an upgrade), and only a running
+    // one is restarted.
     let postinst = run_ok(Command::new("dpkg-deb").arg("-I").arg(deb).arg("postinst"));
-    assert!(postinst.contains("gslbd.service"), "{postinst}");
+    assert!(
+        postinst.contains("if deb-systemd-helper debian-installed gslbd.service; then"),
+        "{postinst}"
+    );
+    assert!(
+        postinst.contains("deb-systemd-invoke try-restart gslbd.service"),
+        "{postinst}"
+    );
     assert!(!postinst.contains("deb-systemd-invoke start"), "{postinst}");
 
     // Files and modes.
