@@ -126,6 +126,20 @@ fn committed_man_pages_and_completions_are_what_the_cli_generates() {
         }
     }
     assert_same_files(&generated, &committed(), "contrib/ against `gslbd package-files`");
+
+    // bash completes the subcommands and their flags with the committed script.
+    let complete = |words: &str| {
+        let script = format!(
+            "source '{}'; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+             _gslbd gslbd \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            repo().join("contrib/completions/gslbd.bash").display()
+        );
+        run_ok(Command::new("bash").arg("-c").arg(script))
+    };
+    assert_eq!(complete("gslbd ser"), "serve\n");
+    assert_eq!(complete("gslbd serve --http"), "--http-listen\n");
+    assert_eq!(complete("gslbd check --con"), "--config\n");
 }
 
 /// `git rev-parse --short=12 HEAD` of this checkout, or None when the crate is not one.
