@@ -50,7 +50,7 @@ pub struct DemoArgs {
 pub fn run(args: &DemoArgs, stop: impl Future<Output = ()> + Send + 'static) -> ExitCode {
     let ov = Overrides {
         dns_listen: args.dns_listen.clone(),
-        http_listen: args.http_listen,
+        http_listen: args.http_listen.map(Some),
         ..Overrides::default()
     };
     let built = reload::load_config(&ov).and_then(|cfg| reload::build_snapshot(&cfg, 1).map(|s| (cfg, s)));

@@ -19,7 +19,8 @@ pub struct Overrides {
     pub config: Option<std::path::PathBuf>,
     pub zones: Vec<String>,
     pub dns_listen: Vec<std::net::SocketAddr>,
-    pub http_listen: Option<std::net::SocketAddr>,
+    /// `--http-listen`: `Some(None)` is `off` (no HTTP listener), `None` leaves the config's.
+    pub http_listen: Option<Option<std::net::SocketAddr>>,
     /// `--rrl off` (false) turns response rate limiting off; `--rrl on` (true) turns it on with
     /// the config's settings, or the defaults where the config switched it off.
     pub rrl: Option<bool>,
@@ -46,7 +47,7 @@ pub fn load_config(ov: &Overrides) -> Result<Config, Vec<Diagnostic>> {
         cfg.server.dns_listen = ov.dns_listen.clone();
     }
     if let Some(h) = ov.http_listen {
-        cfg.server.http_listen = Some(h);
+        cfg.server.http_listen = h;
     }
     match ov.rrl {
         Some(false) => cfg.server.rrl.responses_per_second = 0,
