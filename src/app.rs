@@ -16,8 +16,8 @@ use crate::dns::QueryObserver;
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::publisher::Publisher;
-use crate::reload::Overrides;
 use crate::snapshot::{SharedSnapshot, Snapshot};
+use crate::snapshot_build::Overrides;
 
 /// Sockets bound before anything is served.
 pub struct Listeners {
@@ -231,7 +231,7 @@ pub async fn run_notify(
         metrics: metrics.clone(),
         targets: publisher.targets.clone(),
         admin: publisher.admin_view.clone(),
-        state_file: publisher.state_status.clone(),
+        state_file: publisher.state_status(),
         admin_token,
         reload: reload_tx.clone(),
         admin_tx,

@@ -35,7 +35,7 @@ pub struct HttpState {
     pub targets: TargetTable,
     pub admin: Arc<std::sync::RwLock<AdminState>>,
     /// The state file's path and last error (`None`: no state file configured).
-    pub state_file: Arc<std::sync::RwLock<Option<crate::admin::StateFileStatus>>>,
+    pub state_file: Arc<std::sync::RwLock<Option<crate::state_store::StateFileStatus>>>,
     /// Admin bearer token; `None` disables the admin endpoints.
     pub admin_token: Option<String>,
     pub reload: mpsc::Sender<Option<crate::publisher::ReloadReply>>,
