@@ -1,5 +1,8 @@
 //! Process wiring (L4): binds sockets, spawns the DNS, HTTP and reload tasks, handles signals
-//! and shutdown. The caller binds (`Listeners::bind`), so tests can use port 0.
+//! and shutdown. The caller binds (`Listeners::bind`), so tests can use port 0. [`run_notify`]
+//! reads as its steps: transfers, DNS listeners, the publisher, the HTTP face, readiness, shutdown.
+//!
+//! May import every module below it; only `main.rs` and `demo` import it.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;

@@ -4,8 +4,8 @@
 //! for `server.coalesce` from the first, so that a provider whose targets fail together leaves
 //! every answer in one swap rather than one swap per target.
 //!
-//! Imports the publisher (`super`), the probe report it folds (`health::runner`, `health::probe`),
-//! `health::state`, `gslb::setup` and `metrics`.
+//! Imports the publisher (`super`), the probe report it folds (`health::runner`), `health::state`
+//! and `gslb::setup`.
 
 use std::collections::HashMap;
 use std::sync::Arc;

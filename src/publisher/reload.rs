@@ -5,8 +5,7 @@
 //! with health carried over by target key. Any diagnostic, a panic or a missed deadline is a
 //! failed reload: logged, counted, replied, and the running snapshot stays.
 //!
-//! Imports the publisher's other parts (`super`), `snapshot_build`, `config`, `snapshot` and
-//! `metrics`.
+//! Imports the publisher's other parts (`super`), `snapshot_build`, `config` and `snapshot`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
