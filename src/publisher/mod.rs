@@ -272,8 +272,9 @@ impl Publisher {
         Ok(line)
     }
 
-    /// Keeps the overrides after expiry dropped some; a failed write is logged and shown in
-    /// /status, and the expiry stands (it would come due again at once).
+    /// Keeps the overrides after expiry dropped some. A failed write is logged and shown in
+    /// /status, and the expiry stands anyway: what the file still holds has expired too, and
+    /// expires again when it is next loaded.
     fn persist_admin(&mut self) {
         if let Err(e) = self.store.save(&self.admin) {
             error!("admin: {e}");
