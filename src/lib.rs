@@ -6,13 +6,15 @@
 //!                                         ▼
 //!                  Snapshot { generation, zones, setup, health, pools }   (immutable, Arc)
 //!                                         ▲ store(), by exactly one task
-//!  config + zone files ──► reload ──► publisher ◄── probe results ◄── health::runner ◄── health::probe
-//!      (SIGHUP / POST /reload)     (rise/fall, coalesce, admin overrides, swap)
+//!  config + zone files ──► snapshot_build ──► publisher ◄── probe results ◄── health::runner ◄── health::probe
+//!      (SIGHUP / POST /reload)              (rise/fall, coalesce, admin overrides, swap)
 //! ```
 //!
 //! Layers (imports point downwards only):
 //! - L4 `main.rs`, [`app`], [`demo`]: CLI, logging, binding sockets, tasks, shutdown.
-//! - L3 [`publisher`], [`reload`], [`admin`]: the only snapshot writer; reloads; operator overrides.
+//! - L3 [`publisher`] (probe folding and coalescing, the build thread, reloads, gauges): the only
+//!   snapshot writer. [`snapshot_build`]: config and zone files into a snapshot. [`admin`]:
+//!   operator overrides; [`state_store`]: the state file that keeps them across restarts.
 //! - L3 [`xfr`]: zone transfers out. Its engine, woken by the publisher after each swap, is the
 //!   only writer of the transfer table (materialised zones, serials, IXFR deltas); the listeners
 //!   reach it through `dns::TransferHook` (AXFR/IXFR, TSIG, apex SOA); NOTIFY to secondaries.
@@ -47,7 +49,8 @@ pub mod http;
 pub mod metrics;
 pub mod name;
 pub mod publisher;
-pub mod reload;
 pub mod snapshot;
+pub mod snapshot_build;
+pub mod state_store;
 pub mod xfr;
 pub mod zone;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use gslbd::demo::DemoArgs;
-use gslbd::reload::{self, Overrides};
+use gslbd::snapshot_build::{self, Overrides};
 
 const EXIT_USAGE: u8 = 64;
 
@@ -255,7 +255,8 @@ fn init_logging(format: LogFormat) {
 
 fn check(args: &ServeArgs) -> ExitCode {
     let ov = args.overrides();
-    let result = reload::load_config(&ov).and_then(|cfg| reload::build_snapshot(&cfg, 1).map(|s| (cfg, s)));
+    let result =
+        snapshot_build::load_config(&ov).and_then(|cfg| snapshot_build::build_snapshot(&cfg, 1).map(|s| (cfg, s)));
     match result {
         Ok((cfg, snap)) => {
             let records: usize = snap.zones.iter().map(|z| z.record_count()).sum();
@@ -282,7 +283,8 @@ fn check(args: &ServeArgs) -> ExitCode {
 
 fn serve(args: &ServeArgs) -> ExitCode {
     let ov = args.overrides();
-    let built = reload::load_config(&ov).and_then(|cfg| reload::build_snapshot(&cfg, 1).map(|s| (cfg, s)));
+    let built =
+        snapshot_build::load_config(&ov).and_then(|cfg| snapshot_build::build_snapshot(&cfg, 1).map(|s| (cfg, s)));
     let (cfg, first) = match built {
         Ok(x) => x,
         Err(diags) => {

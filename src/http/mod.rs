@@ -36,7 +36,7 @@ pub struct HttpState {
     pub targets: TargetTable,
     pub admin: Arc<std::sync::RwLock<AdminState>>,
     /// The state file's path and last error (`None`: no state file configured).
-    pub state_file: Arc<std::sync::RwLock<Option<crate::admin::StateFileStatus>>>,
+    pub state_file: Arc<std::sync::RwLock<Option<crate::state_store::StateFileStatus>>>,
     /// Recent transitions and when each provider and pool last changed.
     pub history: crate::history::SharedHistory,
     /// Admin bearer token; `None` disables the admin endpoints.

@@ -1,6 +1,13 @@
-//! Building a snapshot from configuration (L3): read every zone file, validate, and assemble the
-//! immutable [`Snapshot`]. All-or-nothing: any diagnostic means no snapshot, and the caller keeps
-//! serving the one it has.
+//! The snapshot builder (L3): turns the command line and the config file into a [`Config`]
+//! ([`load_config`], [`Overrides`]), reads and checks every zone file ([`load_zone`]), validates
+//! the GSLB sections against the zones, and assembles the immutable [`Snapshot`]
+//! ([`build_snapshot`]) with each target at its check's initial status ([`initial_health`]).
+//! All-or-nothing: any diagnostic means no snapshot, and the caller keeps serving the one it has.
+//! `serve` and `check` build the first snapshot with it, the publisher every reload's.
+//!
+//! Imports `config` (L2; the `dns::rrl` default for `--rrl on`), and L1/L0 below it: `snapshot`,
+//! `zone`, `gslb`, `health::state`, `name`. Knows nothing of the publisher, probes or sockets, so
+//! a build can run on any thread.
 
 use std::path::Path;
 use std::sync::Arc;
