@@ -407,7 +407,12 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         MAX_TCP_TOTAL_TIMEOUT,
     );
     let coalesce = dur(&s.coalesce, "coalesce", Duration::from_millis(100), MAX_COALESCE);
-    let reload_timeout = dur(&s.reload_timeout, "reload_timeout", DEFAULT_RELOAD_TIMEOUT, MAX_RELOAD_TIMEOUT);
+    let reload_timeout = dur(
+        &s.reload_timeout,
+        "reload_timeout",
+        DEFAULT_RELOAD_TIMEOUT,
+        MAX_RELOAD_TIMEOUT,
+    );
     for (key, d) in [
         ("tcp_idle_timeout", tcp_idle_timeout),
         ("tcp_total_timeout", tcp_total_timeout),
