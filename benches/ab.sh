@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
 # Quick interleaved A/B of server CPU per query under dnsperf (loopback only): gdnsd static and
-# any number of gslbd binaries/configs on the peerbench zone, ROUNDS rounds, each variant started
-# fresh, warmed up 2 s, measured 6 s (dnsperf -c 2 -q 100). CPU is utime+stime from /proc.
+# any number of gslbd binaries/configs on the peer benchmark's zone and queries
+# (benches/peerbench/), ROUNDS rounds, each variant started fresh, warmed up 2 s, measured 6 s
+# (dnsperf -c 2 -q 100). CPU is utime+stime from /proc.
 # Usage: benches/ab.sh ROUNDS MIX VARIANT...
-#   VARIANT: gdnsd | BIN[:CONFIG_YAML]   (CONFIG_YAML defaults to the zone with RRL off)
-#   e.g. benches/ab.sh 5 mix gdnsd /tmp/old-gslbd target/release/gslbd:/tmp/one-thread.yaml
-# Needs: dnsperf, gdnsd (apt-get install -y dnsperf gdnsd); ../shared/peerbench for zone+queries.
+#   MIX: mix | www (benches/peerbench/gen-queries.py)
+#   VARIANT: gdnsd | gslbd | BIN[:CONFIG_YAML]   ("gslbd" is $GSLBD_BIN, else the release binary,
+#            built first; CONFIG_YAML defaults to the zone with rate limiting off)
+#   e.g. benches/ab.sh 5 mix gdnsd /tmp/old-gslbd gslbd target/release/gslbd:/tmp/one-thread.yaml
+# Installs dnsperf, gdnsd and dig when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PB=${PEERBENCH:-$(cd .. && pwd)/shared/peerbench}
-[ -d "$PB/queries" ] || PB=$(cd ../.. && pwd)/shared/peerbench
+. benches/lib.sh
+[ $# -ge 3 ] || { sed -n '2,11p' "$0"; exit 2; }
+need_packages dnsperf:dnsperf gdnsd:gdnsd dig:bind9-dnsutils
+export PATH="$PATH:/usr/sbin"
+PB=$(pwd)/benches/peerbench
 rounds=$1 mix=$2; shift 2
-Q="$PB/queries/$mix.txt"
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
+python3 "$PB/gen-queries.py" "$W/queries"
+Q="$W/queries/$mix.txt"
+[ -f "$Q" ] || { echo "unknown workload $mix (mix or www)" >&2; exit 2; }
+variants=()
+for v in "$@"; do
+  if [ "$v" = gslbd ]; then variants+=("$(gslbd_bin)"); else variants+=("$v"); fi
+done
+set -- "${variants[@]}"
 mkdir -p "$W/g/zones" "$W/g/run" "$W/g/state"
 cp "$PB/zones/example.test" "$W/g/zones/"
 sed -e "s#@DIR@#$W/g#g" -e "s#@PORT@#5398#g" -e "s#@THREADS@#2#g" "$PB/conf/gdnsd-static.config" >"$W/g/config"
-printf 'version: 1\nserver: { rrl: { enabled: false } }\nzones: [ "%s" ]\n' "$PB/zones/example.test" >"$W/gslbd.yaml"
+sed -e "s#@ZONE@#$PB/zones/example.test#g" "$PB/conf/gslbd-static.yaml" >"$W/gslbd.yaml"
 tck=$(getconf CLK_TCK)
 for r in $(seq "$rounds"); do
   for v in "$@"; do

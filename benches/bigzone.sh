@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scale benchmark (issue 5, target 3): a 1,000,000-record zone (benches/gen-bigzone.py) served by
+# Scale benchmark: a 1,000,000-record zone (benches/gen-bigzone.py) served by
 # gdnsd, Knot, NSD and gslbd in one run; gslbd also carries 10,000 GSLB pools. For each server and
 # round: start it from its own temp config on its own 127.0.0.1 port, poll with a UDP query every
 # ~10 ms until the first correct answer (time from start to answering), then after a settle time
@@ -10,9 +10,11 @@
 # reloads the same zone N times (SIGHUP every 8 s): lost queries, each reload's time (from its
 # log) and the largest PSS sampled every 100 ms (two snapshots alive during a reload).
 # Usage: benches/bigzone.sh [-r ROUNDS] [-t "gdnsd knot nsd gslbd"] [-s SETTLE_S] [-R RELOADS] [-k]
-# Needs: python3, dig (bind9-dnsutils), gdnsd, knot, nsd (apt-get install -y gdnsd knot nsd bind9-dnsutils)
+# GSLBD_BIN=path benchmarks that binary; without it the release binary is built first. Installs
+# gdnsd, knot, nsd, dig and dnsperf when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 ROUNDS=3 TARGETS="gdnsd knot nsd gslbd" SETTLE=3 KEEP=0 RELOADS=0
 while getopts "r:t:s:R:kh" o; do
   case $o in
@@ -21,20 +23,13 @@ while getopts "r:t:s:R:kh" o; do
   esac
 done
 GSLBD_PORT=5414 HTTP_PORT=5415
-[[ " $TARGETS " == *" gslbd "* || $RELOADS -gt 0 ]] && cargo build --release --locked --bin gslbd >&2
-BIN=$(pwd)/target/release/gslbd
+need_packages python3:python3 dig:bind9-dnsutils gdnsd:gdnsd knotd:knot nsd:nsd dnsperf:dnsperf
+export PATH="$PATH:/usr/sbin"
+BIN=""
+if [[ " $TARGETS " == *" gslbd "* || $RELOADS -gt 0 ]]; then BIN=$(gslbd_bin); fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bigzone.XXXXXX")
 PGIDS=()
 log() { echo "[$(date -u +%T)] $*" >&2; }
-pg_alive() { ps -e -o pgid= | awk -v g="$1" '$1==g{f=1} END{exit !f}'; }
-stop_pg() {  # stop one process group we started, by its id
-  local g=$1 i
-  pg_alive "$g" || return 0
-  kill -TERM -- "-$g" 2>/dev/null || true
-  for i in $(seq 1 50); do pg_alive "$g" || break; sleep 0.2; done
-  if pg_alive "$g"; then log "pgid $g ignored SIGTERM, sending SIGKILL"; kill -KILL -- "-$g" 2>/dev/null || true; sleep 0.5; fi
-  wait "$g" 2>/dev/null || true
-}
 cleanup() {
   local g
   for g in "${PGIDS[@]}"; do stop_pg "$g"; done
@@ -244,10 +239,10 @@ dur=$((RELOADS * 8 + 6))
 dnsperf -s 127.0.0.1 -p "$PORT" -d "$WORK/queries.txt" -l "$dur" -c 2 -q 20 >"$WORK/dnsperf.reload.txt" 2>&1 &
 dp=$!
 max_kb=0
-( for i in $(seq 1 $((dur * 10))); do read -r kb _ < <(pss "$pg"); echo "$kb"; sleep 0.1; done ) >"$WORK/pss.samples" &
+( for _ in $(seq 1 $((dur * 10))); do read -r kb _ < <(pss "$pg"); echo "$kb"; sleep 0.1; done ) >"$WORK/pss.samples" &
 sampler=$!
 sleep 3
-for i in $(seq 1 "$RELOADS"); do kill -HUP "$pg"; sleep 8; done
+for _ in $(seq 1 "$RELOADS"); do kill -HUP "$pg"; sleep 8; done
 wait "$dp" || true
 kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
 max_kb=$(sort -n "$WORK/pss.samples" | tail -1)

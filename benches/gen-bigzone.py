@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Deterministic generator for the scale benchmark (issue 5, target 3).
+"""Deterministic generator for the scale benchmark (benches/bigzone.sh).
 
 Writes into OUTDIR:
   bigzone.test.zone  1,000,000 records over 410,009 names of zone bigzone.test.:
@@ -14,7 +14,7 @@ Health checks in gslbd.yaml: two TCP checks (one per provider) whose `address` i
 whose port is gslbd's own DNS port, so the 20,000 members share 2 targets (targets are
 deduplicated by check + address), probing connects only to gslbd itself on loopback, the checks
 succeed, and `interval: 1h` keeps them from running again during the measurement. Probing at
-scale is measured separately (issue 5 target 4).
+scale is measured separately (benches/probe-scale.sh).
 
 Usage: gen-bigzone.py OUTDIR DNS_PORT [HTTP_PORT]
 The output depends on nothing but the arguments (no randomness, no clock).

@@ -3,10 +3,12 @@
 # noise from the machine's load). Runs examples/answer_loop with 1,000 and 11,000 queries and
 # divides the difference by 10,000, so start-up (config, zones, snapshot) cancels out.
 # Usage: benches/instructions.sh [CASE...]   (default: static www api mx nx refused)
-# Needs: valgrind (apt-get install -y valgrind).
+# It measures the library's query path through an example binary built here, not a gslbd binary,
+# so GSLBD_BIN does not apply. Installs valgrind when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 1; }
+. benches/lib.sh
+need_packages valgrind:valgrind
 cargo build --release --locked --example answer_loop >&2
 bin=target/release/examples/answer_loop
 count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 | awk '/Collected/{print $4}'; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Health checks at scale (issue 5 target 4) and broken endpoints under load (issue 6 item 5),
-# side by side in one run. Not part of CI. Loopback only: every endpoint listens on 127.0.0.x.
+# Health checks at scale and broken endpoints under load, side by side in one run. Not part of
+# CI. Loopback only: every endpoint listens on 127.0.0.x. GSLBD_BIN=path benchmarks that binary
+# (else the release binary is built); installs gdnsd for the gdnsd phases when it is missing.
 #
 #   benches/probe-scale.sh                 # all phases
 #   PHASES="base broken" benches/probe-scale.sh   # DNS p99 with and without 1,000 broken targets
@@ -21,6 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
+. benches/lib.sh
 PHASES=${PHASES:-"base tcp http broken gdnsd-base gdnsd-tcp"}
 WARM=${WARM:-20}
 WINDOW=${WINDOW:-60}
@@ -35,8 +37,12 @@ WORK=$(mktemp -d /tmp/probe-scale.XXXXXX)
 ulimit -n "$(ulimit -Hn)"
 echo "work dir $WORK; open files $(ulimit -n); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-cargo build --release --quiet --bin gslbd --example probe_endpoints --example dns_latency
-BIN=$REPO/target/release/gslbd
+case " $PHASES " in *" gdnsd-"*) need_packages gdnsd:gdnsd ;; esac
+export PATH="$PATH:/usr/sbin"
+# The stand-in endpoints and the latency client are examples of this repository, built here;
+# the server is GSLBD_BIN when set.
+cargo build --release --quiet --example probe_endpoints --example dns_latency
+BIN=$(gslbd_bin)
 EXAMPLES=$REPO/target/release/examples
 
 PIDS=()

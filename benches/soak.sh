@@ -4,9 +4,11 @@
 # Reports crashes, lost queries, answers naming a provider that had been down for longer than the
 # detection window, and RSS at start and end. Everything stays on loopback.
 # Usage: benches/soak.sh [--duration SECONDS] [--qps N] [--json FILE] (see benches/soak.py --help)
-# Needs: dnsperf (apt-get install -y dnsperf), python3.
+# GSLBD_BIN=path soaks that binary; without it the release binary is built first. Installs dnsperf
+# when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v dnsperf >/dev/null || { echo "dnsperf is not installed (apt-get install -y dnsperf)" >&2; exit 2; }
-cargo build --release --locked --bin gslbd
-exec python3 benches/soak.py --bin "$(pwd)/target/release/gslbd" --zone "$(pwd)/zones/example.test.zone" "$@"
+. benches/lib.sh
+need_packages dnsperf:dnsperf python3:python3
+bin=$(gslbd_bin)
+exec python3 benches/soak.py --bin "$bin" --zone "$(pwd)/zones/example.test.zone" "$@"

@@ -1,14 +1,14 @@
 //! Answers one query N times through the pure query path (the shipped example's snapshot, no
 //! sockets), for instruction counting: `benches/instructions.sh` runs it under callgrind with two
 //! values of N and divides the difference, which gives instructions per query independent of
-//! the machine's load (this VM has no hardware counters and its timings drift by 15%).
+//! the machine's load (which moves timings, and virtual machines often lack hardware counters).
 //! Usage: answer_loop CASE N, CASE one of static, www, api, mx, nx, refused.
 
 use std::path::Path;
 
 use gslbd::config::{self, Source};
 use gslbd::dns::handler::{answer, Transport};
-use gslbd::reload;
+use gslbd::snapshot_build;
 
 fn query(name: &str, qtype: u16, edns: bool) -> Vec<u8> {
     let name = name.parse().expect("name parses");
@@ -35,7 +35,7 @@ fn main() {
         }
     };
     let cfg = config::load(Path::new(config::embedded::CONFIG_PATH), Source::Embedded).expect("example config");
-    let snap = reload::build_snapshot(&cfg, 1).expect("example snapshot");
+    let snap = snapshot_build::build_snapshot(&cfg, 1).expect("example snapshot");
     let mut out = Vec::with_capacity(1232);
     for _ in 0..n {
         let (resp, _) = answer(

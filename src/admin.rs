@@ -1,14 +1,16 @@
 //! Operator overrides (L3): drains of providers or single members and forced target states,
-//! each with who, why, since and an optional expiry; validation against the running setup; and
-//! persistence to a state file written atomically (temp file, fsync, rename), so that overrides
-//! survive a restart and a failed write never loses the previous state.
+//! each with who, why, since and an optional expiry; validation against the running setup, and
+//! how the overrides fold into a health view. Keeping them across restarts is
+//! [`crate::state_store`]'s job; this module does no I/O.
+//!
+//! Imports only L0: `gslb` (the validated setup it checks actions against, and the health view
+//! it overlays).
 
-use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::gslb::GslbSetup;
+use crate::gslb::setup::GslbSetup;
 use crate::gslb::{Health, MemberValue};
 use crate::logthrottle::escape as esc;
 
@@ -291,102 +293,26 @@ impl AdminState {
     }
 }
 
-/// How the state file is doing, for /status: its path and the last error (cleared by the next
-/// successful write).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct StateFileStatus {
-    pub path: String,
-    pub error: Option<String>,
-}
-
-/// Where overrides are kept between restarts.
-#[derive(Debug, Clone)]
-pub struct StateFile {
-    pub path: PathBuf,
-}
-
-impl StateFile {
-    /// Reads the state file. A missing file is an empty state; a corrupt one is an error the
-    /// caller reports (and then starts empty, keeping the file for inspection).
-    pub fn load(&self) -> Result<AdminState, String> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => {
-                serde_json::from_str(&text).map_err(|e| format!("{}: corrupt state file: {e}", self.path.display()))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AdminState::default()),
-            Err(e) => Err(format!("{}: cannot read state file: {e}", self.path.display())),
+impl AdminState {
+    /// Keeps one drain per provider or member and one force per target: the last in the list,
+    /// since [`AdminState::apply`] appends the newest. Returns how many entries were dropped.
+    pub fn merge_duplicates(&mut self) -> usize {
+        fn last_per_key<T, K: std::hash::Hash + Eq>(v: &mut Vec<T>, key: impl Fn(&T) -> K) -> usize {
+            let before = v.len();
+            let mut seen = std::collections::HashSet::new();
+            let mut kept: Vec<T> = v.drain(..).rev().filter(|x| seen.insert(key(x))).collect();
+            kept.reverse();
+            *v = kept;
+            before - v.len()
         }
+        last_per_key(&mut self.drains, |d| (d.provider.clone(), d.member.clone()))
+            + last_per_key(&mut self.forces, |f| f.target.clone())
     }
-
-    /// Writes atomically: a temp file beside the target, fsync, rename. On any error the
-    /// previous file is untouched.
-    pub fn save(&self, state: &AdminState) -> Result<(), String> {
-        write_atomic(
-            &self.path,
-            &serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| format!("{}: cannot write state file: {e}", self.path.display()))
-    }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn state_file_round_trip_and_corruption() {
-        let dir = tempfile::tempdir().unwrap();
-        let sf = StateFile {
-            path: dir.path().join("state.json"),
-        };
-        assert_eq!(sf.load().unwrap(), AdminState::default());
-        let st = AdminState {
-            drains: vec![Drain {
-                provider: "aws".into(),
-                member: None,
-                reason: "maintenance".into(),
-                who: "ops".into(),
-                since: 1,
-                expires: Some(100),
-            }],
-            forces: vec![],
-        };
-        sf.save(&st).unwrap();
-        assert_eq!(sf.load().unwrap(), st);
-        std::fs::write(&sf.path, "{not json").unwrap();
-        assert!(sf.load().unwrap_err().contains("corrupt state file"));
-        // a failed write (directory gone) leaves no temp file and reports the path
-        let gone = StateFile {
-            path: dir.path().join("missing/state.json"),
-        };
-        assert!(gone.save(&st).unwrap_err().contains("cannot write state file"));
-    }
 
     #[test]
     fn expiry_is_bounded_with_checked_arithmetic() {

@@ -162,7 +162,7 @@ mod tests {
         let target = dir.path().join("state.json");
         let victim = dir.path().join("victim");
         std::fs::write(&victim, b"precious").unwrap();
-        // Plant symlinks at every name the old scheme would have used.
+        // Plant symlinks at the predictable names an attacker would guess.
         std::os::unix::fs::symlink(&victim, dir.path().join(".state.json.tmp")).unwrap();
         std::os::unix::fs::symlink(&victim, dir.path().join("state.json.tmp")).unwrap();
         write_atomic(&target, b"new").unwrap();

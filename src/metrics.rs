@@ -12,7 +12,7 @@ use prometheus::{
 use crate::dns::handler::{Outcome, Transport};
 use crate::dns::QueryObserver;
 
-const RCODES: [(u16, &str); 8] = [
+const RCODES: [(u16, &str); 9] = [
     (0, "NOERROR"),
     (1, "FORMERR"),
     (2, "SERVFAIL"),
@@ -20,6 +20,8 @@ const RCODES: [(u16, &str); 8] = [
     (4, "NOTIMP"),
     (5, "REFUSED"),
     (6, "YXDOMAIN"),
+    // TSIG failures (RFC 8945 5.2); counted apart so that SERVFAIL stays a sign of a bug.
+    (9, "NOTAUTH"),
     (16, "BADVERS"),
 ];
 const QTYPES: [(u16, &str); 16] = [
@@ -53,7 +55,10 @@ pub struct Metrics {
     pub target_up: IntGaugeVec,
     pub provider_up: IntGaugeVec,
     pub pool_members_answered: IntGaugeVec,
+    /// 1 while a pool has no healthy member for a family (answering per `when_all_down`).
+    pub pool_all_down: IntGaugeVec,
     pub probe_seconds: HistogramVec,
+    /// Failed probes by check and reason, the reason being `health::failure::Failure::label`.
     pub probe_failures: IntCounterVec,
     /// How late probes start against their schedule (runner, one observation per probe).
     pub probe_start_delay: Histogram,
@@ -78,8 +83,12 @@ pub struct Metrics {
     rrl: [IntCounter; 2],
     /// Times a UDP helper thread was called in because the socket had a backlog.
     udp_helper_calls: IntCounter,
+    /// TCP connections closed to admit another, by reason (`prefix_full`, `table_full`).
+    tcp_evictions: [IntCounter; 2],
     /// Zone transfers out: serial per zone, bumps, NOTIFY results, transfers served and refused.
     pub xfr_serial: IntGaugeVec,
+    /// The serial each secondary last reported in an IXFR request or was last sent.
+    pub xfr_secondary_serial: IntGaugeVec,
     pub xfr_serial_bumps: IntCounterVec,
     pub xfr_notify: IntCounterVec,
     pub xfr_transfers: IntCounterVec,
@@ -158,7 +167,23 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let tcp_evictions = reg(
+            &r,
+            IntCounterVec::new(
+                Opts::new(
+                    "gslbd_tcp_evictions_total",
+                    "TCP connections closed to admit a new one: the idlest of a prefix at its cap \
+                     (prefix_full) or of the busiest prefix when the table is full (table_full)",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
+        );
         let m = Metrics {
+            tcp_evictions: [
+                tcp_evictions.with_label_values(&["prefix_full"]),
+                tcp_evictions.with_label_values(&["table_full"]),
+            ],
             udp_helper_calls,
             rrl: [rrl.with_label_values(&["dropped"]), rrl.with_label_values(&["slipped"])],
             queries,
@@ -186,6 +211,17 @@ impl Metrics {
                 IntGaugeVec::new(
                     Opts::new("gslbd_pool_members_answered", "Members a pool currently answers with"),
                     &["pool", "family"],
+                )
+                .expect("valid metric"),
+            ),
+            pool_all_down: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "gslbd_pool_all_down",
+                        "1 while a pool has no healthy member for a family; when_all_down says what it answers",
+                    ),
+                    &["pool", "family", "when_all_down"],
                 )
                 .expect("valid metric"),
             ),
@@ -257,6 +293,17 @@ impl Metrics {
                 IntGaugeVec::new(
                     Opts::new("gslbd_xfr_serial", "SOA serial of each transferred zone"),
                     &["zone"],
+                )
+                .expect("valid metric"),
+            ),
+            xfr_secondary_serial: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "gslbd_xfr_secondary_serial",
+                        "Serial a secondary last reported in an IXFR request, or was last sent in a transfer",
+                    ),
+                    &["zone", "peer"],
                 )
                 .expect("valid metric"),
             ),
@@ -385,22 +432,6 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8_lossy(&buf).into_owned()
     }
-
-    /// A bounded reason label for a probe failure reason.
-    pub fn reason_label(reason: &str) -> &'static str {
-        match reason {
-            "timeout" => "timeout",
-            "connect refused" => "connect_refused",
-            "connection reset" => "reset",
-            "body mismatch" => "body_mismatch",
-            r if r.starts_with("status ") => "status",
-            r if r.starts_with("tls") => "tls",
-            r if r.starts_with("dns: ") => "dns",
-            r if r.starts_with("connect") => "connect",
-            r if r.contains("redirect") => "redirect",
-            _ => "other",
-        }
-    }
 }
 
 impl Default for Metrics {
@@ -450,6 +481,14 @@ impl QueryObserver for Metrics {
     fn udp_helper_called(&self) {
         self.udp_helper_calls.inc();
     }
+
+    fn tcp_evicted(&self, reason: crate::dns::listen::Eviction) {
+        self.tcp_evictions[match reason {
+            crate::dns::listen::Eviction::PrefixFull => 0,
+            crate::dns::listen::Eviction::TableFull => 1,
+        }]
+        .inc();
+    }
 }
 
 #[cfg(test)]
@@ -466,6 +505,7 @@ mod tests {
         };
         m.observe(Transport::Udp, &o(0, 1), Duration::from_micros(20));
         m.observe(Transport::Tcp, &o(3, 65000), Duration::from_micros(20));
+        m.observe(Transport::Tcp, &o(9, 252), Duration::from_micros(20));
         m.dropped(Transport::Udp);
         let text = m.render();
         assert!(
@@ -473,13 +513,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("gslbd_queries_total{qtype=\"OTHER\",rcode=\"NXDOMAIN\",transport=\"tcp\"} 1"));
+        assert!(text.contains("gslbd_queries_total{qtype=\"OTHER\",rcode=\"NOTAUTH\",transport=\"tcp\"} 1"));
+        assert!(text.contains("gslbd_queries_total{qtype=\"OTHER\",rcode=\"SERVFAIL\",transport=\"tcp\"} 0"));
         assert!(text.contains("gslbd_dropped_total{transport=\"udp\"} 1"));
         assert!(text.contains("gslbd_build_info{version="));
-        assert_eq!(Metrics::reason_label("status 503"), "status");
-        assert_eq!(Metrics::reason_label("tls: invalid peer certificate"), "tls");
-        assert_eq!(Metrics::reason_label("dns: NXDOMAIN"), "dns");
-        assert_eq!(Metrics::reason_label("connection reset"), "reset");
-        assert_eq!(Metrics::reason_label("connect: early eof"), "connect");
-        assert_eq!(Metrics::reason_label("redirect to other host"), "redirect");
     }
 }

@@ -1,13 +1,14 @@
 //! The immutable world the query path reads (L1): zones, the GSLB setup, the health view and
 //! the pool answers computed from it, and a generation number. Published through
 //! [`SharedSnapshot`] by exactly one writer (the publisher); readers `load()` it once per query
-//! and never block.
+//! and never block. Imports only L0 (`gslb`, `zone`): the setup it carries is the validated
+//! model, not the configuration that produced it.
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::config::gslb::GslbSetup;
+use crate::gslb::setup::GslbSetup;
 use crate::gslb::view::PoolView;
 use crate::gslb::Health;
 use crate::zone::set::ZoneSet;

@@ -1,4 +1,4 @@
-//! Issue 6 item 5: health probes against broken endpoints, end to end. The real gslbd binary
+//! Health probes against broken endpoints, end to end. The real gslbd binary
 //! probes misbehaving endpoints on 127.0.0.x (and looks names up only through a loopback DNS
 //! responder given as `server.probe_resolver`): every target must go down with the right reason
 //! in `/status` and in `gslbd_probe_failures_total`, within its timeout, while DNS keeps
@@ -9,10 +9,11 @@ mod broken;
 mod common;
 
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use broken::{failures_metric, loopbacks, status_targets, Kind, Lab, TLS_NAME};
+use broken::{failures_in, failures_metric, loopbacks, parse_status_targets, status_targets, Kind, Lab, TLS_NAME};
 use common::*;
 
 const TIMEOUT_MS: u64 = 1000;
@@ -438,4 +439,248 @@ fn probe_options_are_validated_with_locations() {
         "{all}"
     );
     assert!(all.contains("notpem.txt: no PEM certificate in the file"), "{all}");
+}
+
+/// Plain-HTTP status checks run on a hand-written path (no reqwest, no hyper) unless a check
+/// needs more (`expect_body`, `url`, `follow_redirects`, another method, TLS). Every endpoint of
+/// the table above that a status-only http check can meet, plus bare-LF line ends and interim
+/// `100 Continue` / `103 Early Hints` responses (RFC 9110 15.2: a client skips them), is probed
+/// through both paths by the real binary: a plain check, and the same check with
+/// `expect_body: ""` (always matched, but it selects the reqwest path). Both must give the
+/// expected reason, and the same status. The remaining rows (TLS, name lookups, followed
+/// redirects, body checks) only ever take the reqwest path.
+#[test]
+fn plain_and_reqwest_paths_agree_on_every_endpoint() {
+    let lab = Lab::new();
+    let one = |i: u8| loopbacks(i, i);
+    // (name, address, port, expected reason)
+    let mut cases: Vec<(&str, String, u16, &str)> = Vec::new();
+    let kinds = [
+        ("healthy", Kind::Healthy, "ok"),
+        ("hang", Kind::Hang, "timeout"),
+        ("trickle", Kind::Trickle, "timeout"),
+        // Status decides: the body is never read by either path without expect_body text.
+        ("huge_body", Kind::HugeBody, "ok"),
+        ("redirect_not_followed", Kind::RedirectLoop, "status 302"),
+        ("reset", Kind::Reset, "connection reset"),
+        ("s503", Kind::Status503, "status 503"),
+        ("lf_only", Kind::LfOnly, "ok"),
+        ("continue_100", Kind::Continue100, "ok"),
+        ("early_hints_103", Kind::EarlyHints103, "ok"),
+    ];
+    for (i, (name, kind, want)) in kinds.into_iter().enumerate() {
+        let octet = 40 + i as u8;
+        let port = lab.serve(kind, &one(octet));
+        cases.push((name, format!("127.0.0.{octet}"), port, want));
+    }
+    cases.push(("refused", "127.0.0.1".to_string(), lab.closed_port(), "connect refused"));
+
+    let mut y = String::new();
+    writeln!(y, "version: 1\nserver:\n  coalesce: 0ms").unwrap();
+    writeln!(y, "zones: [{:?}]", repo().join("zones/example.test.zone").display()).unwrap();
+    y.push_str("checks:\n");
+    for (name, ip, port, _) in &cases {
+        writeln!(y, "  {name}_plain: {}", http_check(ip, *port, "")).unwrap();
+        writeln!(y, "  {name}_reqwest: {}", http_check(ip, *port, ", expect_body: \"\"")).unwrap();
+    }
+    y.push_str("providers:\n  lab: { min_up: 1 }\npools:\n  both.example.test.:\n    members:\n");
+    let mut n = 0;
+    for (name, ..) in &cases {
+        for path in ["plain", "reqwest"] {
+            n += 1;
+            writeln!(
+                y,
+                "      - {{ provider: lab, address: 192.0.2.{n}, check: {name}_{path} }}"
+            )
+            .unwrap();
+        }
+    }
+    let cfg = lab.dir.path().join("paths.yaml");
+    std::fs::write(&cfg, y).unwrap();
+
+    let server = Server::start(&["--config", cfg.to_str().unwrap()]);
+    let http = server.http.unwrap();
+    let find = |t: &[(String, String, String, f64)], check: &str| {
+        t.iter()
+            .find(|x| x.0.starts_with(&format!("{check}@")))
+            .map(|x| (x.1.clone(), x.2.clone()))
+    };
+    // Settled once every target has reported (the slowest, timeouts, after about one timeout)
+    // and its published status follows its last result (rise and fall are 1).
+    let targets = wait_status(http, Duration::from_secs(30), |t| {
+        t.len() == 2 * cases.len()
+            && t.iter()
+                .all(|x| x.2 != "not probed yet" && (x.1 == "up") == (x.2 == "ok"))
+            && cases.iter().all(|(name, .., want)| {
+                ["plain", "reqwest"]
+                    .iter()
+                    .all(|p| find(t, &format!("{name}_{p}")).is_some_and(|(_, r)| r.starts_with(want) || *want == "ok"))
+            })
+    });
+    let mut table = String::from("\ncase | plain | reqwest | expected\n");
+    let mut bad = Vec::new();
+    for (name, .., want) in &cases {
+        let (ps, pr) = find(&targets, &format!("{name}_plain")).unwrap();
+        let (rs, rr) = find(&targets, &format!("{name}_reqwest")).unwrap();
+        writeln!(table, "{name} | {ps}: {pr} | {rs}: {rr} | {want}").unwrap();
+        let want_status = if *want == "ok" { "up" } else { "down" };
+        if pr != *want || rr != *want || ps != want_status || rs != want_status {
+            bad.push(*name);
+        }
+    }
+    eprintln!("{table}");
+    assert!(
+        bad.is_empty(),
+        "paths disagree or differ from the expected reason for {bad:?}:{table}"
+    );
+}
+
+/// A probe that cannot run because gslbd is out of descriptors is not the endpoint's fault. The
+/// server runs with healthy targets on all three probe paths (plain http, reqwest http, tcp),
+/// beside 64 "hog" targets whose endpoints, once switched on, accept and hold every probe
+/// connection for the hog check's whole timeout. Then its descriptor limit is lowered (prlimit
+/// on the running process) to 16 above what it has open, and the hogs are switched on: the hog
+/// probes take every free descriptor, and probes fail with EMFILE. The healthy targets must stay
+/// up throughout, report `local: ...` in `/status`, and count under the `local` label of
+/// `gslbd_probe_failures_total`; no target may go down.
+#[test]
+fn probes_failing_for_lack_of_descriptors_do_not_take_targets_down() {
+    let lab = Lab::new();
+    let healthy = lab.serve(Kind::Healthy, &loopbacks(60, 60));
+    let hold = Arc::new(AtomicBool::new(false));
+    let hog_ips = loopbacks(100, 163);
+    let hog = lab.serve(Kind::HoldWhile(hold.clone()), &hog_ips);
+    let fast = "interval: 300ms, timeout: 300ms, rise: 1, fall: 1";
+    let mut y = String::new();
+    writeln!(y, "version: 1\nserver:\n  coalesce: 0ms").unwrap();
+    writeln!(y, "zones: [{:?}]", repo().join("zones/example.test.zone").display()).unwrap();
+    writeln!(y, "checks:").unwrap();
+    writeln!(
+        y,
+        "  ok_plain: {{ type: http, address: 127.0.0.60, port: {healthy}, {fast} }}"
+    )
+    .unwrap();
+    writeln!(
+        y,
+        "  ok_reqwest: {{ type: http, address: 127.0.0.60, port: {healthy}, expect_body: \"\", {fast} }}"
+    )
+    .unwrap();
+    writeln!(
+        y,
+        "  ok_tcp: {{ type: tcp, address: 127.0.0.60, port: {healthy}, {fast} }}"
+    )
+    .unwrap();
+    // Each hog probe holds its descriptor for 5 s, and the next one follows within 0.5 s.
+    writeln!(
+        y,
+        "  hog: {{ type: http, port: {hog}, interval: 5s, timeout: 5s, rise: 1, fall: 1 }}"
+    )
+    .unwrap();
+    y.push_str("providers:\n  good: { min_up: 1 }\n  hogs: { min_up: 1 }\npools:\n");
+    y.push_str("  ok.example.test.:\n    members:\n");
+    for (i, check) in ["ok_plain", "ok_reqwest", "ok_tcp"].iter().enumerate() {
+        writeln!(
+            y,
+            "      - {{ provider: good, address: 198.51.100.{}, check: {check} }}",
+            i + 1
+        )
+        .unwrap();
+    }
+    y.push_str("  hogs.example.test.:\n    members:\n");
+    for ip in &hog_ips {
+        writeln!(y, "      - {{ provider: hogs, address: {ip}, check: hog }}").unwrap();
+    }
+    let cfg = lab.dir.path().join("local.yaml");
+    std::fs::write(&cfg, y).unwrap();
+
+    let server = Server::start(&["--config", cfg.to_str().unwrap()]);
+    let http = server.http.unwrap();
+    let healthy_checks = ["ok_plain", "ok_reqwest", "ok_tcp"];
+    let is_healthy = |key: &str| healthy_checks.iter().any(|c| key.starts_with(&format!("{c}@")));
+    // Before: the healthy targets up, the hogs down (503).
+    wait_status(http, Duration::from_secs(30), |t| {
+        t.len() == 3 + hog_ips.len()
+            && t.iter().all(|(k, s, r, _)| {
+                if is_healthy(k) {
+                    s == "up" && r == "ok"
+                } else {
+                    s == "down" && r == "status 503"
+                }
+            })
+    });
+    let mut conn = KeepAlive::connect(http);
+    let downs = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("gslbd_health_transitions_total{to=\"down\"} "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let downs_before = downs(&conn.get("/metrics").1);
+
+    let pid = server.child.id();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    let limit = open + 16;
+    let out = std::process::Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &format!("--nofile={limit}:{limit}")])
+        .output()
+        .expect("prlimit (util-linux) is needed by this test");
+    assert!(
+        out.status.success(),
+        "prlimit: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    hold.store(true, Ordering::Relaxed);
+
+    // While the hogs hold every free descriptor: healthy targets stay up and DNS answers them.
+    let mut local_seen: Vec<String> = Vec::new();
+    let until = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < until {
+        let (code, body) = conn.get("/status");
+        assert_eq!(code, 200);
+        for (k, s, r, _) in parse_status_targets(&body) {
+            if is_healthy(&k) {
+                assert_eq!(s, "up", "{k} went down: {r}");
+                if r.starts_with("local: ") && !local_seen.contains(&r) {
+                    local_seen.push(r);
+                }
+            }
+        }
+        let a = server.query("ok.example.test.", RecordType::A);
+        assert_eq!(rrs(&a.answers).len(), 3, "{:?}", rrs(&a.answers));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let metrics = conn.get("/metrics").1;
+    hold.store(false, Ordering::Relaxed);
+
+    assert!(
+        local_seen.iter().any(|r| r.contains("Too many open files")),
+        "no healthy target reported a local failure in /status: {local_seen:?}"
+    );
+    let local: Vec<u64> = healthy_checks
+        .iter()
+        .map(|c| failures_in(&metrics, c, "local"))
+        .collect();
+    eprintln!("local failures by check {healthy_checks:?}: {local:?}; /status reasons: {local_seen:?}");
+    // Every probe path classifies the shortage as local.
+    assert!(local.iter().all(|n| *n > 0), "{local:?}");
+    for c in healthy_checks {
+        for label in ["connect", "timeout", "connect_refused", "reset", "status", "other"] {
+            assert_eq!(
+                failures_in(&metrics, c, label),
+                0,
+                "{c} failed with {label}:\n{metrics}"
+            );
+        }
+    }
+    assert_eq!(
+        downs(&metrics),
+        downs_before,
+        "a target went down:\n{}",
+        server.log_text()
+    );
+    let log = server.log_text();
+    assert!(
+        !log.lines().any(|l| l.contains("(check ok_") && l.contains("-> down")),
+        "{log}"
+    );
 }

@@ -1,6 +1,6 @@
 //! End-to-end tests of the authoritative core: the real binary on ephemeral loopback ports,
 //! queried over UDP and TCP with hickory-proto as the client. One test per behaviour of the
-//! DNS-core issue.
+//! authoritative core (docs/zones.md).
 
 mod common;
 

@@ -162,9 +162,8 @@ fn xfr_seeds_reach_their_paths() {
 }
 
 /// Bytes after the question (none counted) and then the harness's TSIG: the TSIG is not a
-/// record of the message, so the AXFR is unsigned and refused for want of the key, unsigned.
-/// (The first harness run asserted a signed answer here: a harness bug, fixed by asserting only
-/// for a TSIG found where the harness appended it.)
+/// record of the message, so the AXFR is unsigned and refused for want of the key, unsigned. The
+/// harness expects a signed answer only for a TSIG found where it appended one.
 #[test]
 fn xfr_tsig_after_trailing_bytes_is_no_tsig() {
     let s = xfr(&input("xfr-tsig-after-trailing-bytes.bin"));

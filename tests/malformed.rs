@@ -1,7 +1,8 @@
-//! Hostile and malformed packets (issue 6, item 2), over UDP and TCP: truncated headers,
+//! Hostile and malformed packets, over UDP and TCP: truncated headers,
 //! compression pointer loops and forward pointers, labels over 63 and names over 255 octets,
-//! counts that exceed the packet, several questions, bad OPT records, TCP frames that end early,
-//! a byte-a-second TCP client and a client that keeps one connection busy for ever. Every case
+//! counts that exceed the packet, several questions, bad OPT records, misplaced TSIG records, TCP
+//! frames that end early, a byte-a-second TCP client and a client that keeps one connection busy
+//! for ever. Every case
 //! asserts the exact reply (or that there is none), and after every case a normal query is
 //! answered on the same transport.
 
@@ -62,6 +63,27 @@ fn opt(owner: &[u8], version: u8, rdata: &[u8]) -> Vec<u8> {
     r.extend_from_slice(&[0, 41, 0x04, 0xd0, 0, version, 0, 0]);
     r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
     r.extend_from_slice(rdata);
+    r
+}
+
+/// A TSIG record (RFC 8945 4.2) for key `k1.` with hmac-sha256, the current time and a MAC of
+/// zeros: where it stands is checked before any MAC is.
+fn tsig() -> Vec<u8> {
+    let mut rd = b"\x0bhmac-sha256\x00".to_vec();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    rd.extend_from_slice(&now.to_be_bytes()[2..]);
+    rd.extend_from_slice(&300u16.to_be_bytes());
+    rd.extend_from_slice(&32u16.to_be_bytes());
+    rd.extend_from_slice(&[0; 32]);
+    rd.extend_from_slice(&ID);
+    rd.extend_from_slice(&[0, 0, 0, 0]);
+    let mut r = b"\x02k1\x00".to_vec();
+    r.extend_from_slice(&[0, 250, 0, 255, 0, 0, 0, 0]);
+    r.extend_from_slice(&(rd.len() as u16).to_be_bytes());
+    r.extend_from_slice(&rd);
     r
 }
 
@@ -308,6 +330,23 @@ fn cases() -> Vec<Case> {
             opt: true,
         },
     );
+    // --- TSIG (RFC 8945 5.1): only as the last record of the additional section; anywhere else
+    // the message gets FORMERR.
+    add(
+        "TSIG before the OPT record",
+        [query(0, 0, 2), tsig(), opt(b"\x00", 0, &[])].concat(),
+        formerr(true),
+    );
+    add(
+        "TSIG in the answer section",
+        [query(1, 0, 0), tsig()].concat(),
+        formerr(true),
+    );
+    add(
+        "two TSIG records",
+        [query(0, 0, 2), tsig(), tsig()].concat(),
+        formerr(true),
+    );
     // --- opcodes (RFC 1035 4.1.1, RFC 6895 2.2): only QUERY.
     add(
         "opcode 15",
@@ -500,4 +539,48 @@ fn busy_connection_is_closed_at_the_total_timeout() {
     assert!(closed, "the connection outlived its total timeout ({answered} answers)");
     assert!(answered >= 3, "answered while the connection lived: {answered}");
     assert_eq!(s.query_tcp("www.example.net.", RecordType::A).answers.len(), 2);
+}
+
+/// With zone transfers configured, TSIG-signed messages go through the transfer side first
+/// (which verifies keys); a TSIG record that is not last gets FORMERR there too, for a known key
+/// as for an unknown one, over UDP and TCP.
+#[test]
+fn misplaced_tsig_gets_formerr_with_transfers_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 1\nzones: [{:?}]\ntsig_keys:\n  k1: {{ algorithm: hmac-sha256, secret: \"MDEyMzQ1Njc4OWFiY2RlZg==\" }}\n\
+             transfers:\n  example.net.:\n    secondaries:\n      - {{ address: \"127.0.0.1:9\", key: k1, notify: false }}\n",
+            fixture("core/example.net.zone").display()
+        ),
+    )
+    .unwrap();
+    let s = Server::start(&["--config", cfg.to_str().unwrap()]);
+    let axfr = {
+        let mut m = header(1, 0, 0, 2);
+        m.extend_from_slice(b"\x07example\x03net\x00");
+        m.extend_from_slice(&[0, 252, 0, 1]);
+        m
+    };
+    for (what, msg) in [
+        (
+            "A query, TSIG before OPT",
+            [query(0, 0, 2), tsig(), opt(b"\x00", 0, &[])].concat(),
+        ),
+        ("AXFR, TSIG before OPT", [axfr, tsig(), opt(b"\x00", 0, &[])].concat()),
+        ("A query, TSIG in answer", [query(1, 0, 0), tsig()].concat()),
+    ] {
+        check_reply(
+            what,
+            "UDP",
+            udp_exchange(s.udp, &msg, Duration::from_secs(2)),
+            formerr(true),
+        );
+        let mut c = TcpStream::connect(s.tcp).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write_framed(&mut c, &msg);
+        check_reply(what, "TCP", read_framed(&mut c), formerr(true));
+    }
 }

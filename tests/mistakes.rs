@@ -1,4 +1,4 @@
-//! Operator mistakes (issue 6, item 6): a table of broken configs and zone files. Each gets its
+//! Operator mistakes: a table of broken configs and zone files. Each gets its
 //! exact located message from `gslbd check` (exit 64), and the same edit made under a running
 //! server and reloaded (POST /reload or SIGHUP, alternately) is refused: the old snapshot keeps
 //! answering and the failure is counted in `gslbd_reloads_total{result="failure"}`. The state
@@ -102,7 +102,7 @@ fn cases() -> Vec<Case> {
             "unknown server key",
             "  coalesce: 0ms",
             "  coalesc: 0ms",
-            &["gslbd.yaml:3:3: server: unknown field `coalesc`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `http_max_connections`, `http_header_timeout`, `http_request_timeout`, `udp_threads`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`"],
+            &["gslbd.yaml:3:3: server: unknown field `coalesc`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_max_connections_per_prefix`, `http_max_connections`, `http_header_timeout`, `http_request_timeout`, `udp_threads`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`, `reload_timeout`"],
         ),
         cfg("unsupported version", "version: 1", "version: 2", &["gslbd.yaml:1:10: unsupported config version 2: this gslbd reads version 1"]),
         cfg("version of the wrong type", "version: 1", "version: one", &["gslbd.yaml:1:10: version: invalid type: string \"one\", expected u32"]),
@@ -141,6 +141,12 @@ fn cases() -> Vec<Case> {
             "  coalesce: 0ms",
             "  coalesce: 0ms\n  tcp_max_connections: 0",
             &["gslbd.yaml:4:24: tcp_max_connections must be at least 1"],
+        ),
+        cfg(
+            "zero TCP connections per prefix",
+            "  coalesce: 0ms",
+            "  coalesce: 0ms\n  tcp_max_connections_per_prefix: 0",
+            &["gslbd.yaml:4:35: tcp_max_connections_per_prefix must be at least 1"],
         ),
         cfg(
             "zero TCP total timeout",
@@ -333,6 +339,67 @@ fn cases() -> Vec<Case> {
             "old IN DNAME new.example.test.\nx.old IN A 192.0.2.1",
             &["example.test.zone:7:1: x.old.example.test. lies below a DNAME record; RFC 6672 forbids data there"],
         ),
+        // --- duplicate keys (the last one used to win silently)
+        cfg(
+            "duplicate check",
+            "  web: { type: tcp, port: 9, address: 127.0.0.1, interval: 1h, timeout: 1s, fall: 3 }",
+            "  web: { type: tcp, port: 9, address: 127.0.0.1, interval: 1h, timeout: 1s, fall: 3 }\n  web: { type: tcp, port: 10 }",
+            &["gslbd.yaml:9:3: duplicate key \"web\" in checks (first at 8:3)"],
+        ),
+        cfg(
+            "duplicate pool",
+            MEMBER,
+            "      - { provider: rackspace, address: 198.51.100.10 }\n  www.example.test.:\n    members:\n      - { provider: aws, address: 192.0.2.11 }",
+            &["gslbd.yaml:19:3: duplicate key \"www.example.test.\" in pools (first at 13:3)"],
+        ),
+        cfg(
+            "duplicate server key",
+            "  coalesce: 0ms",
+            "  coalesce: 0ms\n  coalesce: 1s",
+            &["gslbd.yaml:4:3: duplicate key \"coalesce\" in server (first at 3:3)"],
+        ),
+        cfg(
+            "one pool under two spellings",
+            MEMBER,
+            "      - { provider: rackspace, address: 198.51.100.10 }\n  WWW.Example.Test:\n    members:\n      - { provider: aws, address: 192.0.2.11 }",
+            &["gslbd.yaml:14:5: pool \"www.example.test.\" is the same name as pool \"WWW.Example.Test\""],
+        ),
+        // --- durations out of range (they used to panic or wrap)
+        cfg(
+            "tcp_total_timeout beyond u64 milliseconds",
+            "  coalesce: 0ms",
+            "  coalesce: 0ms\n  tcp_total_timeout: 18446744073709551615",
+            &["gslbd.yaml:4:22: duration 18446744073709551615 is too long: at most 24h"],
+        ),
+        cfg(
+            "hours that wrap",
+            "coalesce: 0ms",
+            "coalesce: 307445734561825861h",
+            &["gslbd.yaml:3:13: duration \"307445734561825861h\" is too long: at most 1m"],
+        ),
+        cfg(
+            "check interval beyond its limit",
+            "interval: 1h",
+            "interval: 18446744073709551615",
+            &["gslbd.yaml:8:60: duration 18446744073709551615 is too long: at most 24h"],
+        ),
+        // --- files that are not plain zone files
+        zone(
+            "$INCLUDE of a directory",
+            "ns1   IN A",
+            "$INCLUDE .\nns1   IN A",
+            &["example.test.zone:5:10: cannot read $INCLUDE file .: not a regular file (a directory)"],
+        ),
+        Case {
+            what: "$INCLUDE of a file that is not a zone file: its text is not echoed",
+            config: None,
+            zone: Some(("ns1   IN A", "$INCLUDE sshd_config\nns1   IN A")),
+            extra: Some(("sshd_config", "PermitRootLogin yes\nPasswordAuthentication hunter2\n")),
+            want: &[
+                "sshd_config:1:17: unknown record type \"...\"",
+                "sshd_config:2:24: unknown record type \"...\"",
+            ],
+        },
         Case {
             what: "$INCLUDE of a missing file",
             config: None,
@@ -509,6 +576,90 @@ fn broken_configs_and_zones_are_located_and_reloads_keep_the_old_snapshot() {
     assert_eq!(www(&s), good);
 }
 
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    rustix::fs::mkfifoat(rustix::fs::CWD, path, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+}
+
+/// Files that never end or never answer (a FIFO without a writer, `/dev/zero`) where a config,
+/// zone, `$INCLUDE` or CA file is expected: `gslbd check` and a reload refuse them at once, with
+/// the file named, instead of hanging or reading until memory runs out. Both run under an
+/// address-space limit and a deadline, so that a regression fails here rather than taking the
+/// machine with it.
+#[test]
+fn fifos_and_devices_are_refused_without_blocking_or_reading() {
+    const LIMIT: Duration = Duration::from_secs(30);
+    const MEMORY: u64 = 4 << 30;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("{}/", dir.path().display());
+    write_files(dir.path(), None);
+    let cfg = dir.path().join("gslbd.yaml");
+    let cfg = cfg.to_str().unwrap();
+    let check = |want: &str| {
+        let (code, _, err) = run_cli_bounded(&["check", "--config", cfg], LIMIT, MEMORY);
+        assert_eq!((code, err.replace(&prefix, "")), (64, format!("{want}\n1 error(s)\n")));
+    };
+    let zone = |edit: Option<(&'static str, &'static str)>| {
+        // Opening a FIFO left in their place for writing would block.
+        for f in ["gslbd.yaml", "example.test.zone"] {
+            let _ = std::fs::remove_file(dir.path().join(f));
+        }
+        write_files(
+            dir.path(),
+            Some(&Case {
+                what: "",
+                config: None,
+                zone: edit,
+                extra: None,
+                want: &[],
+            }),
+        )
+    };
+    mkfifo(&dir.path().join("fifo.inc"));
+    zone(Some(("ns1   IN A", "$INCLUDE fifo.inc\nns1   IN A")));
+    check("example.test.zone:5:10: cannot read $INCLUDE file fifo.inc: not a regular file (a FIFO)");
+    zone(Some(("ns1   IN A", "$INCLUDE /dev/zero\nns1   IN A")));
+    check("example.test.zone:5:10: cannot read $INCLUDE file /dev/zero: not a regular file (a character device)");
+    zone(None);
+    mkfifo(&dir.path().join("example.test.zone"));
+    check("example.test.zone: cannot read zone file: not a regular file (a FIFO)");
+    zone(None);
+    std::fs::write(
+        dir.path().join("gslbd.yaml"),
+        CONFIG.replace(
+            "  web: { type: tcp,",
+            "  tls: { type: https, tls_ca_file: fifo.inc }\n  web: { type: tcp,",
+        ),
+    )
+    .unwrap();
+    check("gslbd.yaml:8:36: cannot read fifo.inc: not a regular file (a FIFO)");
+    mkfifo(&dir.path().join("gslbd.yaml"));
+    check("gslbd.yaml: cannot read config: not a regular file (a FIFO)");
+
+    // The same under a running server: each reload is refused at once and the old data stays.
+    zone(None);
+    let s = Server::start_wrapped(&["prlimit", &format!("--as={MEMORY}"), "--"], &["--config", cfg]);
+    let good = www(&s);
+    let reload = |want: &str| {
+        let t0 = Instant::now();
+        let (code, body) = post(&s, "/reload", "");
+        assert!(t0.elapsed() < LIMIT, "reload took {:?}", t0.elapsed());
+        assert_eq!(code, 422, "{body}");
+        assert_eq!(body["diagnostics"][0].as_str().unwrap().replace(&prefix, ""), want);
+        assert_eq!(www(&s), good);
+    };
+    zone(Some(("ns1   IN A", "$INCLUDE /dev/zero\nns1   IN A")));
+    reload("example.test.zone:5:10: cannot read $INCLUDE file /dev/zero: not a regular file (a character device)");
+    mkfifo(&dir.path().join("example.test.zone"));
+    reload("example.test.zone: cannot read zone file: not a regular file (a FIFO)");
+    zone(None);
+    mkfifo(&dir.path().join("gslbd.yaml"));
+    reload("gslbd.yaml: cannot read config: not a regular file (a FIFO)");
+    zone(None);
+    let (code, body) = post(&s, "/reload", "");
+    assert_eq!(code, 200, "{body}");
+}
+
 /// A config with a state file at `state` (relative to the config) and two providers answering
 /// www; returns the dir and the config path.
 fn state_setup(state: &str) -> (tempfile::TempDir, String) {
@@ -618,10 +769,13 @@ fn disk_full_while_persisting_loses_no_earlier_state() {
         s.log_text()
     );
     assert_eq!(std::fs::read_to_string(&state).unwrap(), before, "earlier state intact");
-    assert!(
-        !dir.path().join(".state.json.tmp").exists(),
-        "the partial temp file is removed"
-    );
+    let temps: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".state.json.") && n.ends_with(".tmp"))
+        .collect();
+    assert!(temps.is_empty(), "the partial temp file is removed: {temps:?}");
     // alive, the first drain still in force, the refused one not applied
     assert_eq!(www(&s), ["198.51.100.10"]);
     assert_eq!(metric(&s, "gslbd_state_file_errors_total{op=\"save\"}"), 1.0);

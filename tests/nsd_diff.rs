@@ -1,4 +1,4 @@
-//! Differential test: the same zones served by NSD (Debian package `nsd`, run here from a temp
+//! Differential test: the same zones served by NSD (Debian package `nsd`, run by the test from a temp
 //! dir on a loopback port with `minimal-responses: yes`) and by gslbd; every question of a
 //! names x types cross product must get the same rcode, AA/TC flags and the same three
 //! sections, over UDP with and without EDNS and over TCP. Every UDP question is asked twice:

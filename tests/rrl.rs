@@ -219,7 +219,7 @@ fn responses_without_edns_stay_within_512_octets_and_any_is_minimal() {
         "amplification without EDNS over {n} responses: max {max_factor:.1}x ({worst}), mean {:.2}x",
         sum_factor / n as f64
     );
-    // the bound the README documents: 512 / shortest query in the corpus
+    // the bound docs/security.md documents: 512 / shortest query in the corpus
     let shortest = names
         .iter()
         .map(|n| n.parse::<gslbd::name::Name>().unwrap().wire().len() + 12 + 4)

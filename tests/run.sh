@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs the Debian packages the interop tests need when they are
 # missing (NSD for the differential test, NSD and Knot as zone-transfer secondaries, Prometheus
-# for the scrape test, Chromium for the status page, dig for the examples), then runs every test.
+# for the scrape test and its promtool for the alert rules, Chromium for the status page, dig for
+# the examples, lintian for the Debian package), and cargo-deb, which builds that package; then
+# runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,19 +12,30 @@ command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need+=(nsd)
 command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || need+=(knot)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+# promtool (alert rules and dashboard queries in tests/contrib.rs) comes with the same package.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+command -v objcopy >/dev/null 2>&1 || need+=(binutils)
+command -v git >/dev/null 2>&1 || need+=(git)
 if ((${#need[@]})); then
+  mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing test dependencies: ${need[*]}"
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  # Packages must not start their own daemons on port 53 here.
+  # Packages must not start their own daemons on port 53 while the tests run.
   if [ ! -e /usr/sbin/policy-rc.d ] && [ "$(id -u)" = 0 ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 export PATH="$PATH:/usr/sbin"
+if ! cargo deb --version >/dev/null 2>&1; then
+  echo "installing cargo-deb (tests/package.rs builds the Debian package with it)"
+  cargo install cargo-deb --locked
+fi
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --lib --bins --tests --no-fail-fast "$@"

@@ -1,4 +1,4 @@
-//! Least privilege (issue 6, item 7): the admin token never reaches the logs, /status or
+//! Least privilege: the admin token never reaches the logs, /status or
 //! /metrics, whatever the log level and whether the token presented is right or wrong; the admin
 //! API listens on loopback by default and is off without a token; no unsafe code.
 

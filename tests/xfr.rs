@@ -1,5 +1,5 @@
 //! Zone transfers out, end to end: gslbd as hidden primary for real NSD and Knot secondaries
-//! (Debian packages, started here from temp dirs on loopback ephemeral ports, both with TSIG).
+//! (Debian packages, started by the test from temp dirs on loopback ephemeral ports, both with TSIG).
 //! A provider going down and coming back reaches both secondaries through NOTIFY and IXFR/AXFR;
 //! serials keep increasing across a restart; IXFR is incremental while the history reaches back
 //! and AXFR-style after; access control and TSIG errors; bounded NOTIFY retries.

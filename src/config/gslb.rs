@@ -1,6 +1,7 @@
-//! Validation of the GSLB sections (`checks`, `providers`, `pools`) into the [`Gslb`] model and
-//! the check specifications, with every problem located. Needs the zones: a pool must lie inside
-//! a served zone and must not collide with A/AAAA/CNAME data of the zone file.
+//! Validation of the GSLB sections (`checks`, `providers`, `pools`) into a [`GslbSetup`]: the
+//! [`Gslb`] model and the [`Check`]s (the model `health::check` owns), with every problem located.
+//! Needs the zones: a pool must lie inside a served zone and must not collide with A/AAAA/CNAME
+//! data of the zone file. Imports the L0 models it fills (`gslb`, `health::check`, `zone`, `name`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -10,59 +11,24 @@ use std::time::Duration;
 
 use super::locate::{index, join};
 use super::raw::{RawCheck, RawConfig, RawDuration, RawGroup, RawMinUp, RawStatus};
-use super::{parse_duration, Reporter};
+use super::{parse_duration_max, Reporter};
+use crate::gslb::setup::GslbSetup;
 use crate::gslb::{AllDown, Gslb, Member, MemberValue, MinUp, Policy, Pool, Provider, Target};
+use crate::health::check::{Check, CheckKind, Method, DEFAULT_FALL, DEFAULT_INTERVAL, DEFAULT_RISE, DEFAULT_TIMEOUT};
 use crate::health::state::Status;
 use crate::name::Name;
 use crate::zone::rtype;
 use crate::zone::set::ZoneSet;
 
-/// Protocol of a check (the probe layer's type: one name per concept).
-pub use crate::health::probe::CheckKind;
+/// Longest check `interval`.
+pub const MAX_CHECK_INTERVAL: Duration = Duration::from_secs(86_400);
+/// Longest check `timeout`: a probe that takes longer tells nothing a failure would not.
+pub const MAX_CHECK_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// A validated check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    pub name: String,
-    pub kind: CheckKind,
-    pub port: u16,
-    pub path: String,
-    pub method: String,
-    pub host: Option<String>,
-    pub url: Option<String>,
-    pub address: Option<IpAddr>,
-    /// Inclusive ranges; empty means 200-299.
-    pub expect_status: Vec<(u16, u16)>,
-    pub expect_body: Option<String>,
-    pub tls_verify: bool,
-    /// Contents of `tls_ca_file` (PEM), read and checked at load time.
-    pub tls_ca: Option<Arc<[u8]>>,
-    pub follow_redirects: bool,
-    pub interval: Duration,
-    pub timeout: Duration,
-    pub rise: u32,
-    pub fall: u32,
-    pub initial: Status,
-}
-
-/// The GSLB part of a configuration, validated.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GslbSetup {
-    pub gslb: Gslb,
-    pub checks: BTreeMap<String, Check>,
-}
-
-impl GslbSetup {
-    /// The check a target runs.
-    pub fn check_of(&self, t: &Target) -> Option<&Check> {
-        self.checks.get(&t.check)
-    }
-}
-
-fn dur(v: &Option<RawDuration>, path: &str, default: Duration, rep: &mut Reporter<'_>) -> Duration {
+fn dur(v: &Option<RawDuration>, path: &str, default: Duration, max: Duration, rep: &mut Reporter<'_>) -> Duration {
     match v {
         None => default,
-        Some(d) => match parse_duration(d) {
+        Some(d) => match parse_duration_max(d, max) {
             Ok(x) if x.is_zero() => {
                 rep.error(path, "duration must be greater than zero");
                 default
@@ -109,13 +75,17 @@ fn check(name: &str, c: &RawCheck, rep: &mut Reporter<'_>) -> Check {
     if !path.starts_with('/') {
         rep.error(&join(&at, "path"), format!("path {path:?} must start with /"));
     }
-    let method = c.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
-    if !["GET", "HEAD", "POST", "OPTIONS"].contains(&method.as_str()) {
-        rep.error(
-            &join(&at, "method"),
-            format!("method {method:?} must be GET, HEAD, POST or OPTIONS"),
-        );
-    }
+    let method = match c.method.as_deref() {
+        None => Method::Get,
+        Some(m) => Method::parse(m).unwrap_or_else(|| {
+            let method = m.to_ascii_uppercase();
+            rep.error(
+                &join(&at, "method"),
+                format!("method {method:?} must be GET, HEAD, POST or OPTIONS"),
+            );
+            Method::Get
+        }),
+    };
     let mut expect_status = Vec::new();
     for (i, s) in c.expect_status.iter().flatten().enumerate() {
         let p = index(&join(&at, "expect_status"), i);
@@ -165,7 +135,7 @@ fn check(name: &str, c: &RawCheck, rep: &mut Reporter<'_>) -> Check {
         }
         // Relative to the config file, like zone paths.
         let path = Path::new(&rep.file).parent().unwrap_or(Path::new("")).join(f);
-        match std::fs::read(&path) {
+        match crate::fsutil::read_regular(&path, super::MAX_CA_FILE_BYTES) {
             Err(e) => {
                 rep.error(&key, format!("cannot read {}: {e}", path.display()));
                 None
@@ -201,16 +171,28 @@ fn check(name: &str, c: &RawCheck, rep: &mut Reporter<'_>) -> Check {
             );
         }
     }
-    let interval = dur(&c.interval, &join(&at, "interval"), Duration::from_secs(5), rep);
-    let timeout = dur(&c.timeout, &join(&at, "timeout"), Duration::from_secs(2), rep);
+    let interval = dur(
+        &c.interval,
+        &join(&at, "interval"),
+        DEFAULT_INTERVAL,
+        MAX_CHECK_INTERVAL,
+        rep,
+    );
+    let timeout = dur(
+        &c.timeout,
+        &join(&at, "timeout"),
+        DEFAULT_TIMEOUT,
+        MAX_CHECK_TIMEOUT,
+        rep,
+    );
     if timeout > interval {
         rep.error(
             &join(&at, "timeout"),
             format!("timeout {timeout:?} is longer than interval {interval:?}"),
         );
     }
-    let rise = c.rise.unwrap_or(2);
-    let fall = c.fall.unwrap_or(3);
+    let rise = c.rise.unwrap_or(DEFAULT_RISE);
+    let fall = c.fall.unwrap_or(DEFAULT_FALL);
     for (v, k) in [(rise, "rise"), (fall, "fall")] {
         if v == 0 {
             rep.error(&join(&at, k), format!("{k} must be at least 1"));
@@ -275,7 +257,11 @@ impl Targets {
 
 /// Validates the GSLB sections against the served zones.
 pub fn build(raw: &RawConfig, zones: &ZoneSet, rep: &mut Reporter<'_>) -> GslbSetup {
-    let checks: BTreeMap<String, Check> = raw.checks.iter().map(|(n, c)| (n.clone(), check(n, c, rep))).collect();
+    let checks: BTreeMap<String, Arc<Check>> = raw
+        .checks
+        .iter()
+        .map(|(n, c)| (n.clone(), Arc::new(check(n, c, rep))))
+        .collect();
     let mut targets = Targets::default();
     let provider_idx: HashMap<&str, usize> = raw.providers.keys().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let mut providers = Vec::new();
@@ -337,6 +323,8 @@ pub fn build(raw: &RawConfig, zones: &ZoneSet, rep: &mut Reporter<'_>) -> GslbSe
     }
 
     let mut pools = Vec::new();
+    // Names differ in case or a final dot from their YAML keys: two keys can name one pool.
+    let mut pool_names: HashMap<Name, &str> = HashMap::new();
     for (pname, p) in &raw.pools {
         let at = join("pools", pname);
         let name = match Name::parse(pname.trim_end_matches('.'), Some(&Name::root())) {
@@ -346,6 +334,10 @@ pub fn build(raw: &RawConfig, zones: &ZoneSet, rep: &mut Reporter<'_>) -> GslbSe
                 continue;
             }
         };
+        if let Some(other) = pool_names.insert(name.clone(), pname) {
+            rep.error(&at, format!("pool {pname:?} is the same name as pool {other:?}"));
+            continue;
+        }
         let policy_name = p.policy.as_deref().unwrap_or("all");
         let ttl = p.ttl.unwrap_or(30);
         let degraded_ttl = p.degraded_ttl.unwrap_or(ttl);
@@ -642,4 +634,106 @@ pub fn build(raw: &RawConfig, zones: &ZoneSet, rep: &mut Reporter<'_>) -> GslbSe
     }
     gslb.targets.shrink_to_fit();
     GslbSetup { gslb, checks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::locate::Locations;
+
+    /// The checks of `yaml` (a whole config), and the diagnostics.
+    fn checks(yaml: &str) -> (BTreeMap<String, Arc<Check>>, Vec<String>) {
+        let raw = super::super::raw::parse(yaml).unwrap();
+        let locations = Locations::scan(yaml);
+        let mut rep = Reporter {
+            file: "t.yaml".into(),
+            locations: &locations,
+            diags: Vec::new(),
+        };
+        let setup = build(&raw, &ZoneSet::new(Vec::new()).unwrap(), &mut rep);
+        (setup.checks, rep.diags.iter().map(|d| d.to_string()).collect())
+    }
+
+    /// Keys left out take the defaults of the one check model, so the documented defaults live
+    /// in one place.
+    #[test]
+    fn unset_keys_take_the_check_models_defaults() {
+        let (c, diags) = checks(
+            "version: 1\nchecks:\n  web: { type: http }\n  tls: { type: https }\n  db: { type: tcp, port: 5432 }\n",
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(*c["web"], Check::new("web", CheckKind::Http, 80));
+        assert_eq!(*c["tls"], Check::new("tls", CheckKind::Https, 443));
+        assert_eq!(*c["db"], Check::new("db", CheckKind::Tcp, 5432));
+    }
+
+    #[test]
+    fn methods_in_any_case_and_unknown_ones_located() {
+        let (c, diags) =
+            checks("version: 1\nchecks:\n  a: { type: http, method: head }\n  b: { type: http, method: delete }\n");
+        assert_eq!(c["a"].method, Method::Head);
+        assert_eq!(
+            diags,
+            ["t.yaml:4:28: method \"DELETE\" must be GET, HEAD, POST or OPTIONS"],
+            "{diags:?}"
+        );
+    }
+
+    #[test]
+    fn check_durations_hold_at_their_limits() {
+        let diags = |interval: &str, timeout: &str| {
+            let text = format!(
+                "version: 1\nchecks:\n  c: {{ type: tcp, port: 1, interval: {interval}, timeout: {timeout} }}\n"
+            );
+            let raw = crate::config::raw::parse(&text).unwrap();
+            let locations = Locations::scan(&text);
+            let mut rep = Reporter {
+                file: "t.yaml".into(),
+                locations: &locations,
+                diags: Vec::new(),
+            };
+            let setup = build(&raw, &ZoneSet::default(), &mut rep);
+            let got: Vec<String> = rep.diags.iter().map(|d| d.to_string()).collect();
+            (got, setup.checks.get("c").map(|c| (c.interval, c.timeout)))
+        };
+        // The CA file's cap, with sparse files (refused from fstat before anything is read).
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let text = "version: 1\nchecks:\n  c: { type: https, tls_ca_file: ca.pem }\n";
+        let raw = crate::config::raw::parse(text).unwrap();
+        let locations = Locations::scan(text);
+        let ca_diags = |len: u64| {
+            std::fs::File::create(&ca).unwrap().set_len(len).unwrap();
+            let mut rep = Reporter {
+                file: dir.path().join("t.yaml").display().to_string(),
+                locations: &locations,
+                diags: Vec::new(),
+            };
+            build(&raw, &ZoneSet::default(), &mut rep);
+            rep.diags.iter().map(|d| d.message.clone()).collect::<Vec<_>>()
+        };
+        let shown = ca.display();
+        assert_eq!(
+            ca_diags(crate::config::MAX_CA_FILE_BYTES),
+            [format!("{shown}: no PEM certificate in the file")],
+            "read, then judged"
+        );
+        assert_eq!(
+            ca_diags(crate::config::MAX_CA_FILE_BYTES + 1),
+            [format!(
+                "cannot read {shown}: file is larger than the limit of 4194304 bytes"
+            )]
+        );
+        assert_eq!(
+            diags("24h", "10m"),
+            (vec![], Some((MAX_CHECK_INTERVAL, MAX_CHECK_TIMEOUT)))
+        );
+        assert_eq!(
+            diags("86401s", "601s").0,
+            [
+                "t.yaml:3:38: duration \"86401s\" is too long: at most 24h",
+                "t.yaml:3:55: duration \"601s\" is too long: at most 10m",
+            ]
+        );
+    }
 }

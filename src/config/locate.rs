@@ -136,6 +136,116 @@ impl MarkedEventReceiver for Receiver {
     }
 }
 
+/// A mapping key given twice in the same mapping: the key path of the mapping, the key, and the
+/// positions (1-based line and column) of the repeat and of the first occurrence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKey {
+    pub mapping: String,
+    pub key: String,
+    pub at: (usize, usize),
+    pub first: (usize, usize),
+}
+
+/// Every key that appears twice in one mapping, anywhere in the document, in file order. It
+/// keeps only the keys of the mappings open at the moment, not the whole document. A document
+/// that does not parse has no duplicates here (its syntax error is reported elsewhere).
+pub fn duplicate_keys(text: &str) -> Vec<DuplicateKey> {
+    let mut rx = DupReceiver::default();
+    let mut parser = Parser::new_from_str(text);
+    if parser.load(&mut rx, true).is_err() {
+        return Vec::new();
+    }
+    rx.found
+}
+
+enum DupFrame {
+    /// `key` is `Some` between a key and the end of its value.
+    Map {
+        path: String,
+        key: Option<String>,
+        seen: HashMap<String, (usize, usize)>,
+    },
+    Seq {
+        path: String,
+        index: usize,
+    },
+}
+
+#[derive(Default)]
+struct DupReceiver {
+    stack: Vec<DupFrame>,
+    found: Vec<DuplicateKey>,
+}
+
+impl DupReceiver {
+    /// Path of the node starting now.
+    fn child_path(&self) -> String {
+        match self.stack.last() {
+            None => String::new(),
+            Some(DupFrame::Map { path, key, .. }) => join(path, key.as_deref().unwrap_or("")),
+            Some(DupFrame::Seq { path, index: i }) => index(path, *i),
+        }
+    }
+
+    /// A whole node (scalar, alias or container) has been read in the current container. In a
+    /// mapping that is its key or its value in turn; a key that is not a scalar (a YAML complex
+    /// key) cannot be compared and takes the placeholder `?`.
+    fn node_done(&mut self, scalar_key: Option<(String, (usize, usize))>) {
+        match self.stack.last_mut() {
+            Some(DupFrame::Map { path, key, seen }) => match key {
+                None => {
+                    let (text, pos) = scalar_key.unwrap_or_else(|| ("?".into(), (0, 0)));
+                    if pos != (0, 0) {
+                        if let Some(&first) = seen.get(&text) {
+                            self.found.push(DuplicateKey {
+                                mapping: path.clone(),
+                                key: text.clone(),
+                                at: pos,
+                                first,
+                            });
+                        } else {
+                            seen.insert(text.clone(), pos);
+                        }
+                    }
+                    *key = Some(text);
+                }
+                Some(_) => *key = None,
+            },
+            Some(DupFrame::Seq { index, .. }) => *index += 1,
+            None => {}
+        }
+    }
+}
+
+impl MarkedEventReceiver for DupReceiver {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        match ev {
+            Event::Scalar(value, ..) => {
+                let pos = (mark.line(), mark.col() + 1);
+                self.node_done(Some((value, pos)));
+            }
+            Event::Alias(..) => self.node_done(None),
+            Event::MappingStart(..) => {
+                let path = self.child_path();
+                self.stack.push(DupFrame::Map {
+                    path,
+                    key: None,
+                    seen: HashMap::new(),
+                });
+            }
+            Event::SequenceStart(..) => {
+                let path = self.child_path();
+                self.stack.push(DupFrame::Seq { path, index: 0 });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+                self.node_done(None);
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +264,45 @@ mod tests {
             Some((6, 19))
         );
         assert_eq!(loc.find("pools.\"www.example.test.\".members[1].weight"), Some((6, 9)));
+    }
+
+    #[test]
+    fn duplicate_keys_anywhere_are_found_with_both_positions() {
+        let text = "version: 1
+checks:
+  aws: { type: tcp, port: 80 }
+  aws: { type: tcp, port: 81, port: 82 }
+pools:
+  www.t.:
+    members:
+      - { provider: aws, provider: gcp }
+  \"www.t.\": { members: [] }
+  ? [complex, key]
+  : 1
+  ? [complex, key]
+  : 2
+version: 1
+";
+        let d = duplicate_keys(text);
+        type Pos = (usize, usize);
+        let got: Vec<(&str, &str, Pos, Pos)> = d
+            .iter()
+            .map(|d| (d.mapping.as_str(), d.key.as_str(), d.at, d.first))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("checks", "aws", (4, 3), (3, 3)),
+                ("checks.aws", "port", (4, 31), (4, 21)),
+                ("pools.\"www.t.\".members[0]", "provider", (8, 26), (8, 11)),
+                ("pools", "www.t.", (9, 3), (6, 3)),
+                ("", "version", (14, 1), (1, 1)),
+            ]
+        );
+        assert!(duplicate_keys("a: 1\nb: {a: 1}\nc: [{a: 1}, {a: 2}]\n").is_empty());
+        assert!(
+            duplicate_keys("a: [\n").is_empty(),
+            "a syntax error is reported elsewhere"
+        );
     }
 }

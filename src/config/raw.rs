@@ -1,5 +1,6 @@
 //! The YAML mirror of the configuration file: plain serde types, every mapping rejecting
-//! unknown keys. The only file that names serde_yaml. Validation into the model lives in
+//! unknown keys and repeated keys (derived structs refuse a repeated field by themselves; every
+//! map field goes through [`unique`]). The only file that names serde_yaml. Validation into the model lives in
 //! `config/mod.rs` (and `config/gslb.rs` for checks, providers and pools).
 
 use std::collections::BTreeMap;
@@ -15,17 +16,17 @@ pub struct RawConfig {
     pub server: RawServer,
     #[serde(default)]
     pub zones: Vec<RawZone>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique")]
     pub checks: BTreeMap<String, RawCheck>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique")]
     pub providers: BTreeMap<String, RawProvider>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique")]
     pub pools: BTreeMap<String, RawPool>,
     /// TSIG keys by name (RFC 8945), used by `transfers`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique")]
     pub tsig_keys: BTreeMap<String, RawTsigKey>,
     /// Zones served to secondaries by AXFR/IXFR, keyed by zone apex.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique")]
     pub transfers: BTreeMap<String, RawTransfer>,
 }
 
@@ -71,6 +72,8 @@ pub struct RawServer {
     pub http_listen: Option<String>,
     /// Concurrent TCP connections.
     pub tcp_max_connections: Option<usize>,
+    /// Concurrent TCP connections of one client /24 (IPv4) or /56 (IPv6).
+    pub tcp_max_connections_per_prefix: Option<usize>,
     /// Concurrent HTTP connections; at the cap a new one closes the idlest (default 256).
     pub http_max_connections: Option<usize>,
     /// Time a client has to send a request's head, also the keep-alive idle limit (default `10s`).
@@ -94,6 +97,9 @@ pub struct RawServer {
     /// `IP:PORT` of the DNS server that health probes use to look up host names in check URLs
     /// (default: the system resolver).
     pub probe_resolver: Option<String>,
+    /// How long a reload may take to read and check config and zones, e.g. `60s`; past it the
+    /// reload fails and the running data stays.
+    pub reload_timeout: Option<RawDuration>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -207,6 +213,7 @@ pub struct RawPool {
     /// For `failover`: providers, or groups of providers, in order of preference.
     pub order: Option<Vec<RawGroup>>,
     /// For `weighted`: weights per provider (members without their own weight use these).
+    #[serde(default, deserialize_with = "unique_opt")]
     pub provider_weights: Option<BTreeMap<String, u32>>,
     /// For `failover`: healthy members a step needs to be chosen (default 1).
     pub min_healthy: Option<usize>,
@@ -229,6 +236,49 @@ pub struct RawMember {
     pub cname: Option<String>,
     pub check: Option<String>,
     pub weight: Option<u32>,
+}
+
+/// A map that refuses a key given twice: a plain `BTreeMap` would keep the last value without a
+/// word (a second pool or check of the same name silently replacing the first). The error only
+/// makes deserialising fail; `locate::duplicate_keys` then reports every repeat at its place.
+fn unique<'de, D, V>(d: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Visit<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visit<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a mapping")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = m.next_entry::<String, V>()? {
+                if out.contains_key(&k) {
+                    return Err(serde::de::Error::custom(format!("duplicate key {k:?}")));
+                }
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Visit(std::marker::PhantomData))
+}
+
+fn unique_opt<'de, D, V>(d: D) -> Result<Option<BTreeMap<String, V>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Unique<V>(BTreeMap<String, V>);
+    impl<'de, V: Deserialize<'de>> Deserialize<'de> for Unique<V> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            unique(d).map(Unique)
+        }
+    }
+    // Through Option, so that `~` stays "not given", as for any other optional key.
+    Option::<Unique<V>>::deserialize(d).map(|o| o.map(|u| u.0))
 }
 
 /// A located YAML syntax or type error.

@@ -1,6 +1,6 @@
 //! Validation of `tsig_keys` and `transfers` (zone transfers out, NOTIFY) into
 //! [`TransferConfig`], every problem located. That each transferred zone is served is checked
-//! when the zones are loaded (`reload::build_snapshot`).
+//! when the zones are loaded (`snapshot_build::build_snapshot`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::locate::{index, join};
 use super::raw::{RawConfig, RawDuration};
-use super::{parse_duration, Reporter, Source};
+use super::{parse_duration_max, Reporter, Source};
 use crate::dns::tsig::{Algorithm, Key};
 use crate::name::Name;
 
@@ -95,6 +95,10 @@ pub const DEFAULT_MIN_SERIAL_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_IXFR_HISTORY: usize = 16;
 pub const DEFAULT_NOTIFY_RETRIES: u32 = 5;
 pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest `min_serial_interval`: changes wait this long before secondaries hear of them.
+pub const MAX_MIN_SERIAL_INTERVAL: Duration = Duration::from_secs(86_400);
+/// Longest `notify_timeout` (the wait for the first answer; retries back off to 60 s at most).
+pub const MAX_NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn parse_prefix(s: &str) -> Option<Prefix> {
     let (a, l) = match s.split_once('/') {
@@ -120,6 +124,9 @@ fn parse_secondary_addr(s: &str) -> Option<SocketAddr> {
 pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_>) -> TransferConfig {
     let mut keys = HashMap::new();
     let mut by_config_name: BTreeMap<&str, Key> = BTreeMap::new();
+    // Names differ in case or a final dot from their YAML keys: two keys can name one thing.
+    let mut key_names: HashMap<Name, &String> = HashMap::new();
+    let mut apexes: HashMap<Name, &String> = HashMap::new();
     for (name, k) in &raw.tsig_keys {
         let at = join("tsig_keys", name);
         let key_name = match Name::parse(name.trim_end_matches('.'), Some(&Name::root())) {
@@ -141,7 +148,7 @@ pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_
             (Some(s), None) => (s.clone(), join(&at, "secret")),
             (None, Some(f)) => {
                 let path = base.join(f);
-                match source.read(&path) {
+                match source.read_capped(&path, super::MAX_SECRET_FILE_BYTES) {
                     Ok(t) => (t, join(&at, "secret_file")),
                     Err(e) => {
                         rep.error(
@@ -180,6 +187,10 @@ pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_
             );
             continue;
         }
+        if let Some(other) = key_names.insert(key_name.clone(), name) {
+            rep.error(&at, format!("key {name:?} names the same TSIG key as {other:?}"));
+            continue;
+        }
         let key = Key::new(&key_name, algorithm, &secret);
         by_config_name.insert(name.as_str(), key.clone());
         keys.insert(key_name, key);
@@ -205,6 +216,10 @@ pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_
                 continue;
             }
         };
+        if let Some(other) = apexes.insert(apex.clone(), zname) {
+            rep.error(&at, format!("transfers of {zname:?} name the same zone as {other:?}"));
+            continue;
+        }
         let mut secondaries = Vec::new();
         for (i, s) in t.secondaries.iter().enumerate() {
             let sat = index(&join(&at, "secondaries"), i);
@@ -245,9 +260,10 @@ pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_
                 format!("transfers of {zname:?} list no secondaries and no allow prefixes"),
             );
         }
-        let dur = |v: &Option<RawDuration>, key: &str, default: Duration, rep: &mut Reporter<'_>| match v {
+        let dur = |v: &Option<RawDuration>, key: &str, default: Duration, max: Duration, rep: &mut Reporter<'_>| match v
+        {
             None => default,
-            Some(d) => parse_duration(d).unwrap_or_else(|e| {
+            Some(d) => parse_duration_max(d, max).unwrap_or_else(|e| {
                 rep.error(&join(&at, key), e);
                 default
             }),
@@ -256,9 +272,16 @@ pub fn build(raw: &RawConfig, base: &Path, source: Source, rep: &mut Reporter<'_
             &t.min_serial_interval,
             "min_serial_interval",
             DEFAULT_MIN_SERIAL_INTERVAL,
+            MAX_MIN_SERIAL_INTERVAL,
             rep,
         );
-        let notify_timeout = dur(&t.notify_timeout, "notify_timeout", DEFAULT_NOTIFY_TIMEOUT, rep);
+        let notify_timeout = dur(
+            &t.notify_timeout,
+            "notify_timeout",
+            DEFAULT_NOTIFY_TIMEOUT,
+            MAX_NOTIFY_TIMEOUT,
+            rep,
+        );
         if notify_timeout.is_zero() {
             rep.error(&join(&at, "notify_timeout"), "notify_timeout must be greater than zero");
         }
@@ -309,6 +332,34 @@ mod tests {
         assert_eq!(z.ixfr_history, 4);
         assert!(z.allow[0].contains("10.1.2.3".parse().unwrap()));
         assert!(!z.allow[0].contains("11.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn names_equal_but_for_case_or_final_dot_are_one_name() {
+        let text = format!(
+            "version: 1\ntsig_keys:\n  k1: {{ secret: \"{KEY}\" }}\n  K1.: {{ secret: \"{KEY}\" }}\ntransfers:\n  example.test.:\n    allow: [10.0.0.0/8]\n  Example.Test:\n    allow: [10.0.0.0/8]\n    notify_timeout: 61s\n    min_serial_interval: 86401s\n"
+        );
+        assert_eq!(
+            diags(&text),
+            [
+                "t.yaml:3:9: key \"k1\" names the same TSIG key as \"K1.\"",
+                "t.yaml:11:26: duration \"86401s\" is too long: at most 24h",
+                "t.yaml:10:21: duration \"61s\" is too long: at most 1m",
+                "t.yaml:7:5: transfers of \"example.test.\" name the same zone as \"Example.Test\"",
+            ]
+        );
+        let text = text
+            .replace("  K1.: {", "  k2: {")
+            .replace("  Example.Test:", "  other.test.:");
+        let at_limit = text.replace("61s", "60s").replace("86401s", "24h");
+        assert_eq!(diags(&at_limit), Vec::<String>::new());
+        assert_eq!(
+            diags(&text),
+            [
+                "t.yaml:11:26: duration \"86401s\" is too long: at most 24h",
+                "t.yaml:10:21: duration \"61s\" is too long: at most 1m",
+            ]
+        );
     }
 
     #[test]

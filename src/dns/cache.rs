@@ -20,8 +20,13 @@
 use std::cell::{Cell, RefCell};
 use std::hash::BuildHasher;
 
-use super::handler::Outcome;
-use super::wire::{CD, HEADER_LEN, RD};
+use super::outcome::Outcome;
+use super::wire::{CD, HEADER_LEN, RD, TC};
+use crate::zone::{lookup, rtype};
+
+/// Size of an OPT record without options (the only record a rotated answer may carry after
+/// its pool records).
+const OPT_LEN: usize = 11;
 
 /// Entries per thread (a power of two).
 const SLOTS: usize = 2048;
@@ -134,7 +139,7 @@ pub(crate) fn get(uid: u64, key: &Key<'_>, id: u16, query_flags: u16, out: &mut 
 
 /// Keeps `answer` (just encoded for `key` under snapshot `uid`) for later queries; `rotation`
 /// when its pool records are to be rotated on every hit.
-pub(crate) fn put(uid: u64, key: &Key<'_>, answer: &[u8], outcome: Outcome, rotation: Option<Rotation>) {
+fn put(uid: u64, key: &Key<'_>, answer: &[u8], outcome: Outcome, rotation: Option<Rotation>) {
     if answer.len() > MAX_ANSWER {
         return;
     }
@@ -161,6 +166,89 @@ pub(crate) fn put(uid: u64, key: &Key<'_>, answer: &[u8], outcome: Outcome, rota
         e.answer.extend_from_slice(answer);
         e.outcome = outcome;
     });
+}
+
+/// The admission rule: keeps an answer that the general path just encoded for `key` when it
+/// does not depend on the query beyond the key. Static data (no pool read) and a pool's single
+/// record are kept as they are; a pool's A or AAAA answer rotated whole is kept with its
+/// records' place, to be rotated on every hit. Anything else (weighted or single picks,
+/// `max_answers` cuts, several pool reads) is answered per query.
+pub(crate) fn admit(
+    uid: u64,
+    key: &Key<'_>,
+    answer: &[u8],
+    outcome: Outcome,
+    pools: &Watched<'_>,
+    qname_len: usize,
+    edns: bool,
+) {
+    let qtype = outcome.qtype;
+    let rotation = match (pools.reads.get(), pools.whole.get()) {
+        (0, _) | (1, Some(1)) => Some(None),
+        // Only an A/AAAA question: for NS, MX or SRV the pool read was glue for the
+        // additional section, and the records that look alike are static ones in zone order.
+        (1, Some(n)) if qtype == rtype::A || qtype == rtype::AAAA => {
+            rotation_layout(answer, qname_len, qtype, n, edns).map(Some)
+        }
+        _ => None,
+    };
+    if let Some(rotation) = rotation {
+        put(uid, key, answer, outcome, rotation);
+    }
+}
+
+/// A pool source that notes which pool answers the lookup used: none (the answer is static data,
+/// cacheable as it is), or one whose records are rotated whole per query (cacheable, rotated on
+/// every hit), or anything else (per query: not cached).
+pub(crate) struct Watched<'p> {
+    pub(crate) pools: &'p crate::gslb::view::PoolView,
+    pub(crate) reads: std::cell::Cell<u32>,
+    /// Of the last pool answer read: the number of records when rotated whole.
+    pub(crate) whole: std::cell::Cell<Option<usize>>,
+}
+
+impl lookup::PoolSource for Watched<'_> {
+    fn pool_rrset<'a>(
+        &'a self,
+        pool: u32,
+        owner: &std::borrow::Cow<'a, crate::name::Name>,
+        qtype: u16,
+    ) -> Option<lookup::Rr<'a>> {
+        let rr = self.pools.pool_rrset(pool, owner, qtype)?;
+        self.reads.set(self.reads.get().saturating_add(1));
+        self.whole.set(self.pools.whole_rotation(pool, qtype));
+        Some(rr)
+    }
+}
+
+/// Where the records of a pool answer rotated whole sit in its encoded response, for the cache:
+/// `(offset, record size, records)`. Only for the plain shape (the pool's RRset alone in the
+/// answer section, every record of the question's type and owned by a pointer to the question,
+/// nothing in authority, only the OPT record in additional), checked byte by byte; `None`
+/// otherwise.
+fn rotation_layout(resp: &[u8], qname_len: usize, qtype: u16, n: usize, edns: bool) -> Option<Rotation> {
+    let count = |i: usize| u16::from_be_bytes([resp[4 + 2 * i], resp[5 + 2 * i]]) as usize;
+    if resp.len() < HEADER_LEN || count(1) != n || count(2) != 0 || count(3) != edns as usize {
+        return None;
+    }
+    if u16::from_be_bytes([resp[2], resp[3]]) & TC != 0 {
+        return None;
+    }
+    let start = HEADER_LEN + qname_len + 4;
+    let end = resp.len().checked_sub(if edns { OPT_LEN } else { 0 })?;
+    let len = end.checked_sub(start)?;
+    if n == 0 || len % n != 0 {
+        return None;
+    }
+    let size = len / n;
+    let plain = (0..n).all(|k| {
+        let rr = &resp[start + k * size..start + (k + 1) * size];
+        size >= 12
+            && rr[..2] == [0xc0, HEADER_LEN as u8]
+            && u16::from_be_bytes([rr[2], rr[3]]) == qtype
+            && u16::from_be_bytes([rr[10], rr[11]]) as usize == size - 12
+    });
+    plain.then_some(Rotation { start, size, n })
 }
 
 /// Hits and misses of this thread's table so far (for tests: a cache that is never hit would

@@ -21,30 +21,7 @@ pub const RCODE_REFUSED: u16 = 5;
 pub const RCODE_YXDOMAIN: u16 = 6;
 pub const RCODE_BADVERS: u16 = 16;
 
-/// Transport the query came over; decides the size limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Udp,
-    Tcp,
-}
-
-impl Transport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        }
-    }
-}
-
-/// What happened to one query, for metrics and debug logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome {
-    /// Full (extended) rcode.
-    pub rcode: u16,
-    pub qtype: u16,
-    pub truncated: bool,
-}
+pub use super::outcome::{Outcome, Transport};
 
 /// [`answer`], with a bug turned into SERVFAIL instead of a dead worker: a panic on the query
 /// path is caught, logged at error level, and answered with SERVFAIL (design.md: SERVFAIL only for
@@ -152,60 +129,6 @@ pub fn answer_uncached(snap: &Snapshot, msg: &[u8], transport: Transport, out: V
     answer_with(snap, msg, transport, out, None, 0)
 }
 
-/// A pool source that notes which pool answers the lookup used: none (the answer is static data,
-/// cacheable as it is), or one whose records are rotated whole per query (cacheable, rotated on
-/// every hit), or anything else (per query: not cached).
-struct Watched<'p> {
-    pools: &'p crate::gslb::view::PoolView,
-    reads: std::cell::Cell<u32>,
-    /// Of the last pool answer read: the number of records when rotated whole.
-    whole: std::cell::Cell<Option<usize>>,
-}
-
-impl lookup::PoolSource for Watched<'_> {
-    fn pool_rrset<'a>(
-        &'a self,
-        pool: u32,
-        owner: &std::borrow::Cow<'a, crate::name::Name>,
-        qtype: u16,
-    ) -> Option<lookup::Rr<'a>> {
-        let rr = self.pools.pool_rrset(pool, owner, qtype)?;
-        self.reads.set(self.reads.get().saturating_add(1));
-        self.whole.set(self.pools.whole_rotation(pool, qtype));
-        Some(rr)
-    }
-}
-
-/// Where the records of a pool answer rotated whole sit in its encoded response, for the cache:
-/// `(offset, record size, records)`. Only for the plain shape (the pool's RRset alone in the
-/// answer section, every record of the question's type and owned by a pointer to the question,
-/// nothing in authority, only the OPT record in additional), checked byte by byte; `None`
-/// otherwise.
-fn rotation_layout(resp: &[u8], qname_len: usize, qtype: u16, n: usize, edns: bool) -> Option<cache::Rotation> {
-    let count = |i: usize| u16::from_be_bytes([resp[4 + 2 * i], resp[5 + 2 * i]]) as usize;
-    if resp.len() < wire::HEADER_LEN || count(1) != n || count(2) != 0 || count(3) != edns as usize {
-        return None;
-    }
-    if u16::from_be_bytes([resp[2], resp[3]]) & TC != 0 {
-        return None;
-    }
-    let start = wire::HEADER_LEN + qname_len + 4;
-    let end = resp.len().checked_sub(if edns { OPT_LEN } else { 0 })?;
-    let len = end.checked_sub(start)?;
-    if n == 0 || len % n != 0 {
-        return None;
-    }
-    let size = len / n;
-    let plain = (0..n).all(|k| {
-        let rr = &resp[start + k * size..start + (k + 1) * size];
-        size >= 12
-            && rr[..2] == [0xc0, wire::HEADER_LEN as u8]
-            && u16::from_be_bytes([rr[2], rr[3]]) == qtype
-            && u16::from_be_bytes([rr[10], rr[11]]) as usize == size - 12
-    });
-    plain.then_some(cache::Rotation { start, size, n })
-}
-
 fn answer_with(
     snap: &Snapshot,
     msg: &[u8],
@@ -277,7 +200,8 @@ fn answer_with(
     }
     let qtype = question.qtype;
     let refuse = match qtype {
-        // Zone transfers are not served yet.
+        // With transfers configured, the transfer hook (dns::TransferHook) answers AXFR and IXFR
+        // before this ladder runs; one that gets here finds a server with no transfers at all.
         rtype::AXFR | rtype::IXFR => Some(RCODE_REFUSED),
         // We serve class IN; QCLASS * (255) matches it (RFC 1035 3.2.5).
         _ if question.qclass != crate::zone::CLASS_IN && question.qclass != 255 => Some(RCODE_REFUSED),
@@ -289,7 +213,7 @@ fn answer_with(
 
     let limit = size_limit(transport, edns).saturating_sub(tsig_len);
     let qname = question.name.to_lowercase();
-    let pools = Watched {
+    let pools = cache::Watched {
         pools: &snap.pools,
         reads: std::cell::Cell::new(0),
         whole: std::cell::Cell::new(None),
@@ -347,18 +271,15 @@ fn answer_with(
         outcome.rcode = RCODE_NOERROR;
     }
     if let Some(key) = cache_key {
-        let rotation = match (pools.reads.get(), pools.whole.get()) {
-            (0, _) | (1, Some(1)) => Some(None),
-            // Only an A/AAAA question: for NS, MX or SRV the pool read was glue for the
-            // additional section, and the records that look alike are static ones in zone order.
-            (1, Some(n)) if qtype == rtype::A || qtype == rtype::AAAA => {
-                rotation_layout(&out, question.name.len(), qtype, n, edns.is_some()).map(Some)
-            }
-            _ => None,
-        };
-        if let Some(rotation) = rotation {
-            cache::put(snap.uid, key, &out, outcome, rotation);
-        }
+        cache::admit(
+            snap.uid,
+            key,
+            &out,
+            outcome,
+            &pools,
+            question.name.len(),
+            edns.is_some(),
+        );
     }
     Some((out, outcome))
 }

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod handler;
 pub mod listen;
+pub mod outcome;
 pub mod rrl;
 pub mod tsig;
 pub mod wire;
@@ -23,6 +24,8 @@ pub trait QueryObserver: Send + Sync + 'static {
     fn rate_limited(&self, slipped: bool);
     /// An extra UDP receive thread was called in (a full batch was queued).
     fn udp_helper_called(&self) {}
+    /// A TCP connection was closed to admit another (see `listen::ConnTable`).
+    fn tcp_evicted(&self, _reason: listen::Eviction) {}
 }
 
 /// The zone-transfer side of the listeners (implemented by `crate::xfr::serve`): given a request

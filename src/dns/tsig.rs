@@ -10,7 +10,7 @@ use ring::hmac;
 use super::wire::{self, read_name, Header, WireError, HEADER_LEN};
 use crate::name::Name;
 
-pub const RTYPE_TSIG: u16 = 250;
+pub const RTYPE_TSIG: u16 = crate::zone::rtype::TSIG;
 pub const CLASS_ANY: u16 = 255;
 /// Response code for TSIG failures (RFC 8945 5.2, RFC 2845).
 pub const RCODE_NOTAUTH: u16 = 9;

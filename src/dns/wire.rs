@@ -36,6 +36,8 @@ pub enum WireError {
     SeveralOpt,
     #[error("OPT record not owned by the root")]
     BadOpt,
+    #[error("TSIG record not the last record of the additional section")]
+    MisplacedTsig,
 }
 
 /// The parsed header (flags kept raw).
@@ -198,7 +200,9 @@ pub fn parse_question(msg: &[u8]) -> Result<(Question, usize), WireError> {
 }
 
 /// Parses the records after the question to find the OPT record; every record must be well
-/// formed, there must be at most one OPT (RFC 6891 6.1.1) and it must be owned by the root.
+/// formed, there must be at most one OPT (RFC 6891 6.1.1) and it must be owned by the root, and a
+/// TSIG record may only be the last record of the additional section (RFC 8945 5.1: FORMERR
+/// otherwise, whether or not the TSIG is then verified).
 pub fn parse_edns(msg: &[u8], header: &Header, mut pos: usize) -> Result<Option<Edns>, WireError> {
     let mut edns = None;
     let total = header.ancount as usize + header.nscount as usize + header.arcount as usize;
@@ -213,6 +217,9 @@ pub fn parse_edns(msg: &[u8], header: &Header, mut pos: usize) -> Result<Option<
         let next = p + 10 + rdlen;
         if next > msg.len() {
             return Err(WireError::Truncated);
+        }
+        if rtype == rtype::TSIG && (i + 1 != total || i < first_additional) {
+            return Err(WireError::MisplacedTsig);
         }
         if rtype == rtype::OPT {
             if i < first_additional || edns.is_some() {
@@ -461,7 +468,8 @@ mod tests {
         assert_eq!(read_name(&short, 12), Err(WireError::Truncated));
     }
 
-    /// The name reader as it was before `walk_name` (d9ece89), kept as an independent reference.
+    /// A name reader written apart from `walk_name`, step by step after RFC 1035 4.1.4, as an
+    /// independent reference for it.
     fn reference_read_name(msg: &[u8], mut pos: usize) -> Result<(usize, usize), WireError> {
         let mut n = 0;
         let mut end: Option<usize> = None;

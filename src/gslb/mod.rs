@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::name::Name;
 
+pub mod setup;
 pub mod view;
 
 /// Index of a target in [`Gslb::targets`].

@@ -4,15 +4,17 @@
 //! target's address and never looked up). Two resolvers exist:
 //!
 //! - [`ProbeResolver::System`] (default): the operating system's resolver (`getaddrinfo` on a
-//!   blocking thread), as before.
+//!   blocking thread).
 //! - [`ProbeResolver::Udp`] (config `server.probe_resolver: IP:PORT`): A and AAAA queries sent in
 //!   parallel over UDP to that one server with hickory-proto, each bounded by a timeout. Nothing
 //!   else is consulted (no `/etc/hosts`, no search domains), so the operator (and the test suite)
 //!   decides exactly where probe lookups go.
 //!
-//! Both implement [`reqwest::dns::Resolve`] for HTTP(S) checks and [`ProbeResolver::lookup`] for
-//! TCP checks, and both fail with a [`DnsError`], which the probe reports as the reason
-//! `dns: <detail>` (e.g. `dns: NXDOMAIN`, `dns: SERVFAIL`, `dns: timeout`, `dns: no address`).
+//! Every probe path (HTTP(S) through reqwest, and `tcp` checks with a `url`) reaches them through
+//! [`reqwest::dns::Resolve`], built on [`ProbeResolver::lookup`]; both fail with a [`DnsError`],
+//! which the probe reports as the reason `dns: <detail>` (e.g. `dns: NXDOMAIN`, `dns: SERVFAIL`,
+//! `dns: timeout`, `dns: no address`).
+//! Imports nothing of the crate; the probes map its errors to `health::failure::Failure`.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -48,6 +50,38 @@ pub enum DnsError {
     /// The system resolver failed (its message).
     #[error("{0}")]
     System(String),
+    /// The lookup could not run on this host (see [`is_local_error`]); the probe reports it as a
+    /// local failure, not as the name's.
+    #[error("{0}")]
+    Local(String),
+}
+
+/// Whether `e` is a shortage on this host rather than anything the peer did: out of
+/// descriptors (`EMFILE`, `ENFILE`), socket buffers (`ENOBUFS`), memory (`ENOMEM`) or ephemeral
+/// ports (`EADDRNOTAVAIL` from connect or bind).
+pub fn is_local_error(e: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    let Some(code) = e.raw_os_error() else {
+        return false;
+    };
+    [
+        Errno::MFILE,
+        Errno::NFILE,
+        Errno::NOBUFS,
+        Errno::NOMEM,
+        Errno::ADDRNOTAVAIL,
+    ]
+    .iter()
+    .any(|x| x.raw_os_error() == code)
+}
+
+/// A DNS error for an I/O failure: [`DnsError::Local`] for a local shortage, else `other`.
+fn io_error(e: std::io::Error, other: fn(String) -> DnsError) -> DnsError {
+    if is_local_error(&e) {
+        DnsError::Local(e.to_string())
+    } else {
+        other(e.to_string())
+    }
 }
 
 /// Where probes look host names up.
@@ -83,7 +117,7 @@ impl ProbeResolver {
 async fn system_lookup(host: &str) -> Result<Vec<IpAddr>, DnsError> {
     let addrs = tokio::net::lookup_host((host, 0))
         .await
-        .map_err(|e| DnsError::System(e.to_string()))?;
+        .map_err(|e| io_error(e, DnsError::System))?;
     let mut ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
     if ips.is_empty() {
         return Err(DnsError::NoAddress);
@@ -138,7 +172,7 @@ fn combine(a: Result<Vec<IpAddr>, DnsError>, aaaa: Result<Vec<IpAddr>, DnsError>
 
 /// One question over UDP to `server`; waits for a reply with the right ID and question.
 async fn query(server: SocketAddr, name: &Name, rtype: RecordType) -> Result<Vec<IpAddr>, DnsError> {
-    let io = |e: std::io::Error| DnsError::Io(e.to_string());
+    let io = |e| io_error(e, DnsError::Io);
     let bind: SocketAddr = if server.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {

@@ -1,15 +1,17 @@
-//! Probe scheduling: one task per unique target, probing at once and then every `interval`
+//! Probe scheduling (L2): one task per unique target, probing at once and then every `interval`
 //! with +-10% jitter, reporting each result to the publisher. A hanging endpoint costs its own
-//! task at most `timeout` and never delays another target.
+//! task at most `timeout` and never delays another target. Imports the probes (`health::probe`)
+//! and the L0 setup it schedules (`gslb`, `health::check`).
 //!
 //! Each task keeps an absolute schedule (the next start is the previous *scheduled* start plus
 //! the jittered interval, so probe durations do not make the period drift) and records how late
 //! every probe starts against it in `gslbd_probe_start_delay_seconds`. A probe that itself ran
 //! past the next scheduled start (only possible when `timeout` is close to `interval`) moves the
 //! schedule to its own end; that is the target's slowness, not scheduler lateness, and is not
-//! counted as delay. Ten thousand sleeping tasks cost tokio's timer wheel next to nothing, so a
-//! task per target stays (measured in `benches/probe-scale.sh`). The first round is paced at
-//! [`FIRST_ROUND_STEP`] per target rather than fired all at once.
+//! counted as delay. A task per target, rather than a hand-made timer wheel, because a sleeping
+//! tokio task is a timer-wheel entry: tens of thousands of them cost little, and each keeps its
+//! target's probe independent of every other. The first round is paced at [`FIRST_ROUND_STEP`]
+//! per target rather than fired all at once.
 
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr};
@@ -21,9 +23,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::probe::{ProbeResult, ProbeSpec, Prober};
-use crate::config::gslb::{Check, GslbSetup};
-use crate::gslb::Target;
+use super::check::Check;
+use super::probe::{ProbeResult, Prober};
+use crate::gslb::setup::GslbSetup;
 
 /// One probe result, tagged with the configuration epoch it was scheduled under (results of a
 /// replaced configuration are ignored).
@@ -69,8 +71,7 @@ impl ProbeRuntime {
 
 /// How much nicer than the rest of gslbd the probe threads run. When probes and DNS answers want
 /// the same core, the scheduler lets the answers go first: probes have a timeout of hundreds of
-/// milliseconds to spare, answers are measured in microseconds. Measured with
-/// `benches/probe-scale.sh` (10,000 http checks every 10 s beside 5,000 queries/s).
+/// milliseconds to spare, answers are due in microseconds.
 pub const PROBE_NICENESS: i32 = 10;
 
 /// Makes the calling thread [`PROBE_NICENESS`] nicer (best effort: an error leaves it as it was).
@@ -94,26 +95,6 @@ impl Drop for ProbeRuntime {
     }
 }
 
-/// The probe a target runs.
-pub fn spec_for(check: &Check, target: &Target) -> ProbeSpec {
-    let mut spec = ProbeSpec::new(
-        check.kind,
-        target.addr.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        check.port,
-    );
-    spec.path = check.path.clone();
-    spec.method = reqwest::Method::from_bytes(check.method.as_bytes()).unwrap_or(reqwest::Method::GET);
-    spec.host = check.host.clone();
-    spec.url = check.url.clone();
-    spec.expect_status = check.expect_status.clone();
-    spec.expect_body = check.expect_body.clone();
-    spec.tls_verify = check.tls_verify;
-    spec.tls_ca = check.tls_ca.clone();
-    spec.follow_redirects = check.follow_redirects;
-    spec.timeout = check.timeout;
-    spec
-}
-
 /// Starts one task per target of `setup`; `start_delay` observes each probe's lateness.
 pub fn spawn(
     setup: &GslbSetup,
@@ -129,18 +110,35 @@ pub fn spawn(
         .iter()
         .enumerate()
         .filter_map(|(i, t)| {
-            let check = setup.check_of(t)?;
+            let check = setup.check_of(t)?.clone();
             let mut h = std::collections::hash_map::DefaultHasher::new();
             t.key.hash(&mut h);
-            Some((i, spec_for(check, t), check.interval, h.finish()))
+            // A target without an address has a `url`, which the probe uses instead.
+            let addr = t.addr.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+            Some(Job {
+                target: i,
+                check,
+                addr,
+                seed: h.finish(),
+            })
         })
         .collect();
-    spawn_specs(jobs, epoch, prober, tx, start_delay, on)
+    spawn_jobs(jobs, epoch, prober, tx, start_delay, on)
 }
 
-/// One task per `(target index, spec, interval, jitter seed)`.
-fn spawn_specs(
-    jobs: Vec<(usize, ProbeSpec, Duration, u64)>,
+/// What one probe task runs: a target's check against its address, every `check.interval`.
+struct Job {
+    /// Index of the target in the setup's targets.
+    target: usize,
+    check: Arc<Check>,
+    addr: IpAddr,
+    /// Spreads this target's jitter away from the others'.
+    seed: u64,
+}
+
+/// One task per job.
+fn spawn_jobs(
+    jobs: Vec<Job>,
     epoch: u64,
     prober: Arc<Prober>,
     tx: mpsc::Sender<ProbeReport>,
@@ -149,8 +147,16 @@ fn spawn_specs(
 ) -> Runner {
     let mut tasks = JoinSet::new();
     let spawned = Instant::now();
-    for (k, (target, spec, interval, seed)) in jobs.into_iter().enumerate() {
-        let first = spawned + FIRST_ROUND_STEP * k as u32;
+    for (k, job) in jobs.into_iter().enumerate() {
+        let Job {
+            target,
+            check,
+            addr,
+            seed,
+        } = job;
+        let first = spawned
+            .checked_add(FIRST_ROUND_STEP.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX)))
+            .unwrap_or(spawned);
         let prober = prober.clone();
         let tx = tx.clone();
         let start_delay = start_delay.clone();
@@ -162,12 +168,16 @@ fn spawn_specs(
                     tokio::time::sleep_until(scheduled).await;
                     let started = Instant::now();
                     start_delay.observe(started.saturating_duration_since(scheduled).as_secs_f64());
-                    let result = prober.probe(&spec).await;
+                    let result = prober.probe(&check, addr).await;
                     if tx.send(ProbeReport { epoch, target, result }).await.is_err() {
                         return;
                     }
                     n += 1;
-                    scheduled = next_start(scheduled, jittered(interval, seed.wrapping_add(n)), Instant::now());
+                    scheduled = next_start(
+                        scheduled,
+                        jittered(check.interval, seed.wrapping_add(n)),
+                        Instant::now(),
+                    );
                 }
             },
             on,
@@ -176,28 +186,51 @@ fn spawn_specs(
     Runner { _tasks: tasks }
 }
 
-/// Spacing of the first round's probe starts (5,000 a second): 10,000 targets start over 2 s
-/// instead of opening 10,000 connections in the same instant, which measurably delayed DNS
-/// answers and timed probes out; a handful of targets still start within a millisecond.
+/// Spacing of the first round's probe starts (5,000 a second): a large configuration's first
+/// round is spread over seconds instead of opening every connection in the same instant, which
+/// would compete with DNS answers and time probes out; a handful of targets still start within a
+/// millisecond.
 pub const FIRST_ROUND_STEP: Duration = Duration::from_micros(200);
 
+/// The longest period a probe task waits between two probes. A longer `interval` (however the
+/// configuration came by it) waits this long instead: about "never" for a probe, and far from
+/// where adding it to a clock reading or scaling it by the jitter could overflow (tokio's own
+/// "far future" is the same 30 years).
+pub const MAX_PERIOD: Duration = Duration::from_secs(30 * 365 * 86_400);
+
 /// The next scheduled start: one period after the previous scheduled start, or `now` if the
-/// last probe ran past that.
+/// last probe ran past that. Saturates at [`MAX_PERIOD`] past `now` rather than overflowing.
 fn next_start(prev: Instant, period: Duration, now: Instant) -> Instant {
-    (prev + period).max(now)
+    let never = now.checked_add(MAX_PERIOD).unwrap_or(now);
+    match prev.checked_add(period.min(MAX_PERIOD)) {
+        Some(t) => t.clamp(now, never),
+        None => never,
+    }
 }
 
 /// `interval` +- 10%, spread by `x`, so that targets sharing an interval do not probe in step.
+/// Intervals beyond [`MAX_PERIOD`] count as [`MAX_PERIOD`] (`next_start` bounds the sum).
 fn jittered(interval: Duration, x: u64) -> Duration {
     let mut z = x.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z ^= z >> 29;
-    let permille = 900 + (z % 201); // 900..=1100
-    interval * permille as u32 / 1000
+    let permille = 900 + (z % 201) as u32; // 900..=1100
+    let interval = interval.min(MAX_PERIOD);
+    interval.checked_mul(permille).map_or(interval, |d| d / 1000)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The job of target 0 probing `check` on the loopback address.
+    fn job(check: Check) -> Job {
+        Job {
+            target: 0,
+            check: Arc::new(check),
+            addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            seed: 7,
+        }
+    }
 
     #[test]
     fn schedule_does_not_drift_and_skips_overruns() {
@@ -216,16 +249,17 @@ mod tests {
     /// on a closed loopback port reports about every interval.
     #[tokio::test(start_paused = true)]
     async fn probes_follow_the_schedule() {
-        use crate::config::gslb::CheckKind;
+        use crate::health::check::CheckKind;
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = closed.local_addr().unwrap().port();
         drop(closed);
-        let mut spec = ProbeSpec::new(CheckKind::Tcp, IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+        let mut spec = Check::new("t", CheckKind::Tcp, port);
         spec.timeout = Duration::from_millis(100);
+        spec.interval = Duration::from_secs(10);
         let h = Histogram::with_opts(prometheus::HistogramOpts::new("d", "d")).unwrap();
         let (tx, mut rx) = mpsc::channel(16);
-        let runner = spawn_specs(
-            vec![(0, spec, Duration::from_secs(10), 7)],
+        let runner = spawn_jobs(
+            vec![job(spec)],
             1,
             Arc::new(Prober::new().unwrap()),
             tx,
@@ -235,7 +269,7 @@ mod tests {
         let t0 = Instant::now();
         for _ in 0..4 {
             let r = rx.recv().await.unwrap();
-            assert_eq!(r.result.reason, "connect refused");
+            assert_eq!(r.result.reason(), "connect refused");
         }
         // 3 periods of 9-11 s after the first probe at t0.
         let spent = Instant::now() - t0;
@@ -245,6 +279,53 @@ mod tests {
         );
         assert_eq!(h.get_sample_count(), 4);
         assert!(h.get_sample_sum() < 0.01, "{}", h.get_sample_sum());
+        drop(runner);
+    }
+
+    #[test]
+    fn huge_periods_saturate_instead_of_overflowing() {
+        let now = Instant::now();
+        for period in [Duration::MAX, Duration::from_secs(u64::MAX / 2), MAX_PERIOD * 2] {
+            let j = jittered(period, 42);
+            assert!(j >= MAX_PERIOD * 9 / 10 && j <= MAX_PERIOD * 11 / 10, "{j:?}");
+            let next = next_start(now, period, now);
+            assert!(next > now + MAX_PERIOD / 2 && next <= now + MAX_PERIOD, "{period:?}");
+        }
+        // At the bound: exact, no saturation.
+        assert_eq!(next_start(now, MAX_PERIOD, now), now + MAX_PERIOD);
+    }
+
+    /// A check with the largest durations a `Duration` holds keeps its probe task running: it
+    /// probes, waits "forever" (the paused clock jumps there), and probes again.
+    #[tokio::test(start_paused = true)]
+    async fn huge_interval_and_timeout_do_not_panic_the_probe_task() {
+        use crate::health::check::CheckKind;
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let mut spec = Check::new("t", CheckKind::Tcp, port);
+        spec.timeout = Duration::MAX;
+        spec.interval = Duration::MAX;
+        let h = Histogram::with_opts(prometheus::HistogramOpts::new("d", "d")).unwrap();
+        let (tx, mut rx) = mpsc::channel(16);
+        let runner = spawn_jobs(
+            vec![job(spec)],
+            1,
+            Arc::new(Prober::new().unwrap()),
+            tx,
+            h,
+            &tokio::runtime::Handle::current(),
+        );
+        let t0 = Instant::now();
+        for round in 0..2 {
+            // A panicked task drops its sender: `recv` then answers `None`.
+            let r = rx
+                .recv()
+                .await
+                .unwrap_or_else(|| panic!("probe task died after {round} rounds"));
+            assert_eq!(r.result.reason(), "connect refused");
+        }
+        assert!(Instant::now() - t0 >= MAX_PERIOD * 9 / 10);
         drop(runner);
     }
 

@@ -1,5 +1,6 @@
 //! The rise/fall state machine of one target (L0, pure): consecutive results decide when the
 //! status flips, so an endpoint that alternates faster than the thresholds never flaps DNS.
+//! Imports nothing of the crate.
 
 /// Up or down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +16,18 @@ impl Status {
             Status::Down => "down",
         }
     }
+}
+
+/// What one probe result says about its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The check passed.
+    Pass,
+    /// The target failed the check.
+    Fail,
+    /// The probe could not run for a reason on this host (no descriptor, buffer, memory or
+    /// ephemeral port): it says nothing about the target, so it neither raises nor lowers it.
+    Local,
 }
 
 /// A status flip, reported once per flip.
@@ -47,7 +60,19 @@ impl TargetState {
 
     /// Folds one probe result in; returns the transition when the status flips.
     pub fn apply(&mut self, ok: bool, rise: u32, fall: u32) -> Option<Transition> {
+        self.observe(if ok { Verdict::Pass } else { Verdict::Fail }, rise, fall)
+    }
+
+    /// Folds one verdict in; returns the transition when the status flips. A [`Verdict::Local`]
+    /// counts as a result seen (the first round completes) but leaves the status and both runs
+    /// as they were: `fall` failures in a row stay in a row across it, and so do `rise` passes.
+    pub fn observe(&mut self, verdict: Verdict, rise: u32, fall: u32) -> Option<Transition> {
         self.probes += 1;
+        let ok = match verdict {
+            Verdict::Pass => true,
+            Verdict::Fail => false,
+            Verdict::Local => return None,
+        };
         if ok {
             self.ok_run = self.ok_run.saturating_add(1);
             self.fail_run = 0;
@@ -113,6 +138,40 @@ mod tests {
                 want,
                 "{init:?} rise {rise} fall {fall} {seq}"
             );
+        }
+    }
+
+    #[test]
+    fn local_failures_neither_lower_nor_raise() {
+        // "L" a local failure, "+" pass, "-" fail; statuses after each step.
+        let cases = [
+            (Status::Up, 2, 1, "LLLLL", "UUUUU"),
+            (Status::Up, 2, 2, "-L-", "UUD"),
+            (Status::Up, 2, 2, "-L+-", "UUUU"),
+            (Status::Down, 2, 2, "LLLL", "DDDD"),
+            (Status::Down, 2, 2, "+L+", "DDU"),
+            (Status::Down, 1, 1, "L+L-L", "DUUDD"),
+        ];
+        for (init, rise, fall, seq, want) in cases {
+            let mut s = TargetState::new(init);
+            let got: String = seq
+                .chars()
+                .map(|c| {
+                    let v = match c {
+                        '+' => Verdict::Pass,
+                        '-' => Verdict::Fail,
+                        _ => Verdict::Local,
+                    };
+                    s.observe(v, rise, fall);
+                    if s.status == Status::Up {
+                        'U'
+                    } else {
+                        'D'
+                    }
+                })
+                .collect();
+            assert_eq!(got, want, "{init:?} rise {rise} fall {fall} {seq}");
+            assert_eq!(s.probes, seq.len() as u64);
         }
     }
 

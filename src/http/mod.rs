@@ -14,7 +14,6 @@
 
 pub mod serve;
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -34,7 +33,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::admin::{Action, AdminState};
 use crate::metrics::Metrics;
 use crate::publisher::{AdminRequest, TargetTable};
-use crate::snapshot::{SharedSnapshot, Snapshot};
+use crate::snapshot::SharedSnapshot;
+
+mod page;
 
 /// What the HTTP handlers read and whom they ask.
 pub struct HttpState {
@@ -45,7 +46,9 @@ pub struct HttpState {
     pub targets: TargetTable,
     pub admin: Arc<std::sync::RwLock<AdminState>>,
     /// The state file's path and last error (`None`: no state file configured).
-    pub state_file: Arc<std::sync::RwLock<Option<crate::admin::StateFileStatus>>>,
+    pub state_file: Arc<std::sync::RwLock<Option<crate::state_store::StateFileStatus>>>,
+    /// Recent transitions and when each provider and pool last changed.
+    pub history: crate::history::SharedHistory,
     /// Admin bearer token; `None` disables the admin endpoints.
     pub admin_token: Option<String>,
     pub reload: mpsc::Sender<Option<crate::publisher::ReloadReply>>,
@@ -113,6 +116,8 @@ fn status_json(st: &HttpState) -> Value {
     let g = &snap.setup.gslb;
     let targets = st.targets.read().map(|t| t.clone()).unwrap_or_default();
     let admin = st.admin.read().map(|a| a.clone()).unwrap_or_default();
+    let history = st.history.read();
+    let since = |kind, name: &str| history.as_ref().ok().map(|h| h.since(kind, name));
     let target_json: Vec<Value> = g
         .targets
         .iter()
@@ -149,6 +154,7 @@ fn status_json(st: &HttpState) -> Value {
                 "members_total": ps.members_total,
                 "drained": p.drained || drain.is_some(),
                 "drain": drain.map(|d| json!({"reason": d.reason, "who": d.who, "since": d.since, "expires": d.expires})),
+                "since": since(crate::history::Kind::Provider, &p.name),
             })
         })
         .collect();
@@ -186,6 +192,8 @@ fn status_json(st: &HttpState) -> Value {
                     })
                 })
                 .collect();
+            let name = pool.name.to_string();
+            let (state, state_reason) = crate::history::pool_state(pool, sels, &snap);
             json!({
                 "name": pool.name.to_string(),
                 "policy": match pool.policy { crate::gslb::Policy::All => "all", crate::gslb::Policy::Failover { .. } => "failover", crate::gslb::Policy::Weighted => "weighted" },
@@ -195,6 +203,10 @@ fn status_json(st: &HttpState) -> Value {
                 "all_down": sels.iter().any(|s| s.all_down),
                 "degraded": sels.iter().any(|s| s.degraded),
                 "members": members,
+                "state": state,
+                "state_reason": state_reason,
+                "when_all_down": match pool.when_all_down { crate::gslb::AllDown::ServeAll => "serve_all", crate::gslb::AllDown::Fallback(_) => "fallback" },
+                "since": since(crate::history::Kind::Pool, &name),
             })
         })
         .collect();
@@ -207,6 +219,7 @@ fn status_json(st: &HttpState) -> Value {
         "targets": target_json,
         "transfers": transfers_json(st),
         "state_file": st.state_file.read().ok().and_then(|s| s.clone()),
+        "recent_transitions": history.as_ref().map(|h| h.recent().cloned().collect::<Vec<_>>()).unwrap_or_default(),
     })
 }
 
@@ -234,118 +247,11 @@ async fn status(State(st): State<Arc<HttpState>>) -> Json<Value> {
     Json(status_json(&st))
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The human status page: providers green/red, pools with what they answer now.
+/// The human status page (see [`page`]).
 async fn page(State(st): State<Arc<HttpState>>) -> Html<String> {
     let v = status_json(&st);
-    let snap: arc_swap::Guard<Arc<Snapshot>> = st.snapshot.load();
-    let mut h = String::with_capacity(8192);
-    let _ = write!(
-        h,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">\
-         <title>gslbd status</title><style>body{{font:15px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:2em}}\
-         td,th{{border:1px solid #ccc;padding:.3em .7em;text-align:left}}.up{{background:#c8f7c5}}.down{{background:#f7c5c5}}\
-         code{{font-size:14px}}</style></head><body><h1>gslbd</h1><p>snapshot generation {} &middot; {} zones &middot; \
-         refreshes every 5 s</p><h2>Providers</h2><table><tr><th>provider</th><th>status</th><th>why</th><th>members up</th></tr>",
-        snap.generation,
-        snap.zones.len()
-    );
-    for p in v["providers"].as_array().into_iter().flatten() {
-        let status = p["status"].as_str().unwrap_or("?");
-        let _ = write!(
-            h,
-            "<tr class=\"{status}\" id=\"provider-{name}\"><td>{name}</td><td>{}</td><td>{}</td><td>{} / {}</td></tr>",
-            status.to_uppercase(),
-            esc(p["reason"].as_str().unwrap_or("")),
-            p["members_up"],
-            p["members_total"],
-            name = esc(p["name"].as_str().unwrap_or("")),
-        );
-    }
-    h.push_str(
-        "</table><h2>Pools</h2><table><tr><th>name</th><th>policy</th><th>answering now</th><th>members</th></tr>",
-    );
-    for p in v["pools"].as_array().into_iter().flatten() {
-        let answering: Vec<String> = ["A", "AAAA", "CNAME"]
-            .iter()
-            .flat_map(|f| p["answering"][f].as_array().cloned().unwrap_or_default())
-            .map(|x| esc(x.as_str().unwrap_or("")))
-            .collect();
-        let members: Vec<String> = p["members"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|m| {
-                format!(
-                    "<span class=\"{}\">{} ({})</span>",
-                    m["status"].as_str().unwrap_or(""),
-                    esc(m["value"].as_str().unwrap_or("")),
-                    esc(m["provider"].as_str().unwrap_or(""))
-                )
-            })
-            .collect();
-        let class = if p["all_down"].as_bool() == Some(true) {
-            "down"
-        } else {
-            "up"
-        };
-        let _ = write!(
-            h,
-            "<tr class=\"{class}\"><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            esc(p["name"].as_str().unwrap_or("")),
-            esc(p["policy"].as_str().unwrap_or("")),
-            answering.join(" "),
-            members.join(" ")
-        );
-    }
-    h.push_str("</table><h2>Health targets</h2><table><tr><th>target</th><th>status</th><th>last result</th></tr>");
-    for t in v["targets"].as_array().into_iter().flatten() {
-        let status = t["status"].as_str().unwrap_or("?");
-        let _ = write!(
-            h,
-            "<tr class=\"{status}\"><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-            esc(t["key"].as_str().unwrap_or("")),
-            status.to_uppercase(),
-            esc(t["last_reason"].as_str().unwrap_or(""))
-        );
-    }
-    let transfers = v["transfers"].as_array().cloned().unwrap_or_default();
-    if !transfers.is_empty() {
-        h.push_str(
-            "</table><h2>Zone transfers</h2><table><tr><th>zone</th><th>serial</th><th>secondaries (NOTIFY)</th></tr>",
-        );
-        for z in &transfers {
-            let peers: Vec<String> = z["secondaries"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| {
-                    let state = p["state"].as_str().unwrap_or("");
-                    let class = if state == "given_up" { "down" } else { "up" };
-                    format!(
-                        "<span class=\"{class}\">{} {}</span>",
-                        esc(p["address"].as_str().unwrap_or("")),
-                        esc(state)
-                    )
-                })
-                .collect();
-            let _ = write!(
-                h,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                esc(z["zone"].as_str().unwrap_or("")),
-                z["serial"],
-                peers.join(" ")
-            );
-        }
-    }
-    h.push_str("</table><p><a href=\"/status\">JSON</a> &middot; <a href=\"/metrics\">metrics</a></p></body></html>");
-    Html(h)
+    let admin = st.admin.read().map(|a| a.clone()).unwrap_or_default();
+    Html(page::render(&v, &admin, crate::admin::now()))
 }
 
 /// A JSON error response.

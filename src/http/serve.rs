@@ -46,6 +46,9 @@ pub struct HttpLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub request_timeout: Duration,
+    /// The limit for `POST /reload`, which answers only when the reload is done (up to
+    /// `server.reload_timeout`).
+    pub reload_request_timeout: Duration,
 }
 
 /// One open connection as the accept loop sees it.
@@ -53,6 +56,8 @@ struct Conn {
     id: u64,
     /// A request is in progress: from its head until its response is written.
     busy: AtomicBool,
+    /// The request in progress is `POST /reload`: it runs under the longer limit.
+    reload: AtomicBool,
     /// When it last became busy or idle, in ms since the table's epoch.
     since: AtomicU64,
     close: Notify,
@@ -87,6 +92,7 @@ impl Table {
         let conn = Arc::new(Conn {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             busy: AtomicBool::new(false),
+            reload: AtomicBool::new(false),
             since: AtomicU64::new(now),
             close: Notify::new(),
             stream,
@@ -231,6 +237,10 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnService {
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
     fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
+        self.conn.reload.store(
+            req.method() == hyper::Method::POST && req.uri().path() == "/reload",
+            Ordering::Release,
+        );
         let mut req = req.map(axum::body::Body::new);
         req.extensions_mut().insert(ConnectInfo(self.peer));
         let busy = Busy::start(self.conn.clone(), self.table.clone());
@@ -323,6 +333,7 @@ async fn serve_connection(
     let served = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(served);
     let limit_ms = limits.request_timeout.as_millis() as u64;
+    let reload_limit_ms = limits.reload_request_timeout.as_millis() as u64;
     let mut watch =
         tokio::time::interval((limits.request_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)));
     watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -341,7 +352,8 @@ async fn serve_connection(
             _ = conn.close.notified() => return,
             _ = watch.tick() => {
                 let since = conn.since.load(Ordering::Acquire);
-                if conn.busy.load(Ordering::Acquire) && table.now_ms().saturating_sub(since) > limit_ms {
+                let limit = if conn.reload.load(Ordering::Acquire) { reload_limit_ms } else { limit_ms };
+                if conn.busy.load(Ordering::Acquire) && table.now_ms().saturating_sub(since) > limit {
                     metrics.http_closed.with_label_values(&["request_timeout"]).inc();
                     debug!("http: request not completed within http_request_timeout; connection closed");
                     return;

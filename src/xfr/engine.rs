@@ -53,6 +53,10 @@ pub struct ZoneStatus {
 
 pub type ZoneTable = Arc<std::sync::RwLock<BTreeMap<String, ZoneStatus>>>;
 
+/// The largest serials file read or written: a name and a number per transferred zone, so tens
+/// of thousands of zones fit.
+pub const MAX_SERIALS_FILE_BYTES: u64 = 4 << 20;
+
 /// The last serial of every zone, kept across restarts.
 struct SerialStore {
     path: Option<PathBuf>,
@@ -66,9 +70,10 @@ impl SerialStore {
             s.push(".serials");
             PathBuf::from(s)
         });
+        // Read like the state file: never blocking on a FIFO, never more than the cap.
         let map = match &path {
-            Some(p) => match std::fs::read_to_string(p) {
-                Ok(t) => serde_json::from_str(&t).unwrap_or_else(|e| {
+            Some(p) => match crate::fsutil::read_regular(p, MAX_SERIALS_FILE_BYTES) {
+                Ok(t) => serde_json::from_slice(&t).unwrap_or_else(|e| {
                     error!(
                         "xfr: {}: {e}; serials start from the zone files and the clock",
                         p.display()
@@ -77,7 +82,10 @@ impl SerialStore {
                 }),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
                 Err(e) => {
-                    error!("xfr: cannot read {}: {e}", p.display());
+                    error!(
+                        "xfr: cannot read {}: {e}; serials start from the zone files and the clock",
+                        p.display()
+                    );
                     BTreeMap::new()
                 }
             },
@@ -86,21 +94,20 @@ impl SerialStore {
         SerialStore { path, map }
     }
 
+    /// Writes through [`crate::fsutil::write_atomic`]: a planted link at a temp name cannot
+    /// redirect the write.
     fn save(&self) {
         let Some(path) = &self.path else { return };
-        let write = || -> std::io::Result<()> {
-            let mut tmp = path.as_os_str().to_owned();
-            tmp.push(".tmp");
-            let tmp = PathBuf::from(tmp);
-            {
-                use std::io::Write;
-                let mut f = std::fs::File::create(&tmp)?;
-                f.write_all(serde_json::to_string_pretty(&self.map).unwrap_or_default().as_bytes())?;
-                f.sync_all()?;
-            }
-            std::fs::rename(&tmp, path)
+        let bytes = serde_json::to_vec_pretty(&self.map).unwrap_or_default();
+        let written = if bytes.len() as u64 > MAX_SERIALS_FILE_BYTES {
+            Err(std::io::Error::other(format!(
+                "{} bytes, more than the limit of {MAX_SERIALS_FILE_BYTES}",
+                bytes.len()
+            )))
+        } else {
+            crate::fsutil::write_atomic(path, &bytes)
         };
-        if let Err(e) = write() {
+        if let Err(e) = written {
             error!(
                 "xfr: cannot write {}: {e}; serials may repeat after a restart",
                 path.display()
@@ -460,7 +467,9 @@ transfers:
     fn setup() -> (Engine, SharedSnapshot, SharedTable) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/engine-test.yaml");
         let cfg = load_str(CONFIG, &path, Source::Disk).expect("config");
-        let snap: SharedSnapshot = Arc::new(ArcSwap::new(crate::reload::build_snapshot(&cfg, 1).expect("snapshot")));
+        let snap: SharedSnapshot = Arc::new(ArcSwap::new(
+            crate::snapshot_build::build_snapshot(&cfg, 1).expect("snapshot"),
+        ));
         let table: SharedTable = Arc::default();
         let e = Engine::new(
             table.clone(),
@@ -541,5 +550,39 @@ transfers:
         assert!(dir.path().join("state.json.serials").exists());
         let again = SerialStore::open(Some(&state));
         assert_eq!(again.map.get("example.test."), Some(&42));
+    }
+
+    #[test]
+    fn serials_file_is_capped_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        let serials = dir.path().join("state.json.serials");
+        let mut text = br#"{"example.test.":9}"#.to_vec();
+        text.resize(MAX_SERIALS_FILE_BYTES as usize, b' ');
+        std::fs::write(&serials, &text).unwrap();
+        assert_eq!(SerialStore::open(Some(&state)).map.get("example.test."), Some(&9));
+        text.push(b' ');
+        std::fs::write(&serials, &text).unwrap();
+        assert!(SerialStore::open(Some(&state)).map.is_empty());
+    }
+
+    #[test]
+    fn serials_file_is_never_read_from_a_fifo_nor_written_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        let serials = dir.path().join("state.json.serials");
+        // A FIFO with no writer: a blocking open would never return.
+        rustix::fs::mkfifoat(rustix::fs::CWD, &serials, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        let mut s = SerialStore::open(Some(&state));
+        assert!(s.map.is_empty());
+        std::fs::remove_file(&serials).unwrap();
+        // A link planted at the old fixed temp name is not followed.
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("state.json.serials.tmp")).unwrap();
+        s.map.insert("example.test.".into(), 7);
+        s.save();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(SerialStore::open(Some(&state)).map.get("example.test."), Some(&7));
     }
 }

@@ -10,13 +10,15 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use tracing::{debug, info};
+use tracing::{debug, error, info};
 
 use super::{SharedTable, ZoneState};
-use crate::dns::handler::{self, Outcome, Transport, EDNS_UDP_SIZE, RCODE_FORMERR, RCODE_NOTIMP, RCODE_REFUSED};
+use crate::dns::handler::{
+    self, Outcome, Transport, EDNS_UDP_SIZE, RCODE_FORMERR, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL,
+};
 use crate::dns::tsig::{self, Key};
 use crate::dns::wire::{self, Encoder, Header, Question, Section, AA, QR, RD};
-use crate::dns::xfr::{encode_stream, error_message, ixfr_client_serial, quick_question, Signing};
+use crate::dns::xfr::{encode_stream, error_message, ixfr_client_serial, quick_question, Signing, TooBig};
 use crate::dns::TransferHook;
 use crate::metrics::Metrics;
 use crate::snapshot::SharedSnapshot;
@@ -121,7 +123,7 @@ impl TransferHook for Transfers {
         match qtype {
             rtype::AXFR if transport == Transport::Udp => {
                 // RFC 5936 4.2: AXFR over UDP is not defined. NSD 4.6 and Knot 3.2 answer NOTIMP
-                // before any access check (measured in tests/xfr.rs); so do we.
+                // before any access check (tests/xfr.rs asks both); so do we.
                 self.refuse("udp");
                 let m = error_message(header.id, flags, &question, RCODE_NOTIMP, signing.as_ref());
                 Some((vec![m], Self::outcome(RCODE_NOTIMP, qtype)))
@@ -236,11 +238,31 @@ impl Transfers {
             },
             None => (full(zone, header.id, flags, question, signing), "full"),
         };
+        let msgs = match msgs {
+            Ok(m) => m,
+            Err(e) => {
+                // Never a transfer with a record left out: the secondary keeps its copy.
+                error!(zone = %zone.apex, %peer, "xfr: transfer failed: {e}");
+                self.refuse("too_big");
+                let m = error_message(header.id, QR | (header.flags & RD), question, RCODE_SERVFAIL, signing);
+                return (vec![m], Self::outcome(RCODE_SERVFAIL, qtype));
+            }
+        };
         let kind = if qtype == rtype::AXFR { "axfr" } else { "ixfr" };
         self.metrics
             .xfr_transfers
             .with_label_values(&[zname.as_str(), kind, style, peer])
             .inc();
+        // What the secondary holds as far as a primary can tell: the serial it asked from when it
+        // got only the current SOA back, else the serial it was just sent.
+        let held = match (style, client) {
+            ("current", Some(c)) => c,
+            _ => zone.serial,
+        };
+        self.metrics
+            .xfr_secondary_serial
+            .with_label_values(&[zname.as_str(), peer])
+            .set(held as i64);
         if style != "current" {
             info!(
                 "xfr: served {} ({style}) of {} serial {} to {peer} ({} messages)",
@@ -257,7 +279,13 @@ impl Transfers {
 }
 
 /// RFC 5936 2.2: SOA, every record, SOA.
-fn full(zone: &ZoneState, id: u16, flags: u16, question: &Question, signing: Option<&Signing<'_>>) -> Vec<Vec<u8>> {
+fn full(
+    zone: &ZoneState,
+    id: u16,
+    flags: u16,
+    question: &Question,
+    signing: Option<&Signing<'_>>,
+) -> Result<Vec<Vec<u8>>, TooBig> {
     let recs = std::iter::once(zone.soa.rr())
         .chain(zone.records.iter().map(|r| r.rr()))
         .chain(std::iter::once(zone.soa.rr()));

@@ -76,6 +76,11 @@ impl RdataList {
     }
 
     /// Drops spare capacity (once the zone is built).
+    /// Octets of RDATA held, with a 2-octet length per record (as RDLENGTH on the wire).
+    pub fn wire_len(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn shrink_to_fit(&mut self) {
         self.0.shrink_to_fit();
     }

@@ -59,6 +59,21 @@ pub struct Zone {
     origin_labels: usize,
 }
 
+/// The largest DNS message: its length travels in 16 bits over TCP (RFC 1035 4.2.2).
+pub const MAX_MESSAGE: usize = 65_535;
+/// Room every message keeps besides the RRset: header (12), an OPT record (11) and a TSIG record
+/// (512, as the transfer encoder keeps for signing).
+const MESSAGE_OVERHEAD: usize = 12 + 11 + 512;
+
+/// Octets one message needs to carry an RRset of `n` records with `rdata_wire` octets of RDATA
+/// and RDLENGTHs, owned by a name of `owner_len` octets: the overhead, a question naming the
+/// owner (or the zone apex, no longer), the owner in full once and as a 2-octet pointer after,
+/// and type, class and TTL per record. A query for the owner and a zone transfer both fit in
+/// that, so an RRset within [`MAX_MESSAGE`] can always be answered and transferred whole.
+pub fn rrset_message_len(owner_len: usize, n: usize, rdata_wire: usize) -> usize {
+    MESSAGE_OVERHEAD + (owner_len + 4) + owner_len + 2 * n.saturating_sub(1) + 8 * n + rdata_wire
+}
+
 /// Where one accepted record came from, kept while building for the checks that need the whole
 /// zone (CNAME beside other data, data below a DNAME, CNAME at the apex). 12 bytes a record.
 struct Meta {
@@ -85,6 +100,18 @@ pub struct ZoneBuilder {
     /// The node of the last record, by owner bytes: records of one owner usually come together.
     last: Option<(Vec<u8>, u32)>,
     has_dname: bool,
+}
+
+/// The error for a record that would make its RRset too large for any DNS message.
+fn too_big(rec: &Record, need: usize) -> String {
+    format!(
+        "{} {} record of {} octets of RDATA: with it the RRset needs {need} octets in a DNS message \
+         (header, question, OPT and TSIG room included), more than the {MAX_MESSAGE} a message can \
+         hold; it could be neither answered nor transferred",
+        rec.owner,
+        rtype::mnemonic(rec.rtype),
+        rec.rdata.len(),
+    )
 }
 
 impl ZoneBuilder {
@@ -178,6 +205,11 @@ impl ZoneBuilder {
         // NSEC3 records (and their signatures) live in their own hashed namespace: they do not
         // make their owner exist for lookups (as in NSD), and are kept aside for transfers.
         if rec.rtype == rtype::NSEC3 || (rec.rtype == rtype::RRSIG && rec.rdata.get(..2) == Some(&[0, 50][..])) {
+            let need = rrset_message_len(rec.owner.len(), 1, 2 + rec.rdata.len());
+            if need > MAX_MESSAGE {
+                self.errors.push(Self::err(&rec, too_big(&rec, need)));
+                return;
+            }
             zone.nsec3.push(rec);
             return;
         }
@@ -229,9 +261,23 @@ impl ZoneBuilder {
                     self.errors.push(Self::err(&rec, msg));
                     return;
                 }
+                let need = rrset_message_len(
+                    rec.owner.len(),
+                    set.rdatas.len() + 1,
+                    set.rdatas.wire_len() + 2 + rec.rdata.len(),
+                );
+                if need > MAX_MESSAGE {
+                    self.errors.push(Self::err(&rec, too_big(&rec, need)));
+                    return;
+                }
                 set.rdatas.push(&rec.rdata);
             }
             None => {
+                let need = rrset_message_len(rec.owner.len(), 1, 2 + rec.rdata.len());
+                if need > MAX_MESSAGE {
+                    self.errors.push(Self::err(&rec, too_big(&rec, need)));
+                    return;
+                }
                 let mut rdatas = RdataList::default();
                 rdatas.push(&rec.rdata);
                 node.rrsets.push(RRset {

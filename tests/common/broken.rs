@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +34,15 @@ pub enum Kind {
     Status503,
     /// TLS with this acceptor, then 200 OK "HEALTHY".
     Tls(TlsAcceptor),
+    /// 200 OK "HEALTHY" with bare LF line ends (no CR), which HTTP/1.1 clients accept.
+    LfOnly,
+    /// `100 Continue`, then 200 OK "HEALTHY".
+    Continue100,
+    /// `103 Early Hints` with a `Link` header, then 200 OK "HEALTHY".
+    EarlyHints103,
+    /// While the flag is set: accepts, reads and holds the connection (like [`Kind::Hang`])
+    /// until the flag clears, then closes. While it is clear: 503.
+    HoldWhile(Arc<AtomicBool>),
 }
 
 /// The body size a [`Kind::HugeBody`] endpoint announces.
@@ -286,6 +295,24 @@ async fn handle(kind: Kind, mut s: TcpStream, huge_max: Arc<AtomicUsize>) {
                 drop(s);
             }
         }
+        Kind::LfOnly => reply(s, b"HTTP/1.1 200 OK\nContent-Length: 7\nConnection: close\n\nHEALTHY").await,
+        Kind::Continue100 => reply(s, &[b"HTTP/1.1 100 Continue\r\n\r\n".as_slice(), OK].concat()).await,
+        Kind::EarlyHints103 => {
+            let hints = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n";
+            reply(s, &[hints.as_slice(), OK].concat()).await
+        }
+        Kind::HoldWhile(flag) => {
+            if !flag.load(Ordering::Relaxed) {
+                return reply(s, b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n").await;
+            }
+            let mut buf = [0u8; 1024];
+            while flag.load(Ordering::Relaxed) {
+                tokio::select! {
+                    r = s.read(&mut buf) => if matches!(r, Ok(0) | Err(_)) { break },
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                }
+            }
+        }
         Kind::Tls(acceptor) => {
             if let Ok(tls) = acceptor.accept(s).await {
                 reply(tls, OK).await;
@@ -298,7 +325,12 @@ async fn handle(kind: Kind, mut s: TcpStream, huge_max: Arc<AtomicUsize>) {
 pub fn status_targets(http: SocketAddr) -> Vec<(String, String, String, f64)> {
     let (code, body) = crate::common::http_get(http, "/status");
     assert_eq!(code, 200, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    parse_status_targets(&body)
+}
+
+/// The targets of a `/status` body, as in [`status_targets`].
+pub fn parse_status_targets(body: &str) -> Vec<(String, String, String, f64)> {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
     v["targets"]
         .as_array()
         .unwrap()
@@ -317,6 +349,11 @@ pub fn status_targets(http: SocketAddr) -> Vec<(String, String, String, f64)> {
 /// The value of `gslbd_probe_failures_total{check=CHECK,reason=REASON}` (0 when absent).
 pub fn failures_metric(http: SocketAddr, check: &str, reason: &str) -> u64 {
     let (_, text) = crate::common::http_get(http, "/metrics");
+    failures_in(&text, check, reason)
+}
+
+/// `gslbd_probe_failures_total{check=CHECK,reason=REASON}` in a `/metrics` text (0 when absent).
+pub fn failures_in(text: &str, check: &str, reason: &str) -> u64 {
     let want = format!("gslbd_probe_failures_total{{check=\"{check}\",reason=\"{reason}\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&want))

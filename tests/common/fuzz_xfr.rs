@@ -32,8 +32,8 @@ use gslbd::dns::tsig::{self, Key, RCODE_NOTAUTH};
 use gslbd::dns::{wire, TransferHook};
 use gslbd::metrics::Metrics;
 use gslbd::name::Name;
-use gslbd::reload;
 use gslbd::snapshot::{SharedSnapshot, Snapshot};
+use gslbd::snapshot_build;
 use gslbd::xfr::materialise::materialise;
 use gslbd::xfr::serve::Transfers;
 use gslbd::xfr::{soa_rec, Delta, Rec, XfrTable, ZoneState};
@@ -81,7 +81,7 @@ pub fn setup(repo: &Path) -> &'static Setup {
     static SETUP: OnceLock<Setup> = OnceLock::new();
     SETUP.get_or_init(|| {
         let cfg = config::load_str(CONFIG, &repo.join("config/fuzz-xfr.yaml"), Source::Disk).expect("xfr fuzz config");
-        let up = reload::build_snapshot(&cfg, 1).expect("xfr fuzz snapshot");
+        let up = snapshot_build::build_snapshot(&cfg, 1).expect("xfr fuzz snapshot");
         let down = with_up(&up, false);
         let again = with_up(&down, true);
         let apex: Name = "example.test.".parse().expect("apex");
@@ -207,8 +207,9 @@ pub fn request(repo: &Path, data: &[u8]) -> Option<Sent> {
         assert!(resp.len() <= u16::MAX as usize, "message {i} over 65535 bytes");
     }
     if transport == Transport::Udp {
-        // A TSIG is appended after the size-limited answer (RFC 8945 5.3 gives it no room of
-        // its own; see fuzz/README.md): the limit applies to what precedes it.
+        // The part before any TSIG fits the client's limit. That the whole signed answer fits
+        // (room left for the TSIG, or TC with the question alone) is tested end to end in
+        // tests/xfr.rs.
         let resp = &msgs[0];
         let body_len = match tsig::find(resp) {
             Ok(Some(t)) => t.start,

@@ -310,14 +310,71 @@ pub fn run_cli(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// [`run_cli`] under `prlimit --as=MAX_BYTES` that must finish within `limit`: a hang or a
+/// read that never ends fails the test (the process is killed) instead of blocking the suite or
+/// eating the machine's memory.
+pub fn run_cli_bounded(args: &[&str], limit: Duration, max_bytes: u64) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = Command::new("prlimit")
+        .arg(format!("--as={max_bytes}"))
+        .arg("--")
+        .arg(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .expect("prlimit (util-linux) is needed");
+    let t0 = Instant::now();
+    let code = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st.code().unwrap_or(-1);
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "gslbd {args:?} still running after {limit:?}\n{}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+    (code, read(&out), read(&err))
+}
+
 /// A minimal HTTP/1.1 GET, returning (status, body).
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     http_request(addr, "GET", path, &[], "")
 }
 
+/// The value of the first line of `/metrics` that starts with `line_prefix` (a metric name with
+/// its labels as exposed, e.g. `gslbd_reloads_total{result="failure"}`), or `None`.
+pub fn scrape_metric(addr: SocketAddr, line_prefix: &str) -> Option<f64> {
+    let (_, body) = http_get(addr, "/metrics");
+    body.lines()
+        .find(|l| l.starts_with(line_prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
 pub fn http_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    http_request_timeout(addr, method, path, headers, body, Duration::from_secs(10))
+}
+
+/// [`http_request`] waiting up to `timeout` for the answer (status 0 when none came).
+pub fn http_request_timeout(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    timeout: Duration,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(timeout)).unwrap();
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -415,4 +472,67 @@ pub fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .expect("VmRSS in /proc/PID/status")
+}
+
+/// One kept-alive HTTP/1.1 connection for repeated GETs: it needs no new descriptor on the
+/// server once open (for reading `/status` while the server is out of descriptors).
+pub struct KeepAlive {
+    stream: BufReader<TcpStream>,
+    addr: SocketAddr,
+}
+
+impl KeepAlive {
+    pub fn connect(addr: SocketAddr) -> KeepAlive {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        KeepAlive {
+            stream: BufReader::new(s),
+            addr,
+        }
+    }
+
+    /// GETs `path` on this connection; returns (status, body). Panics if the server closed it.
+    pub fn get(&mut self, path: &str) -> (u16, String) {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.addr);
+        self.stream.get_mut().write_all(req.as_bytes()).unwrap();
+        let mut status = 0;
+        let mut len = None;
+        let mut chunked = false;
+        loop {
+            let mut line = String::new();
+            let n = self.stream.read_line(&mut line).unwrap();
+            assert!(n > 0, "server closed the kept-alive connection");
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if status == 0 {
+                status = line.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+            } else if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse::<usize>().ok();
+                } else if k.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked") {
+                    chunked = true;
+                }
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                let mut size = String::new();
+                self.stream.read_line(&mut size).unwrap();
+                let n = usize::from_str_radix(size.trim(), 16).unwrap();
+                let mut chunk = vec![0u8; n + 2];
+                self.stream.read_exact(&mut chunk).unwrap();
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        } else {
+            body.resize(len.expect("Content-Length or chunked"), 0);
+            self.stream.read_exact(&mut body).unwrap();
+        }
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
 }
