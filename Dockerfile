@@ -3,7 +3,7 @@
 # bind port 53 through CAP_NET_BIND_SERVICE only.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock rustfmt.toml ./
+COPY Cargo.toml Cargo.lock rustfmt.toml build.rs ./
 COPY src ./src
 COPY config ./config
 COPY zones ./zones

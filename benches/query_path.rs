@@ -7,7 +7,7 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gslbd::config::{self, Source};
 use gslbd::dns::handler::{answer, Transport};
-use gslbd::reload;
+use gslbd::snapshot_build;
 
 fn query(name: &str, qtype: u16, edns: bool) -> Vec<u8> {
     let name = name.parse().expect("name parses");
@@ -16,7 +16,7 @@ fn query(name: &str, qtype: u16, edns: bool) -> Vec<u8> {
 
 fn bench(c: &mut Criterion) {
     let cfg = config::load(Path::new(config::embedded::CONFIG_PATH), Source::Embedded).expect("example config");
-    let snap = reload::build_snapshot(&cfg, 1).expect("example snapshot");
+    let snap = snapshot_build::build_snapshot(&cfg, 1).expect("example snapshot");
     let cases = [
         ("static A", query("mail.example.test.", 1, true)),
         ("gslb www A (all, rotated)", query("www.example.test.", 1, true)),

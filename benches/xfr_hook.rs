@@ -11,7 +11,7 @@ use gslbd::config::{self, Source};
 use gslbd::dns::handler::{answer, Transport};
 use gslbd::dns::TransferHook;
 use gslbd::metrics::Metrics;
-use gslbd::reload;
+use gslbd::snapshot_build;
 use gslbd::xfr::engine::Engine;
 use gslbd::xfr::serve::Transfers;
 
@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
         .replace("198.51.100.53", "127.0.0.1:9");
     let mut cfg = config::load_str(&text, &path, Source::Disk).expect("config");
     cfg.server.state_file = None;
-    let snap = Arc::new(ArcSwap::new(reload::build_snapshot(&cfg, 1).expect("snapshot")));
+    let snap = Arc::new(ArcSwap::new(snapshot_build::build_snapshot(&cfg, 1).expect("snapshot")));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -52,6 +52,7 @@ fn bench(c: &mut Criterion) {
         table,
         snapshot: snap.clone(),
         metrics,
+        refusal_log: Default::default(),
     };
     let src = "127.0.0.1:5353".parse().expect("addr");
     let mut g = c.benchmark_group("xfr_hook");

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use gslbd::config::{self, Source};
 use gslbd::dns::handler::{answer, Transport};
-use gslbd::reload;
+use gslbd::snapshot_build;
 
 fn query(name: &str, qtype: u16, edns: bool) -> Vec<u8> {
     let name = name.parse().expect("name parses");
@@ -35,7 +35,7 @@ fn main() {
         }
     };
     let cfg = config::load(Path::new(config::embedded::CONFIG_PATH), Source::Embedded).expect("example config");
-    let snap = reload::build_snapshot(&cfg, 1).expect("example snapshot");
+    let snap = snapshot_build::build_snapshot(&cfg, 1).expect("example snapshot");
     let mut out = Vec::with_capacity(1232);
     for _ in 0..n {
         let (resp, _) = answer(

@@ -23,7 +23,7 @@ use tokio::sync::{oneshot, watch};
 use tracing::{error, info};
 
 use crate::app::{self, Listeners};
-use crate::reload::{self, Overrides};
+use crate::snapshot_build::{self, Overrides};
 
 /// The stand-in clouds: provider name and the address its check in `config/gslbd.yaml` probes.
 pub const STAND_INS: [(&str, &str); 3] = [
@@ -50,10 +50,11 @@ pub struct DemoArgs {
 pub fn run(args: &DemoArgs, stop: impl Future<Output = ()> + Send + 'static) -> ExitCode {
     let ov = Overrides {
         dns_listen: args.dns_listen.clone(),
-        http_listen: args.http_listen,
+        http_listen: args.http_listen.map(Some),
         ..Overrides::default()
     };
-    let built = reload::load_config(&ov).and_then(|cfg| reload::build_snapshot(&cfg, 1).map(|s| (cfg, s)));
+    let built =
+        snapshot_build::load_config(&ov).and_then(|cfg| snapshot_build::build_snapshot(&cfg, 1).map(|s| (cfg, s)));
     let (cfg, first) = match built {
         Ok(x) => x,
         Err(diags) => {
@@ -248,7 +249,7 @@ mod tests {
 
     #[test]
     fn stand_ins_are_where_the_embedded_config_probes() {
-        let cfg = reload::load_config(&Overrides::default()).unwrap();
+        let cfg = snapshot_build::load_config(&Overrides::default()).unwrap();
         assert_eq!(cfg.raw.checks.len(), STAND_INS.len());
         for (name, addr) in STAND_INS {
             let check = &cfg.raw.checks[name];

@@ -6,19 +6,23 @@
 //!                                         ▼
 //!                  Snapshot { generation, zones, setup, health, pools }   (immutable, Arc)
 //!                                         ▲ store(), by exactly one task
-//!  config + zone files ──► reload ──► publisher ◄── probe results ◄── health::runner ◄── health::probe
-//!      (SIGHUP / POST /reload)     (rise/fall, coalesce, admin overrides, swap)
+//!  config + zone files ──► snapshot_build ──► publisher ◄── probe results ◄── health::runner ◄── health::probe
+//!      (SIGHUP / POST /reload)              (rise/fall, coalesce, admin overrides, swap)
 //! ```
 //!
 //! Layers (imports point downwards only):
 //! - L4 `main.rs`, [`app`], [`demo`]: CLI, logging, binding sockets, tasks, shutdown.
-//! - L3 [`publisher`], [`reload`], [`admin`]: the only snapshot writer; reloads; operator overrides.
+//! - L3 [`publisher`] (probe folding and coalescing, the build thread, reloads, gauges): the only
+//!   snapshot writer. [`snapshot_build`]: config and zone files into a snapshot. [`admin`]:
+//!   operator overrides; [`state_store`]: the state file that keeps them across restarts.
 //! - L3 [`xfr`]: zone transfers out. Its engine, woken by the publisher after each swap, is the
 //!   only writer of the transfer table (materialised zones, serials, IXFR deltas); the listeners
 //!   reach it through `dns::TransferHook` (AXFR/IXFR, TSIG, apex SOA); NOTIFY to secondaries.
-//! - L2 [`config`], [`dns`], [`health`] (probe, runner, resolve), [`http`], [`metrics`].
+//! - L2 [`config`], [`dns`], [`health`] (probe, runner, resolve), [`http`], [`metrics`],
+//!   [`history`] (the bounded ring of recent transitions the status page shows).
 //! - L1 [`snapshot`].
-//! - L0 [`fsutil`] (bounded reads of regular files, atomic no-follow writes), [`name`],
+//! - L0 [`fsutil`] (bounded reads of regular files, atomic no-follow writes), [`logthrottle`]
+//!   (per-prefix log throttle, escaping of operator text), [`name`],
 //!   [`zone`] (parser, `ZoneSet`, pure `lookup`), [`gslb`] (pure `select`; `gslb::setup`, the
 //!   validated setup a snapshot carries), `health::check` (the check model), `health::failure`
 //!   (why a probe failed), `health::state` (pure rise/fall).
@@ -41,11 +45,14 @@ pub mod dns;
 pub mod fsutil;
 pub mod gslb;
 pub mod health;
+pub mod history;
 pub mod http;
+pub mod logthrottle;
 pub mod metrics;
 pub mod name;
 pub mod publisher;
-pub mod reload;
 pub mod snapshot;
+pub mod snapshot_build;
+pub mod state_store;
 pub mod xfr;
 pub mod zone;

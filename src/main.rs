@@ -3,33 +3,90 @@
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use gslbd::demo::DemoArgs;
-use gslbd::reload::{self, Overrides};
+use gslbd::snapshot_build::{self, Overrides};
 
 const EXIT_USAGE: u8 = 64;
 
+/// `gslbd --version`: the crate version and the commit it was built from (see build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("GSLBD_COMMIT"), ")");
+
+const ABOUT: &str = "Authoritative DNS with global server load balancing across cloud providers";
+
+/// Sections after the options: in `--help` as paragraphs, in the man page gslbd(1) as sections.
+const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "EXIT STATUS",
+        "0 after a clean shutdown or a valid `check`; 64 for a bad configuration, zone file or usage; \
+         1 for a runtime failure such as an address already in use.",
+    ),
+    (
+        "SIGNALS",
+        "SIGHUP reloads the configuration and every zone file, all or nothing: a reload with any \
+         error keeps the running configuration. SIGTERM and SIGINT stop the server.",
+    ),
+    (
+        "ENVIRONMENT",
+        "GSLBD_ADMIN_TOKEN sets the admin API token (server.admin_token). RUST_LOG sets the log \
+         filter, e.g. info or gslbd=debug.",
+    ),
+    (
+        "FILES",
+        "The Debian package keeps the configuration in /etc/gslbd/gslbd.yaml (zone file paths in it \
+         are relative to that file), an optional environment file /etc/gslbd/env, and state in \
+         /var/lib/gslbd; systemd runs it as gslbd.service.",
+    ),
+];
+
+fn after_help() -> String {
+    let paragraphs: Vec<String> = MAN_SECTIONS
+        .iter()
+        .map(|(title, text)| {
+            let mut t = title.to_lowercase();
+            t[..1].make_ascii_uppercase();
+            format!("{t}: {text}")
+        })
+        .collect();
+    paragraphs.join("\n\n")
+}
+
 #[derive(Parser)]
-#[command(
-    name = "gslbd",
-    version,
-    about = "Authoritative DNS with global server load balancing across cloud providers"
-)]
+#[command(name = "gslbd", version = VERSION, about = ABOUT, after_help = after_help())]
 struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: AnyCommand,
+}
+
+#[derive(clap::Args)]
+struct GlobalArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
-    #[command(subcommand)]
-    command: Command,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
     Text,
     Json,
+}
+
+#[derive(Subcommand)]
+enum AnyCommand {
+    #[command(flatten)]
+    Public(Command),
+    /// Write the man pages and the bash, zsh and fish completions of the documented command line
+    /// into DIR (how contrib/man and contrib/completions are made).
+    #[command(hide = true)]
+    PackageFiles {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -40,6 +97,19 @@ enum Command {
     Check(ServeArgs),
     /// Run the built-in example against local stand-ins for its three clouds, which you can fail.
     Demo(DemoArgs),
+}
+
+/// The documented command line: what [`Cli`] parses less the packaging subcommand, which clap
+/// cannot leave out of completions even when hidden. The version carries no commit so that the
+/// generated files change only when the command line or the version does.
+fn public_command() -> clap::Command {
+    use clap::{Args, Subcommand};
+    let cmd = clap::Command::new("gslbd")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(ABOUT)
+        .subcommand_required(true)
+        .arg_required_else_help(true);
+    Command::augment_subcommands(GlobalArgs::augment_args(cmd))
 }
 
 #[derive(clap::Args)]
@@ -53,13 +123,30 @@ struct ServeArgs {
     /// DNS listen address (UDP and TCP), e.g. 127.0.0.1:5353. Repeatable.
     #[arg(long = "dns-listen", value_name = "ADDR")]
     dns_listen: Vec<SocketAddr>,
-    /// HTTP listen address for /metrics, /status, /healthz, /ready.
-    #[arg(long = "http-listen", value_name = "ADDR")]
-    http_listen: Option<SocketAddr>,
+    /// HTTP listen address for /metrics, /status, /healthz, /ready and the admin API, or `off`
+    /// for none (as `server.http_listen: off` in the config file).
+    #[arg(long = "http-listen", value_name = "ADDR|off", value_parser = parse_http_listen)]
+    http_listen: Option<HttpListen>,
     /// UDP response rate limiting: `off` disables it (e.g. for benchmarks from one client);
     /// `on` enables it even where the config turned it off. Default: as the config says (on).
     #[arg(long, value_enum, value_name = "on|off")]
     rrl: Option<OnOff>,
+}
+
+#[derive(Clone, Copy)]
+enum HttpListen {
+    Off,
+    On(SocketAddr),
+}
+
+/// The spellings `server.http_listen` accepts: an address, or `off` (or empty) for none.
+fn parse_http_listen(s: &str) -> Result<HttpListen, String> {
+    if s.is_empty() || s == "off" {
+        return Ok(HttpListen::Off);
+    }
+    s.parse()
+        .map(HttpListen::On)
+        .map_err(|_| "expected IP:PORT such as 127.0.0.1:9153, or \"off\"".to_string())
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -74,7 +161,10 @@ impl ServeArgs {
             config: self.config.clone(),
             zones: self.zones.clone(),
             dns_listen: self.dns_listen.clone(),
-            http_listen: self.http_listen,
+            http_listen: self.http_listen.map(|h| match h {
+                HttpListen::Off => None,
+                HttpListen::On(a) => Some(a),
+            }),
             rrl: self.rrl.map(|r| matches!(r, OnOff::On)),
         }
     }
@@ -95,12 +185,57 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging(cli.log_format);
+    init_logging(cli.global.log_format);
     match cli.command {
-        Command::Check(args) => check(&args),
-        Command::Serve(args) => serve(&args),
-        Command::Demo(args) => gslbd::demo::run(&args, wait_for_stop_signal()),
+        AnyCommand::Public(Command::Check(args)) => check(&args),
+        AnyCommand::Public(Command::Serve(args)) => serve(&args),
+        AnyCommand::Public(Command::Demo(args)) => gslbd::demo::run(&args, wait_for_stop_signal()),
+        AnyCommand::PackageFiles { dir } => match package_files(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+/// Man pages (gslbd.1 and one per subcommand) under DIR/man, completions under DIR/completions.
+fn package_files(dir: &Path) -> std::io::Result<()> {
+    let man = dir.join("man");
+    let completions = dir.join("completions");
+    std::fs::create_dir_all(&man)?;
+    std::fs::create_dir_all(&completions)?;
+    let mut cmd = public_command().disable_help_subcommand(true);
+    cmd.build();
+    for sub in cmd.get_subcommands() {
+        clap_mangen::Man::new(sub.clone()).generate_to(&man)?;
+    }
+    // gslbd(1) as clap_mangen lays it out, with the closing paragraphs of `--help` as sections
+    // of their own before VERSION.
+    let page = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    page.render_title(&mut out)?;
+    page.render_name_section(&mut out)?;
+    page.render_synopsis_section(&mut out)?;
+    page.render_description_section(&mut out)?;
+    page.render_options_section(&mut out)?;
+    page.render_subcommands_section(&mut out)?;
+    let mut sections = roff::Roff::new();
+    for (title, text) in MAN_SECTIONS {
+        sections.control("SH", [*title]).text([roff::roman(*text)]);
+    }
+    sections.to_writer(&mut out)?;
+    page.render_version_section(&mut out)?;
+    std::fs::write(man.join(page.get_filename()), out)?;
+    for shell in [
+        clap_complete::Shell::Bash,
+        clap_complete::Shell::Zsh,
+        clap_complete::Shell::Fish,
+    ] {
+        clap_complete::generate_to(shell, &mut cmd.clone(), "gslbd", &completions)?;
+    }
+    Ok(())
 }
 
 fn init_logging(format: LogFormat) {
@@ -120,7 +255,8 @@ fn init_logging(format: LogFormat) {
 
 fn check(args: &ServeArgs) -> ExitCode {
     let ov = args.overrides();
-    let result = reload::load_config(&ov).and_then(|cfg| reload::build_snapshot(&cfg, 1).map(|s| (cfg, s)));
+    let result =
+        snapshot_build::load_config(&ov).and_then(|cfg| snapshot_build::build_snapshot(&cfg, 1).map(|s| (cfg, s)));
     match result {
         Ok((cfg, snap)) => {
             let records: usize = snap.zones.iter().map(|z| z.record_count()).sum();
@@ -147,7 +283,8 @@ fn check(args: &ServeArgs) -> ExitCode {
 
 fn serve(args: &ServeArgs) -> ExitCode {
     let ov = args.overrides();
-    let built = reload::load_config(&ov).and_then(|cfg| reload::build_snapshot(&cfg, 1).map(|s| (cfg, s)));
+    let built =
+        snapshot_build::load_config(&ov).and_then(|cfg| snapshot_build::build_snapshot(&cfg, 1).map(|s| (cfg, s)));
     let (cfg, first) = match built {
         Ok(x) => x,
         Err(diags) => {
@@ -202,5 +339,36 @@ async fn wait_for_stop_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// The generated man pages and completions describe what `Cli` parses: the same top-level
+    /// arguments and the same visible subcommands with the same arguments.
+    #[test]
+    fn public_command_is_the_parsed_one_less_the_hidden_subcommand() {
+        let mut parsed = Cli::command();
+        parsed.build();
+        let mut public = public_command();
+        public.build();
+        let args = |c: &clap::Command| c.get_arguments().map(|a| format!("{a:?}")).collect::<Vec<_>>();
+        let subs = |c: &clap::Command| {
+            c.get_subcommands()
+                .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+                .map(|s| (s.get_name().to_string(), args(s)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(args(&public), args(&parsed));
+        assert_eq!(subs(&public), subs(&parsed));
+        assert_eq!(
+            subs(&parsed).iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["serve", "check", "demo"]
+        );
+        assert_eq!(public.get_about().map(|a| a.to_string()), Some(ABOUT.to_string()));
+        assert!(parsed.find_subcommand("package-files").is_some_and(|s| s.is_hide_set()));
     }
 }

@@ -72,6 +72,14 @@ pub struct Metrics {
     pub state_file_errors: IntCounterVec,
     /// 1 while the last state file read or write succeeded (or there is no state file).
     pub state_file_ok: IntGauge,
+    /// Open HTTP connections, and those the server closed: `evicted` (the idlest, to make room
+    /// for a new one at `server.http_max_connections`), `header_timeout`, `request_timeout`.
+    pub http_connections: IntGauge,
+    pub http_closed: IntCounterVec,
+    /// Admin requests refused before their body was read, by reason (`token`, `disabled`).
+    pub admin_refused: IntCounterVec,
+    /// Log lines held back by a throttle (`crate::logthrottle`), by event.
+    pub log_suppressed: IntCounterVec,
     rrl: [IntCounter; 2],
     /// Times a UDP helper thread was called in because the socket had a backlog.
     udp_helper_calls: IntCounter,
@@ -356,9 +364,55 @@ impl Metrics {
                 )
                 .expect("valid metric"),
             ),
+            http_connections: reg(
+                &r,
+                IntGauge::new("gslbd_http_connections", "Open HTTP connections").expect("valid metric"),
+            ),
+            http_closed: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "gslbd_http_connections_closed_total",
+                        "HTTP connections closed by the server: evicted at the connection cap, header_timeout, request_timeout",
+                    ),
+                    &["reason"],
+                )
+                .expect("valid metric"),
+            ),
+            admin_refused: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "gslbd_admin_refused_total",
+                        "Admin requests refused: token (missing or wrong), disabled (no token configured)",
+                    ),
+                    &["reason"],
+                )
+                .expect("valid metric"),
+            ),
+            log_suppressed: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "gslbd_log_lines_suppressed_total",
+                        "Log lines held back by the per-prefix log throttle, by event",
+                    ),
+                    &["event"],
+                )
+                .expect("valid metric"),
+            ),
             registry: r,
         };
         m.state_file_ok.set(1);
+        for reason in ["evicted", "header_timeout", "request_timeout"] {
+            m.http_closed.with_label_values(&[reason]);
+        }
+        for reason in ["token", "disabled"] {
+            m.admin_refused.with_label_values(&[reason]);
+        }
+        for event in ["xfr_refused", "admin_refused"] {
+            m.log_suppressed.with_label_values(&[event]);
+        }
         for op in ["load", "save"] {
             m.state_file_errors.with_label_values(&[op]);
         }

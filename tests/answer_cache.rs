@@ -12,8 +12,8 @@ use std::path::Path;
 use gslbd::config::{self, Source};
 use gslbd::dns::cache::thread_stats;
 use gslbd::dns::handler::{answer, answer_uncached, Transport};
-use gslbd::reload;
 use gslbd::snapshot::Snapshot;
+use gslbd::snapshot_build;
 
 /// A query for `name` (wire form, any case), with id, RD/CD and EDNS/DO as given.
 fn query(id: u16, name: &[u8], qtype: u16, rd: bool, cd: bool, edns: Option<bool>) -> Vec<u8> {
@@ -46,7 +46,7 @@ fn snapshot_of(config_text: &str, dir: &Path) -> std::sync::Arc<Snapshot> {
     let path = dir.join("gslbd.yaml");
     std::fs::write(&path, config_text).unwrap();
     let cfg = config::load(&path, Source::Disk).expect("config loads");
-    reload::build_snapshot(&cfg, 1).expect("snapshot builds")
+    snapshot_build::build_snapshot(&cfg, 1).expect("snapshot builds")
 }
 
 #[test]

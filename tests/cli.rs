@@ -124,6 +124,30 @@ fn embedded_default_serves_the_example_zone() {
 }
 
 #[test]
+fn http_listen_off_on_the_command_line_overrides_the_config() {
+    // The embedded default config sets server.http_listen; `--http-listen off` must leave HTTP
+    // unbound (as `http_listen: off` in the file does) while DNS serves, also after a reload
+    // (the override is re-applied, so a reload sees no listen address change).
+    let s = Server::start(&["--http-listen", "off"]);
+    assert!(s.http.is_none(), "{}", s.log_text());
+    assert!(!s.log_text().contains("listening for HTTP"), "{}", s.log_text());
+    let m = s.query("mail.example.test.", RecordType::A);
+    assert_eq!(rrs(&m.answers), ["mail.example.test. 300 in a 192.0.2.25"]);
+    s.signal("HUP");
+    assert!(
+        s.wait_log("reload succeeded", Duration::from_secs(20)),
+        "{}",
+        s.log_text()
+    );
+    assert!(!s.log_text().contains("listen addresses changed"), "{}", s.log_text());
+    assert_eq!(rrs(&s.query("mail.example.test.", RecordType::A).answers).len(), 1);
+    // A bad value is a usage error that names the flag and the accepted spellings.
+    let (code, _, err) = run_cli(&["serve", "--http-listen", "of"]);
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("--http-listen") && err.contains("\"off\""), "{err}");
+}
+
+#[test]
 fn port_in_use_exits_1() {
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();

@@ -102,7 +102,7 @@ fn cases() -> Vec<Case> {
             "unknown server key",
             "  coalesce: 0ms",
             "  coalesc: 0ms",
-            &["gslbd.yaml:3:3: server: unknown field `coalesc`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_max_connections_per_prefix`, `udp_threads`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`, `reload_timeout`"],
+            &["gslbd.yaml:3:3: server: unknown field `coalesc`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_max_connections_per_prefix`, `http_max_connections`, `http_header_timeout`, `http_request_timeout`, `udp_threads`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`, `reload_timeout`"],
         ),
         cfg("unsupported version", "version: 1", "version: 2", &["gslbd.yaml:1:10: unsupported config version 2: this gslbd reads version 1"]),
         cfg("version of the wrong type", "version: 1", "version: one", &["gslbd.yaml:1:10: version: invalid type: string \"one\", expected u32"]),

@@ -20,7 +20,7 @@ const TOKEN: &str = "test-token-0123456789";
 
 struct Clouds {
     aws: Endpoint,
-    _rack: Endpoint,
+    rack: Endpoint,
     dir: tempfile::TempDir,
 }
 
@@ -41,7 +41,7 @@ fn clouds() -> Clouds {
         chk(&rack)
     );
     std::fs::write(dir.path().join("gslbd.yaml"), cfg).unwrap();
-    Clouds { aws, _rack: rack, dir }
+    Clouds { aws, rack, dir }
 }
 
 fn start(c: &Clouds) -> Server {
@@ -79,6 +79,13 @@ fn admin(s: &Server, path: &str, body: &str) -> (u16, Value) {
         body,
     );
     (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// Whether every item of `want` matches an item of `items`, in the same order (other items, such
+/// as a spurious probe timeout on a loaded machine, may come between).
+fn in_order<T, U>(items: &[T], want: &[U], matches: impl Fn(&T, &U) -> bool) -> bool {
+    let mut it = items.iter();
+    want.iter().all(|w| it.any(|x| matches(x, w)))
 }
 
 fn status(s: &Server) -> Value {
@@ -121,6 +128,13 @@ fn status_json_field_by_field() {
     assert_eq!(t["status"], "up");
     assert_eq!(t["last_reason"], "ok");
     assert!(t["probes"].as_u64().unwrap() >= 1);
+    assert_eq!(pool["state"], "healthy");
+    assert_eq!(pool["state_reason"], "all 2 members up");
+    assert_eq!(pool["when_all_down"], "serve_all");
+    // before any change, providers and pools have been in their state since the start
+    let started = pool["since"].as_u64().unwrap();
+    assert_eq!(aws["since"], started);
+    assert_eq!(v["recent_transitions"], serde_json::json!([]));
 
     c.aws.set(Mode::Fail503);
     wait_answer(&s, &["198.51.100.10"]);
@@ -131,6 +145,48 @@ fn status_json_field_by_field() {
     assert_eq!(v["targets"][0]["last_reason"], "status 503");
     assert_eq!(v["pools"][0]["answering"]["A"], serde_json::json!(["198.51.100.10"]));
     assert_eq!(v["pools"][0]["degraded"], true);
+    assert_eq!(v["pools"][0]["state"], "degraded");
+    assert_eq!(v["pools"][0]["state_reason"], "1 of 2 members down");
+    assert!(v["pools"][0]["since"].as_u64().unwrap() >= started);
+    // newest first: the pool and the provider as published, then the target's probe flip
+    let events: Vec<(&str, &str, &str, &str, &str)> = v["recent_transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert!(e["at"].as_u64().unwrap() >= started, "{e}");
+            (
+                e["kind"].as_str().unwrap(),
+                e["subject"].as_str().unwrap(),
+                e["from"].as_str().unwrap(),
+                e["to"].as_str().unwrap(),
+                e["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let key = format!("aws@{}", c.aws.addr.ip());
+    let want = [
+        (
+            "pool",
+            "www.example.test.",
+            "healthy",
+            "degraded",
+            "1 of 2 members down",
+        ),
+        ("provider", "aws", "up", "down", "fewer than min_up members up"),
+        ("target", key.as_str(), "up", "down", "status 503"),
+    ];
+    assert!(in_order(&events, &want, |e, w| e == w), "{events:?}");
+    let last_aws = v["recent_transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "provider" && e["subject"] == "aws")
+        .unwrap();
+    assert_eq!(
+        v["providers"][0]["since"], last_aws["at"],
+        "a provider's since is its last transition"
+    );
 }
 
 #[test]
@@ -365,19 +421,16 @@ fn prometheus_sees_a_provider_go_down() {
     assert!(fails >= 1.0);
 }
 
-#[test]
-#[ignore = "needs Chromium; tests/run.sh runs it"]
-fn status_page_renders_in_headless_chromium() {
+/// The page as Chromium sees it after parsing (`--dump-dom`), so that markup that only looks
+/// right as text (unescaped operator input, unbalanced tags) shows up as a different DOM.
+fn chromium_dom(s: &Server) -> String {
     let bin = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
         .find(|p| Path::new(p).exists())
         .expect("chromium is not installed: run tests/run.sh");
-    let c = clouds();
-    let s = start(&c);
-    c.aws.set(Mode::Fail503);
-    wait_answer(&s, &["198.51.100.10"]);
     let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(bin)
+    let (dom_path, err_path) = (profile.path().join("dom.html"), profile.path().join("stderr.txt"));
+    let mut child = Command::new(bin)
         .args([
             "--headless",
             "--no-sandbox",
@@ -391,9 +444,43 @@ fn status_page_renders_in_headless_chromium() {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("http://{}/", s.http.unwrap()))
-        .output()
+        .stdout(std::fs::File::create(&dom_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
         .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
+    // A page that runs a script can keep Chromium from ever dumping (an alert() waits for a
+    // click): that is a failure to report, not a hang.
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t0.elapsed() > Duration::from_secs(90) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "chromium did not finish the page within 90 s (a script on it blocking?); DOM so far: {}",
+                std::fs::read_to_string(&dom_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.success(),
+        "chromium failed: {}",
+        std::fs::read_to_string(&err_path).unwrap_or_default()
+    );
+    std::fs::read_to_string(&dom_path).unwrap()
+}
+
+#[test]
+#[ignore = "needs Chromium; tests/run.sh runs it"]
+fn status_page_renders_in_headless_chromium() {
+    let c = clouds();
+    let s = start(&c);
+    c.aws.set(Mode::Fail503);
+    wait_answer(&s, &["198.51.100.10"]);
+    let dom = chromium_dom(&s);
     assert!(dom.contains("<h1>gslbd</h1>"), "{dom}");
     assert!(
         dom.contains("<tr class=\"down\" id=\"provider-aws\"><td>aws</td><td>DOWN</td>"),
@@ -404,4 +491,108 @@ fn status_page_renders_in_headless_chromium() {
         "{dom}"
     );
     assert!(dom.contains("198.51.100.10"));
+}
+
+/// What happened, not only what is: an endpoint killed, a drain taken with markup in its reason,
+/// then every member down. The page shows the transitions newest first, the drain with who, why
+/// and expiry (escaped), each pool's state apart from healthy, and the time since each change.
+#[test]
+#[ignore = "needs Chromium; tests/run.sh runs it"]
+fn status_page_shows_transitions_drains_and_pool_states() {
+    let c = clouds();
+    let s = start(&c);
+    let aws = format!("aws@{}", c.aws.addr.ip());
+    let dom = chromium_dom(&s);
+    assert!(
+        dom.contains(
+            "<tr class=\"up\" id=\"pool-www.example.test.\"><td><code>www.example.test.</code></td><td>HEALTHY</td>"
+        ),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("None: every provider and target follows its probes."),
+        "{dom}"
+    );
+
+    c.aws.set(Mode::Stopped);
+    wait_answer(&s, &["198.51.100.10"]);
+    let (code, body) = admin(
+        &s,
+        "/admin/drain",
+        r#"{"provider":"aws","reason":"<script>alert(1)</script> kernel upgrade","who":"alice","expires_in":"30m"}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    let dom = chromium_dom(&s);
+    // the pool is degraded, with what is down and since when
+    assert!(
+        dom.contains(
+            "<tr class=\"degraded\" id=\"pool-www.example.test.\"><td><code>www.example.test.</code></td><td>DEGRADED</td><td title=\""
+        ),
+        "{dom}"
+    );
+    assert!(dom.contains("s ago</td><td>1 of 2 members down</td>"), "{dom}");
+    assert!(dom.contains("<span class=\"down\">192.0.2.10 (aws)</span>"), "{dom}");
+    // the drain with who, why (the markup as text, not as a script element) and expiry
+    assert!(
+        dom.contains(
+            "<tr class=\"override\" id=\"drain-aws\"><td>drained</td><td>provider aws</td><td>alice</td>\
+             <td>&lt;script&gt;alert(1)&lt;/script&gt; kernel upgrade</td><td title=\""
+        ),
+        "{dom}"
+    );
+    assert!(!dom.contains("<script>"), "{dom}");
+    // 30 minutes from the drain, less the seconds since it was taken
+    assert!(
+        dom.contains(" GMT (in 30m 0s)</td></tr>") || dom.contains(" GMT (in 29m "),
+        "{dom}"
+    );
+    // the provider's status with the time since it changed and why
+    assert!(
+        dom.contains("<tr class=\"down\" id=\"provider-aws\"><td>aws</td><td>DOWN</td><td title=\""),
+        "{dom}"
+    );
+    assert!(dom.contains("s ago</td><td>drained</td><td>0 / 1</td></tr>"), "{dom}");
+    // the transitions, newest first: the pool, the provider, then the target
+    let rows: Vec<&str> = dom
+        .split("<table id=\"transitions\">")
+        .nth(1)
+        .expect("no transitions table")
+        .split("</table>")
+        .next()
+        .unwrap()
+        .split("<tr")
+        .skip(2)
+        .collect();
+    let want = [
+        "pool <code>www.example.test.</code></td><td>healthy</td><td>degraded</td><td>1 of 2 members down</td>"
+            .to_string(),
+        "provider <code>aws</code></td><td>up</td><td>down</td><td>fewer than min_up members up</td>".to_string(),
+        format!("target <code>{aws}</code></td><td>up</td><td>down</td><td>connect refused</td>"),
+    ];
+    assert!(
+        in_order(&rows, &want, |row, w| row.contains(w.as_str())),
+        "{want:?} in {dom}"
+    );
+    for row in &rows {
+        assert!(row.contains(" GMT</td><td>") && row.contains("s ago</td>"), "{row}");
+    }
+
+    // every member down: the pool is shown all down, and what it answers instead
+    c.rack.set(Mode::Stopped);
+    wait_answer(&s, &["192.0.2.10", "198.51.100.10"]);
+    let dom = chromium_dom(&s);
+    assert!(
+        dom.contains(
+            "<tr class=\"down\" id=\"pool-www.example.test.\"><td><code>www.example.test.</code></td><td>ALL DOWN</td>"
+        ),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("every member down: answering every member (fail-open)"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("pool <code>www.example.test.</code></td><td>degraded</td><td>all_down</td>"),
+        "{dom}"
+    );
 }

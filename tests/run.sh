@@ -2,7 +2,8 @@
 # Runs the whole test suite. Installs the Debian packages the interop tests need when they are
 # missing (NSD for the differential test, NSD and Knot as zone-transfer secondaries, Prometheus
 # for the scrape test and its promtool for the alert rules, Chromium for the status page, dig for
-# the examples), then runs every test, the ignored interop tests included.
+# the examples, lintian for the Debian package), and cargo-deb, which builds that package; then
+# runs every test, the ignored interop tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,10 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 # promtool (alert rules and dashboard queries in tests/contrib.rs) comes with the same package.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+command -v objcopy >/dev/null 2>&1 || need+=(binutils)
+command -v git >/dev/null 2>&1 || need+=(git)
 if ((${#need[@]})); then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing test dependencies: ${need[*]}"
@@ -27,6 +32,10 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 export PATH="$PATH:/usr/sbin"
+if ! cargo deb --version >/dev/null 2>&1; then
+  echo "installing cargo-deb (tests/package.rs builds the Debian package with it)"
+  cargo install cargo-deb --locked
+fi
 
 # The interop tests are `#[ignore]`d so that a plain `cargo test` needs only the Rust toolchain;
 # here they run too (and fail, naming the tool, if it is missing). The parser's release-build

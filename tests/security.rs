@@ -49,13 +49,13 @@ fn admin_token_never_appears_in_logs_status_or_metrics() {
         let (_, metrics) = http_get(http, "/metrics");
         std::thread::sleep(std::time::Duration::from_millis(200));
         let log = s.log_text();
-        // every refused attempt is logged (3 wrong tokens and none, 5 endpoints; the query string)
-        assert_eq!(
-            log.matches("admin: request refused: missing or wrong bearer token")
-                .count(),
-            16,
-            "{log}"
-        );
+        // every refused attempt is counted (3 wrong tokens and none, 5 endpoints; the query
+        // string) and logged, at most once per source prefix and 10 s
+        assert_eq!(metric_sum(&s, "gslbd_admin_refused_total", &["reason=\"token\""]), 16.0);
+        let lines = log
+            .matches("admin: request refused: missing or wrong bearer token")
+            .count();
+        assert!((1..=2).contains(&lines), "{log}");
         assert!(log.contains("reload succeeded"), "{log}");
         for secret in [TOKEN, WRONG, NEAR, "7f3a9c1"] {
             // the query string above is the one place the client itself put the token in a URL
@@ -131,4 +131,75 @@ fn no_unsafe_code() {
         }
     }
     assert!(files > 20);
+}
+
+/// Sums the counts of the throttle's summary lines (`PREFIX N more refusals ...`).
+fn suppressed_in(log: &str, prefix: &str) -> u64 {
+    log.lines()
+        .filter_map(|l| {
+            l.split(prefix)
+                .nth(1)?
+                .split(" more refusals")
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[test]
+fn refused_transfers_over_udp_are_counted_always_and_logged_once_per_prefix_and_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = repo().join("zones/example.test.zone");
+    // the only secondary is 127.0.0.3: queries from 127.0.0.1 are refused (reason "address")
+    let cfg = format!(
+        "version: 1\nzones: [{:?}]\ntransfers:\n  example.test.:\n    secondaries:\n\
+         \x20     - {{ address: \"127.0.0.3:9\", notify: false }}\n",
+        zone.display()
+    );
+    std::fs::write(dir.path().join("c.yaml"), cfg).unwrap();
+    // RRL at its defaults: it drops or slips most of the answers, as in a real flood
+    let s = Server::start_default_rrl(&["--config", dir.path().join("c.yaml").to_str().unwrap()]);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let q = query_msg("example.test.", RecordType::IXFR, None);
+    let n = 20_000u64;
+    for i in 0..n {
+        sock.send_to(&q, s.udp).unwrap();
+        // paced so that the server's socket buffer never overflows: every query is seen
+        if i % 500 == 499 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    let refused = || metric_sum(&s, "gslbd_xfr_refused_total", &["reason=\"address\""]);
+    let t0 = std::time::Instant::now();
+    while refused() < n as f64 && t0.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(refused(), n as f64, "every refusal is counted");
+    // A few lines (one per 10 s from 127.0.0.0/24), and summary lines account for the rest.
+    let line = "xfr: transfer refused";
+    let summary = "xfr: transfer refused: ";
+    let count = |log: &str| log.lines().filter(|l| l.contains(line) && !l.contains(summary)).count() as u64;
+    let t0 = std::time::Instant::now();
+    loop {
+        let log = s.log_text();
+        if count(&log) + suppressed_in(&log, summary) == n {
+            break;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "{} lines, {} in summaries:\n{}",
+            count(&log),
+            suppressed_in(&log, summary),
+            log.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let log = s.log_text();
+    let lines = log.lines().filter(|l| l.contains(line)).count();
+    assert!(lines <= 6, "{lines} log lines for {n} refused transfers:\n{log}");
+    assert_eq!(
+        metric_sum(&s, "gslbd_log_lines_suppressed_total", &["event=\"xfr_refused\""]),
+        suppressed_in(&log, summary) as f64
+    );
 }

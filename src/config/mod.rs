@@ -20,6 +20,14 @@ use locate::Locations;
 pub const DEFAULT_DNS_LISTEN: &str = "127.0.0.1:5353";
 /// Default HTTP listener.
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:9153";
+/// HTTP connections at once by default: far more than status pages, scrapers and operators
+/// need, and a small share of the open file budget (see `app::fd_budget`).
+pub const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 256;
+pub const MAX_HTTP_CONNECTIONS: usize = 65_536;
+pub const DEFAULT_HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_HTTP_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest `http_header_timeout` and `http_request_timeout`.
+pub const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(3_600);
 
 /// One problem found in the configuration or a zone file: `location: message`, where the
 /// location is `file:line:col` when known, else `file: key.path`.
@@ -103,6 +111,10 @@ pub struct ServerConfig {
     pub http_listen: Option<SocketAddr>,
     pub tcp_max_connections: usize,
     pub tcp_max_connections_per_prefix: usize,
+    /// HTTP listener limits: concurrent connections, time for a request head, time per request.
+    pub http_max_connections: usize,
+    pub http_header_timeout: Duration,
+    pub http_request_timeout: Duration,
     /// Receive threads per UDP address, at most (helpers read only under a backlog).
     pub udp_threads: usize,
     pub tcp_idle_timeout: Duration,
@@ -413,9 +425,23 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         DEFAULT_RELOAD_TIMEOUT,
         MAX_RELOAD_TIMEOUT,
     );
+    let http_header_timeout = dur(
+        &s.http_header_timeout,
+        "http_header_timeout",
+        DEFAULT_HTTP_HEADER_TIMEOUT,
+        MAX_HTTP_TIMEOUT,
+    );
+    let http_request_timeout = dur(
+        &s.http_request_timeout,
+        "http_request_timeout",
+        DEFAULT_HTTP_REQUEST_TIMEOUT,
+        MAX_HTTP_TIMEOUT,
+    );
     for (key, d) in [
         ("tcp_idle_timeout", tcp_idle_timeout),
         ("tcp_total_timeout", tcp_total_timeout),
+        ("http_header_timeout", http_header_timeout),
+        ("http_request_timeout", http_request_timeout),
         ("reload_timeout", reload_timeout),
     ] {
         if d.is_zero() {
@@ -439,6 +465,13 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         rep.error(
             "server.tcp_max_connections_per_prefix",
             "tcp_max_connections_per_prefix must be at least 1",
+        );
+    }
+    let http_max_connections = s.http_max_connections.unwrap_or(DEFAULT_HTTP_MAX_CONNECTIONS);
+    if !(1..=MAX_HTTP_CONNECTIONS).contains(&http_max_connections) {
+        rep.error(
+            "server.http_max_connections",
+            format!("http_max_connections must be between 1 and {MAX_HTTP_CONNECTIONS}"),
         );
     }
     let udp_threads = s.udp_threads.unwrap_or_else(default_udp_threads);
@@ -504,6 +537,9 @@ fn server_config(s: &raw::RawServer, rep: &mut Reporter<'_>) -> ServerConfig {
         http_listen,
         tcp_max_connections,
         tcp_max_connections_per_prefix,
+        http_max_connections,
+        http_header_timeout,
+        http_request_timeout,
         udp_threads,
         tcp_idle_timeout,
         tcp_total_timeout,
@@ -560,7 +596,7 @@ mod tests {
     fn unknown_keys_and_bad_values_are_located() {
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listn: [\"127.0.0.1:53\"]\n"),
-            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_max_connections_per_prefix`, `udp_threads`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`, `reload_timeout`"]
+            ["t.yaml:3:3: server: unknown field `dns_listn`, expected one of `dns_listen`, `http_listen`, `tcp_max_connections`, `tcp_max_connections_per_prefix`, `http_max_connections`, `http_header_timeout`, `http_request_timeout`, `udp_threads`, `tcp_idle_timeout`, `tcp_total_timeout`, `coalesce`, `admin_token`, `state_file`, `rrl`, `probe_resolver`, `reload_timeout`"]
         );
         assert_eq!(
             diags("version: 1\nserver:\n  dns_listen: [\"127.0.0.1\"]\n  tcp_idle_timeout: 5x\n"),
@@ -651,6 +687,8 @@ pools:
             ("tcp_total_timeout", MAX_TCP_TOTAL_TIMEOUT),
             ("coalesce", MAX_COALESCE),
             ("reload_timeout", MAX_RELOAD_TIMEOUT),
+            ("http_header_timeout", MAX_HTTP_TIMEOUT),
+            ("http_request_timeout", MAX_HTTP_TIMEOUT),
         ] {
             let at = max.as_millis();
             assert_eq!(server(&format!("{key}: {at}ms")), Vec::<String>::new(), "{key}");

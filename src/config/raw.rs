@@ -74,6 +74,12 @@ pub struct RawServer {
     pub tcp_max_connections: Option<usize>,
     /// Concurrent TCP connections of one client /24 (IPv4) or /56 (IPv6).
     pub tcp_max_connections_per_prefix: Option<usize>,
+    /// Concurrent HTTP connections; at the cap a new one closes the idlest (default 256).
+    pub http_max_connections: Option<usize>,
+    /// Time a client has to send a request's head, also the keep-alive idle limit (default `10s`).
+    pub http_header_timeout: Option<RawDuration>,
+    /// Time from a request's head until its response is written, body upload included (default `30s`).
+    pub http_request_timeout: Option<RawDuration>,
     /// Receive threads per UDP address (default: one per core, at most 8).
     pub udp_threads: Option<usize>,
     /// Idle timeout of a TCP connection, e.g. `10s`.

@@ -1,6 +1,6 @@
 //! Validation of `tsig_keys` and `transfers` (zone transfers out, NOTIFY) into
 //! [`TransferConfig`], every problem located. That each transferred zone is served is checked
-//! when the zones are loaded (`reload::build_snapshot`).
+//! when the zones are loaded (`snapshot_build::build_snapshot`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};

@@ -2,18 +2,27 @@
 //! (Prometheus), `/status` (JSON), `/` (a human status page, server-rendered, no JavaScript),
 //! and the token-protected admin actions (`/admin/*`, `POST /reload`). axum, on the caller's
 //! bound listener. Admin requests go to the publisher, the only writer.
+//!
+//! Admin routes check the bearer token before anything else, from the head alone: a request
+//! without the right token is answered 401 and its body never read. Bodies of admin requests
+//! are capped at [`ADMIN_BODY_LIMIT`] (413 above it). Refusals are counted in
+//! `gslbd_admin_refused_total` and logged through a per-prefix throttle
+//! ([`crate::logthrottle`]). Connection limits and timeouts are in [`serve`].
 
 // Handlers return `Response` on both paths; boxing the error side would only add noise.
 #![allow(clippy::result_large_err)]
 
-use std::fmt::Write as _;
+pub mod serve;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,7 +33,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::admin::{Action, AdminState};
 use crate::metrics::Metrics;
 use crate::publisher::{AdminRequest, TargetTable};
-use crate::snapshot::{SharedSnapshot, Snapshot};
+use crate::snapshot::SharedSnapshot;
+
+mod page;
 
 /// What the HTTP handlers read and whom they ask.
 pub struct HttpState {
@@ -35,27 +46,38 @@ pub struct HttpState {
     pub targets: TargetTable,
     pub admin: Arc<std::sync::RwLock<AdminState>>,
     /// The state file's path and last error (`None`: no state file configured).
-    pub state_file: Arc<std::sync::RwLock<Option<crate::admin::StateFileStatus>>>,
+    pub state_file: Arc<std::sync::RwLock<Option<crate::state_store::StateFileStatus>>>,
+    /// Recent transitions and when each provider and pool last changed.
+    pub history: crate::history::SharedHistory,
     /// Admin bearer token; `None` disables the admin endpoints.
     pub admin_token: Option<String>,
     pub reload: mpsc::Sender<Option<crate::publisher::ReloadReply>>,
     pub admin_tx: mpsc::Sender<AdminRequest>,
     /// Zone transfer state (serials, NOTIFY per secondary) when transfers are configured.
     pub xfr: Option<(crate::xfr::engine::ZoneTable, crate::xfr::notify::PeerTable)>,
+    /// Refused admin requests are logged through this (see [`crate::logthrottle`]).
+    pub refusal_log: Arc<crate::logthrottle::LogThrottle>,
 }
 
+/// The largest admin request body: the JSON of one action is a few hundred bytes.
+pub const ADMIN_BODY_LIMIT: usize = 64 * 1024;
+
 pub fn router(state: Arc<HttpState>) -> Router {
+    let admin = Router::new()
+        .route("/reload", post(reload))
+        .route("/admin/state", get(admin_state))
+        .route("/admin/drain", post(drain))
+        .route("/admin/undrain", post(undrain))
+        .route("/admin/force", post(force))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), admin_gate))
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
     Router::new()
         .route("/", get(page))
         .route("/healthz", get(healthz))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
-        .route("/reload", post(reload))
-        .route("/admin/state", get(admin_state))
-        .route("/admin/drain", post(drain))
-        .route("/admin/undrain", post(undrain))
-        .route("/admin/force", post(force))
+        .merge(admin)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .method_not_allowed_fallback(|| async { error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here") })
         .with_state(state)
@@ -94,6 +116,8 @@ fn status_json(st: &HttpState) -> Value {
     let g = &snap.setup.gslb;
     let targets = st.targets.read().map(|t| t.clone()).unwrap_or_default();
     let admin = st.admin.read().map(|a| a.clone()).unwrap_or_default();
+    let history = st.history.read();
+    let since = |kind, name: &str| history.as_ref().ok().map(|h| h.since(kind, name));
     let target_json: Vec<Value> = g
         .targets
         .iter()
@@ -130,6 +154,7 @@ fn status_json(st: &HttpState) -> Value {
                 "members_total": ps.members_total,
                 "drained": p.drained || drain.is_some(),
                 "drain": drain.map(|d| json!({"reason": d.reason, "who": d.who, "since": d.since, "expires": d.expires})),
+                "since": since(crate::history::Kind::Provider, &p.name),
             })
         })
         .collect();
@@ -167,6 +192,8 @@ fn status_json(st: &HttpState) -> Value {
                     })
                 })
                 .collect();
+            let name = pool.name.to_string();
+            let (state, state_reason) = crate::history::pool_state(pool, sels, &snap);
             json!({
                 "name": pool.name.to_string(),
                 "policy": match pool.policy { crate::gslb::Policy::All => "all", crate::gslb::Policy::Failover { .. } => "failover", crate::gslb::Policy::Weighted => "weighted" },
@@ -176,6 +203,10 @@ fn status_json(st: &HttpState) -> Value {
                 "all_down": sels.iter().any(|s| s.all_down),
                 "degraded": sels.iter().any(|s| s.degraded),
                 "members": members,
+                "state": state,
+                "state_reason": state_reason,
+                "when_all_down": match pool.when_all_down { crate::gslb::AllDown::ServeAll => "serve_all", crate::gslb::AllDown::Fallback(_) => "fallback" },
+                "since": since(crate::history::Kind::Pool, &name),
             })
         })
         .collect();
@@ -188,6 +219,7 @@ fn status_json(st: &HttpState) -> Value {
         "targets": target_json,
         "transfers": transfers_json(st),
         "state_file": st.state_file.read().ok().and_then(|s| s.clone()),
+        "recent_transitions": history.as_ref().map(|h| h.recent().cloned().collect::<Vec<_>>()).unwrap_or_default(),
     })
 }
 
@@ -215,118 +247,11 @@ async fn status(State(st): State<Arc<HttpState>>) -> Json<Value> {
     Json(status_json(&st))
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The human status page: providers green/red, pools with what they answer now.
+/// The human status page (see [`page`]).
 async fn page(State(st): State<Arc<HttpState>>) -> Html<String> {
     let v = status_json(&st);
-    let snap: arc_swap::Guard<Arc<Snapshot>> = st.snapshot.load();
-    let mut h = String::with_capacity(8192);
-    let _ = write!(
-        h,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">\
-         <title>gslbd status</title><style>body{{font:15px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:2em}}\
-         td,th{{border:1px solid #ccc;padding:.3em .7em;text-align:left}}.up{{background:#c8f7c5}}.down{{background:#f7c5c5}}\
-         code{{font-size:14px}}</style></head><body><h1>gslbd</h1><p>snapshot generation {} &middot; {} zones &middot; \
-         refreshes every 5 s</p><h2>Providers</h2><table><tr><th>provider</th><th>status</th><th>why</th><th>members up</th></tr>",
-        snap.generation,
-        snap.zones.len()
-    );
-    for p in v["providers"].as_array().into_iter().flatten() {
-        let status = p["status"].as_str().unwrap_or("?");
-        let _ = write!(
-            h,
-            "<tr class=\"{status}\" id=\"provider-{name}\"><td>{name}</td><td>{}</td><td>{}</td><td>{} / {}</td></tr>",
-            status.to_uppercase(),
-            esc(p["reason"].as_str().unwrap_or("")),
-            p["members_up"],
-            p["members_total"],
-            name = esc(p["name"].as_str().unwrap_or("")),
-        );
-    }
-    h.push_str(
-        "</table><h2>Pools</h2><table><tr><th>name</th><th>policy</th><th>answering now</th><th>members</th></tr>",
-    );
-    for p in v["pools"].as_array().into_iter().flatten() {
-        let answering: Vec<String> = ["A", "AAAA", "CNAME"]
-            .iter()
-            .flat_map(|f| p["answering"][f].as_array().cloned().unwrap_or_default())
-            .map(|x| esc(x.as_str().unwrap_or("")))
-            .collect();
-        let members: Vec<String> = p["members"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|m| {
-                format!(
-                    "<span class=\"{}\">{} ({})</span>",
-                    m["status"].as_str().unwrap_or(""),
-                    esc(m["value"].as_str().unwrap_or("")),
-                    esc(m["provider"].as_str().unwrap_or(""))
-                )
-            })
-            .collect();
-        let class = if p["all_down"].as_bool() == Some(true) {
-            "down"
-        } else {
-            "up"
-        };
-        let _ = write!(
-            h,
-            "<tr class=\"{class}\"><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            esc(p["name"].as_str().unwrap_or("")),
-            esc(p["policy"].as_str().unwrap_or("")),
-            answering.join(" "),
-            members.join(" ")
-        );
-    }
-    h.push_str("</table><h2>Health targets</h2><table><tr><th>target</th><th>status</th><th>last result</th></tr>");
-    for t in v["targets"].as_array().into_iter().flatten() {
-        let status = t["status"].as_str().unwrap_or("?");
-        let _ = write!(
-            h,
-            "<tr class=\"{status}\"><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-            esc(t["key"].as_str().unwrap_or("")),
-            status.to_uppercase(),
-            esc(t["last_reason"].as_str().unwrap_or(""))
-        );
-    }
-    let transfers = v["transfers"].as_array().cloned().unwrap_or_default();
-    if !transfers.is_empty() {
-        h.push_str(
-            "</table><h2>Zone transfers</h2><table><tr><th>zone</th><th>serial</th><th>secondaries (NOTIFY)</th></tr>",
-        );
-        for z in &transfers {
-            let peers: Vec<String> = z["secondaries"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| {
-                    let state = p["state"].as_str().unwrap_or("");
-                    let class = if state == "given_up" { "down" } else { "up" };
-                    format!(
-                        "<span class=\"{class}\">{} {}</span>",
-                        esc(p["address"].as_str().unwrap_or("")),
-                        esc(state)
-                    )
-                })
-                .collect();
-            let _ = write!(
-                h,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                esc(z["zone"].as_str().unwrap_or("")),
-                z["serial"],
-                peers.join(" ")
-            );
-        }
-    }
-    h.push_str("</table><p><a href=\"/status\">JSON</a> &middot; <a href=\"/metrics\">metrics</a></p></body></html>");
-    Html(h)
+    let admin = st.admin.read().map(|a| a.clone()).unwrap_or_default();
+    Html(page::render(&v, &admin, crate::admin::now()))
 }
 
 /// A JSON error response.
@@ -345,8 +270,9 @@ fn token_ok(expected: &str, presented: &str) -> bool {
 }
 
 /// Checks the bearer token. The admin API is disabled when no token is configured.
-fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
+fn authorize(st: &HttpState, headers: &HeaderMap, peer: SocketAddr) -> Result<(), Response> {
     let Some(expected) = &st.admin_token else {
+        st.metrics.admin_refused.with_label_values(&["disabled"]).inc();
         return Err(error(
             StatusCode::FORBIDDEN,
             "admin API disabled: set server.admin_token or GSLBD_ADMIN_TOKEN",
@@ -360,16 +286,55 @@ fn authorize(st: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
     if token_ok(expected, presented) {
         Ok(())
     } else {
-        // Logged for the audit trail; what was presented is never logged.
-        tracing::warn!("admin: request refused: missing or wrong bearer token");
+        // Logged for the audit trail (throttled per source prefix: anyone can send these); what
+        // was presented is never logged.
+        st.metrics.admin_refused.with_label_values(&["token"]).inc();
+        if st.refusal_log.allow(peer.ip()) {
+            tracing::warn!(peer = %peer.ip(), "admin: request refused: missing or wrong bearer token");
+        }
         Err(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
     }
 }
 
-async fn reload(State(st): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &headers) {
+/// In front of every admin route: the token, then the declared body size, both from the head
+/// alone, before the handler reads any of the body.
+async fn admin_gate(
+    State(st): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Err(r) = authorize(&st, req.headers(), peer) {
         return r;
     }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > ADMIN_BODY_LIMIT as u64) {
+        return too_large();
+    }
+    next.run(req).await
+}
+
+fn too_large() -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body larger than {} KiB", ADMIN_BODY_LIMIT / 1024),
+    )
+}
+
+/// The body read by the handler (after [`admin_gate`]), within [`ADMIN_BODY_LIMIT`] also when no
+/// length was declared.
+fn body_bytes(body: Result<axum::body::Bytes, BytesRejection>) -> Result<axum::body::Bytes, Response> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+        code => error(code, format!("cannot read the request body: {}", e.body_text())),
+    })
+}
+
+async fn reload(State(st): State<Arc<HttpState>>) -> Response {
     let (tx, rx) = oneshot::channel();
     if st.reload.send(Some(tx)).await.is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
@@ -385,10 +350,7 @@ async fn reload(State(st): State<Arc<HttpState>>, headers: HeaderMap) -> Respons
     }
 }
 
-async fn admin_state(State(st): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &headers) {
-        return r;
-    }
+async fn admin_state(State(st): State<Arc<HttpState>>) -> Response {
     let a = st.admin.read().map(|a| a.clone()).unwrap_or_default();
     Json(json!(a)).into_response()
 }
@@ -423,8 +385,8 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response
 fn expires(v: &Option<crate::config::raw::RawDuration>) -> Result<Option<u64>, Response> {
     match v {
         None => Ok(None),
-        Some(d) => crate::config::parse_duration(d)
-            .map(|d| Some(d.as_secs().max(1)))
+        Some(d) => crate::admin::expiry_secs(d)
+            .map(Some)
             .map_err(|e| error(StatusCode::BAD_REQUEST, format!("expires_in: {e}"))),
     }
 }
@@ -448,19 +410,18 @@ fn who(given: Option<String>, peer: SocketAddr) -> String {
         .unwrap_or_else(|| format!("admin@{}", peer.ip()))
 }
 
-/// The shared admin request path: token, JSON body, turn it into an [`Action`] (with the peer's
-/// address as the default "who"), hand it to the publisher.
+/// The shared admin request path (the token was checked by [`admin_gate`]): JSON body, turn it
+/// into an [`Action`] (with the peer's address as the default "who"), hand it to the publisher.
 async fn admin_request<B: serde::de::DeserializeOwned>(
     st: &HttpState,
     peer: SocketAddr,
-    headers: &HeaderMap,
-    body: &[u8],
+    body: Result<axum::body::Bytes, BytesRejection>,
     to_action: impl FnOnce(B, SocketAddr) -> Result<Action, Response>,
 ) -> Response {
-    if let Err(r) = authorize(st, headers) {
-        return r;
-    }
-    match parse_body(body).and_then(|b| to_action(b, peer)) {
+    match body_bytes(body)
+        .and_then(|b| parse_body(&b))
+        .and_then(|b| to_action(b, peer))
+    {
         Ok(action) => send(st, action).await,
         Err(r) => r,
     }
@@ -469,10 +430,9 @@ async fn admin_request<B: serde::de::DeserializeOwned>(
 async fn drain(
     State(st): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Response {
-    admin_request(&st, peer, &headers, &body, |b: DrainBody, peer| {
+    admin_request(&st, peer, body, |b: DrainBody, peer| {
         Ok(Action::Drain {
             expires_in: expires(&b.expires_in)?,
             provider: b.provider,
@@ -487,10 +447,9 @@ async fn drain(
 async fn undrain(
     State(st): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Response {
-    admin_request(&st, peer, &headers, &body, |b: DrainBody, peer| {
+    admin_request(&st, peer, body, |b: DrainBody, peer| {
         Ok(Action::Undrain {
             provider: b.provider,
             member: b.member,
@@ -503,10 +462,9 @@ async fn undrain(
 async fn force(
     State(st): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Response {
-    admin_request(&st, peer, &headers, &body, |b: ForceBody, peer| {
+    admin_request(&st, peer, body, |b: ForceBody, peer| {
         let up = match b.status.as_str() {
             "up" => Some(true),
             "down" => Some(false),

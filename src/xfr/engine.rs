@@ -467,7 +467,9 @@ transfers:
     fn setup() -> (Engine, SharedSnapshot, SharedTable) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/engine-test.yaml");
         let cfg = load_str(CONFIG, &path, Source::Disk).expect("config");
-        let snap: SharedSnapshot = Arc::new(ArcSwap::new(crate::reload::build_snapshot(&cfg, 1).expect("snapshot")));
+        let snap: SharedSnapshot = Arc::new(ArcSwap::new(
+            crate::snapshot_build::build_snapshot(&cfg, 1).expect("snapshot"),
+        ));
         let table: SharedTable = Arc::default();
         let e = Engine::new(
             table.clone(),

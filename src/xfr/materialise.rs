@@ -106,7 +106,7 @@ pools:
     fn snapshot() -> std::sync::Arc<Snapshot> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/materialise-test.yaml");
         let cfg = load_str(CONFIG, &path, Source::Disk).expect("config");
-        crate::reload::build_snapshot(&cfg, 1).expect("snapshot")
+        crate::snapshot_build::build_snapshot(&cfg, 1).expect("snapshot")
     }
 
     /// Every materialised RRset is what the query path answers for that name and type: the same

@@ -29,6 +29,9 @@ pub struct Transfers {
     pub table: SharedTable,
     pub snapshot: SharedSnapshot,
     pub metrics: Arc<Metrics>,
+    /// Refusals are counted always and logged through this throttle (any source can send them,
+    /// spoofed, at its packet rate).
+    pub refusal_log: Arc<crate::logthrottle::LogThrottle>,
 }
 
 fn canonical_ip(ip: IpAddr) -> IpAddr {
@@ -134,7 +137,9 @@ impl TransferHook for Transfers {
                 let peer = match allowed(zone, src.ip(), key) {
                     Ok(p) => p,
                     Err(reason) => {
-                        info!(%src, zone = %zone.apex, reason, "xfr: transfer refused");
+                        if self.refusal_log.allow(src.ip()) {
+                            info!(%src, zone = %zone.apex, reason, "xfr: transfer refused");
+                        }
                         self.refuse(reason);
                         let m = error_message(header.id, flags, &question, RCODE_REFUSED, signing.as_ref());
                         return Some((vec![m], Self::outcome(RCODE_REFUSED, qtype)));

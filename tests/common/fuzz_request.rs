@@ -9,14 +9,14 @@ use std::sync::{Arc, OnceLock};
 use gslbd::config::{self, Source};
 use gslbd::dns::handler::{answer, Transport, EDNS_UDP_SIZE};
 use gslbd::dns::wire;
-use gslbd::reload;
 use gslbd::snapshot::Snapshot;
+use gslbd::snapshot_build;
 
 fn example() -> &'static Arc<Snapshot> {
     static SNAP: OnceLock<Arc<Snapshot>> = OnceLock::new();
     SNAP.get_or_init(|| {
         let cfg = config::load(Path::new(config::embedded::CONFIG_PATH), Source::Embedded).expect("example config");
-        reload::build_snapshot(&cfg, 1).expect("example snapshot")
+        snapshot_build::build_snapshot(&cfg, 1).expect("example snapshot")
     })
 }
 
@@ -25,15 +25,15 @@ fn fixtures(repo: &Path) -> &'static Arc<Snapshot> {
     static SNAP: OnceLock<Arc<Snapshot>> = OnceLock::new();
     SNAP.get_or_init(|| {
         let dir: PathBuf = repo.join("tests/fixtures/core");
-        let ov = reload::Overrides {
+        let ov = snapshot_build::Overrides {
             zones: vec![
                 dir.join("example.net.zone").display().to_string(),
                 dir.join("child.example.net.zone").display().to_string(),
             ],
             ..Default::default()
         };
-        let cfg = reload::load_config(&ov).expect("fixture config");
-        reload::build_snapshot(&cfg, 1).expect("fixture snapshot")
+        let cfg = snapshot_build::load_config(&ov).expect("fixture config");
+        snapshot_build::build_snapshot(&cfg, 1).expect("fixture snapshot")
     })
 }
 

@@ -32,8 +32,8 @@ use gslbd::dns::tsig::{self, Key, RCODE_NOTAUTH};
 use gslbd::dns::{wire, TransferHook};
 use gslbd::metrics::Metrics;
 use gslbd::name::Name;
-use gslbd::reload;
 use gslbd::snapshot::{SharedSnapshot, Snapshot};
+use gslbd::snapshot_build;
 use gslbd::xfr::materialise::materialise;
 use gslbd::xfr::serve::Transfers;
 use gslbd::xfr::{soa_rec, Delta, Rec, XfrTable, ZoneState};
@@ -81,7 +81,7 @@ pub fn setup(repo: &Path) -> &'static Setup {
     static SETUP: OnceLock<Setup> = OnceLock::new();
     SETUP.get_or_init(|| {
         let cfg = config::load_str(CONFIG, &repo.join("config/fuzz-xfr.yaml"), Source::Disk).expect("xfr fuzz config");
-        let up = reload::build_snapshot(&cfg, 1).expect("xfr fuzz snapshot");
+        let up = snapshot_build::build_snapshot(&cfg, 1).expect("xfr fuzz snapshot");
         let down = with_up(&up, false);
         let again = with_up(&down, true);
         let apex: Name = "example.test.".parse().expect("apex");
@@ -123,6 +123,7 @@ pub fn setup(repo: &Path) -> &'static Setup {
             table,
             snapshot: snapshot.clone(),
             metrics: Arc::new(Metrics::new()),
+            refusal_log: Default::default(),
         };
         Setup { hook, snapshot, keys }
     })

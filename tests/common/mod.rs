@@ -374,16 +374,6 @@ pub fn metric(s: &Server, line_prefix: &str) -> f64 {
         .unwrap_or_else(|| panic!("{line_prefix} not in\n{text}"))
 }
 
-/// Sum of the samples of the labelled metric `name` on `s`'s `/metrics` whose labels contain every
-/// one of `labels` (e.g. `result="ok"`); 0 when none does.
-pub fn metric_sum(s: &Server, name: &str, labels: &[&str]) -> f64 {
-    let (_, body) = http_get(s.http.unwrap(), "/metrics");
-    body.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")) && labels.iter().all(|x| l.contains(x)))
-        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-        .sum()
-}
-
 /// A minimal HTTP/1.1 GET, returning (status, body).
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     http_request(addr, "GET", path, &[], "")
@@ -486,6 +476,31 @@ pub fn zone_corpus(files: &[&Path], common_types: &[u16]) -> (Vec<String>, Vec<u
     }
     types.remove(&41);
     (names.into_iter().collect(), types.into_iter().collect())
+}
+
+/// Sum of the samples of `name` on `/metrics` whose label sets contain every one of `labels`
+/// (e.g. `reason="token"`); a metric without labels is matched by its bare name.
+pub fn metric_sum(s: &Server, name: &str, labels: &[&str]) -> f64 {
+    let (_, body) = http_get(s.http.expect("HTTP listener"), "/metrics");
+    body.lines()
+        .filter(|l| {
+            let bare = l
+                .strip_prefix(name)
+                .is_some_and(|r| r.starts_with(' ') || r.starts_with('{'));
+            bare && labels.iter().all(|x| l.contains(x))
+        })
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// Resident set size of a process in KiB (Linux `/proc/PID/status`).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS in /proc/PID/status")
 }
 
 /// One kept-alive HTTP/1.1 connection for repeated GETs: it needs no new descriptor on the

@@ -1,6 +1,13 @@
-//! Building a snapshot from configuration (L3): read every zone file, validate, and assemble the
-//! immutable [`Snapshot`]. All-or-nothing: any diagnostic means no snapshot, and the caller keeps
-//! serving the one it has.
+//! The snapshot builder (L3): turns the command line and the config file into a [`Config`]
+//! ([`load_config`], [`Overrides`]), reads and checks every zone file ([`load_zone`]), validates
+//! the GSLB sections against the zones, and assembles the immutable [`Snapshot`]
+//! ([`build_snapshot`]) with each target at its check's initial status ([`initial_health`]).
+//! All-or-nothing: any diagnostic means no snapshot, and the caller keeps serving the one it has.
+//! `serve` and `check` build the first snapshot with it, the publisher every reload's.
+//!
+//! Imports `config` (L2; the `dns::rrl` default for `--rrl on`), and L1/L0 below it: `snapshot`,
+//! `zone`, `gslb`, `health::state`, `name`. Knows nothing of the publisher, probes or sockets, so
+//! a build can run on any thread.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,7 +26,8 @@ pub struct Overrides {
     pub config: Option<std::path::PathBuf>,
     pub zones: Vec<String>,
     pub dns_listen: Vec<std::net::SocketAddr>,
-    pub http_listen: Option<std::net::SocketAddr>,
+    /// `--http-listen`: `Some(None)` is `off` (no HTTP listener), `None` leaves the config's.
+    pub http_listen: Option<Option<std::net::SocketAddr>>,
     /// `--rrl off` (false) turns response rate limiting off; `--rrl on` (true) turns it on with
     /// the config's settings, or the defaults where the config switched it off.
     pub rrl: Option<bool>,
@@ -46,7 +54,7 @@ pub fn load_config(ov: &Overrides) -> Result<Config, Vec<Diagnostic>> {
         cfg.server.dns_listen = ov.dns_listen.clone();
     }
     if let Some(h) = ov.http_listen {
-        cfg.server.http_listen = Some(h);
+        cfg.server.http_listen = h;
     }
     match ov.rrl {
         Some(false) => cfg.server.rrl.responses_per_second = 0,
