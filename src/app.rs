@@ -493,7 +493,7 @@ async fn shut_down(udp: UdpReaders, publisher_task: tokio::task::JoinHandle<()>,
 #[cfg(unix)]
 fn ignore_file_size_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::from_raw(libc::SIGXFSZ)) {
+    match signal(SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw())) {
         Ok(mut s) => {
             tokio::spawn(async move {
                 while s.recv().await.is_some() {
@@ -529,13 +529,28 @@ pub fn fd_need(server: &crate::config::ServerConfig, targets: usize) -> u64 {
         + per_addr * server.dns_listen.len() as u64
 }
 
+/// The soft open-file limit raised to the hard limit; `u64::MAX` when that is unlimited.
+fn raise_nofile_limit() -> std::io::Result<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        setrlimit(Resource::Nofile, raised)?;
+    }
+    // `None` is RLIM_INFINITY.
+    Ok(limit.maximum.unwrap_or(u64::MAX))
+}
+
 /// Raises the soft open-file limit to the hard limit (10,000 probed targets need more than the
 /// common soft default of 1024), then checks that the connection caps leave probes, DNS over
 /// TCP and the state file their descriptors: no client of one listener can then starve the
 /// others or make a healthy target look down. A limit too low for the caps fails the start with
 /// the numbers, rather than quietly serving with caps other than those configured.
 fn fd_budget(server: &crate::config::ServerConfig, targets: usize) -> anyhow::Result<()> {
-    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+    let limit = match raise_nofile_limit() {
         Ok(n) => n,
         Err(e) => {
             warn!("cannot raise the open file limit: {e}; descriptor budget not checked");
