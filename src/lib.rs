@@ -10,15 +10,16 @@
 //!      (SIGHUP / POST /reload)              (rise/fall, coalesce, admin overrides, swap)
 //! ```
 //!
-//! Layers (imports point downwards only):
-//! - L4 `main.rs`, [`app`], [`demo`]: CLI, logging, binding sockets, tasks, shutdown.
+//! Layers (imports point to the same or a lower layer, never in a cycle):
+//! - L4 `main.rs`, [`app`], [`demo`]: CLI, logging, binding sockets, tasks, shutdown; [`http`]:
+//!   the HTTP face (metrics, status page, admin API), which drives the publisher.
 //! - L3 [`publisher`] (probe folding and coalescing, the build thread, reloads, gauges): the only
 //!   snapshot writer. [`snapshot_build`]: config and zone files into a snapshot. [`admin`]:
 //!   operator overrides; [`state_store`]: the state file that keeps them across restarts.
 //! - L3 [`xfr`]: zone transfers out. Its engine, woken by the publisher after each swap, is the
 //!   only writer of the transfer table (materialised zones, serials, IXFR deltas); the listeners
 //!   reach it through `dns::TransferHook` (AXFR/IXFR, TSIG, apex SOA); NOTIFY to secondaries.
-//! - L2 [`config`], [`dns`], [`health`] (probe, runner, resolve), [`http`], [`metrics`],
+//! - L2 [`config`], [`dns`], [`health`] (probe, runner, resolve), [`metrics`],
 //!   [`history`] (the bounded ring of recent transitions the status page shows).
 //! - L1 [`snapshot`].
 //! - L0 [`fsutil`] (bounded reads of regular files, atomic no-follow writes), [`logthrottle`]
