@@ -129,6 +129,9 @@ pub fn answer_uncached(snap: &Snapshot, msg: &[u8], transport: Transport, out: V
     answer_with(snap, msg, transport, out, None, 0)
 }
 
+// Out of line: the general path is the cache's miss path; inlined into `answer`, it would
+// crowd the hit path's registers.
+#[inline(never)]
 fn answer_with(
     snap: &Snapshot,
     msg: &[u8],
