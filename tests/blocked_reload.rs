@@ -12,7 +12,6 @@ mod common;
 #[path = "common/endpoint.rs"]
 mod endpoint;
 
-use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -132,28 +131,16 @@ fn mount(at: &Path) -> Mount {
     }
 }
 
-fn www(s: &Server) -> BTreeSet<String> {
-    s.query("www.example.test.", RecordType::A)
-        .answers
-        .iter()
-        .map(|r| r.data.to_string())
-        .collect()
-}
-
-fn set(v: &[&str]) -> BTreeSet<String> {
-    v.iter().map(|x| x.to_string()).collect()
-}
-
 /// Waits for the answer to become `want`, as long as a failover may take with checks every
 /// 200 ms (fall 1, timeout 150 ms), with generous slack for a loaded machine.
 fn wait_www(s: &Server, want: &[&str]) {
     let want = set(want);
     let t0 = Instant::now();
-    while www(s) != want {
+    while www_a(s) != want {
         assert!(
             t0.elapsed() < Duration::from_secs(5),
             "still {:?}, want {want:?}",
-            www(s)
+            www_a(s)
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -248,7 +235,7 @@ fn failover_and_admin_go_on_while_a_reload_is_stuck_in_a_read() {
         Duration::from_secs(10),
     );
     assert_eq!(code, 200, "{body}");
-    assert_eq!(www(&s), set(&["203.0.113.10"]));
+    assert_eq!(www_a(&s), set(&["203.0.113.10"]));
     assert!(!reload.is_finished(), "all this happened while the reload was stuck");
 
     // The reload fails by its deadline; the running data stays.
@@ -270,7 +257,7 @@ fn failover_and_admin_go_on_while_a_reload_is_stuck_in_a_read() {
         Some(1.0)
     );
     assert!(s.log_text().contains("reload failed; still serving the previous data"));
-    assert_eq!(www(&s), set(&["203.0.113.10"]));
+    assert_eq!(www_a(&s), set(&["203.0.113.10"]));
     let soa = s.query("hung.test.", RecordType::SOA);
     assert_eq!(soa.response_code, ResponseCode::Refused, "the hung zone is not served");
 
@@ -284,7 +271,7 @@ fn failover_and_admin_go_on_while_a_reload_is_stuck_in_a_read() {
         Some(1.0)
     );
     // Health and the drain carry over into the reloaded configuration.
-    assert_eq!(www(&s), set(&["203.0.113.10"]));
+    assert_eq!(www_a(&s), set(&["203.0.113.10"]));
     assert_eq!(fs.held.lock().unwrap().len(), 1, "the stuck read was never answered");
     // Shutting down does not wait for the stuck read either (and the server goes before the
     // mount, so that unmounting finds no reader).

@@ -19,10 +19,6 @@ fn a_records(s: &Server, name: &str) -> BTreeSet<String> {
     m.answers.iter().map(|r| r.data.to_string()).collect()
 }
 
-fn set(v: &[&str]) -> BTreeSet<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
-
 /// Polls `www.example.test A` until it equals `want`, for at most 10 s.
 fn wait_for(s: &Server, want: &BTreeSet<String>) -> Duration {
     let t0 = Instant::now();

@@ -70,10 +70,6 @@ fn addrs(s: &Server, name: &str) -> (BTreeSet<String>, u32) {
     (m.answers.iter().map(|r| r.data.to_string()).collect(), ttl)
 }
 
-fn set(v: &[&str]) -> BTreeSet<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
-
 /// Polls until the answer equals `want`; returns how long it took.
 fn wait_for(s: &Server, name: &str, want: &BTreeSet<String>, limit: Duration) -> Duration {
     let t0 = Instant::now();

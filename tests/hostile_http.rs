@@ -68,18 +68,6 @@ fn status_code(resp: &str) -> u16 {
     resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
 
-fn post_admin(s: &Server, path: &str, body: &str) -> (u16, Value) {
-    let auth = format!("Bearer {TOKEN}");
-    let (code, text) = http_request(
-        s.http.unwrap(),
-        "POST",
-        path,
-        &[("Authorization", &auth), ("Content-Type", "application/json")],
-        body,
-    );
-    (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
 #[test]
 fn the_token_is_checked_before_any_body_byte_and_admin_bodies_are_capped() {
     let ep = Endpoint::start("127.0.0.21");
@@ -135,10 +123,10 @@ fn the_token_is_checked_before_any_body_byte_and_admin_bodies_are_capped() {
     let action = r#"{"provider":"aws","reason":"at the limit","who":"ops"}"#;
     let body = format!("{action}{}", " ".repeat(64 * 1024 - action.len()));
     assert_eq!(body.len(), 65536);
-    let (code, v) = post_admin(&s, "/admin/drain", &body);
+    let (code, v) = post_admin(&s, TOKEN, "/admin/drain", &body);
     assert_eq!(code, 200, "{v}");
     let one_more = format!("{body} ");
-    let (code, v) = post_admin(&s, "/admin/undrain", &one_more);
+    let (code, v) = post_admin(&s, TOKEN, "/admin/undrain", &one_more);
     assert_eq!(code, 413, "{v}");
 
     // 200 connections each pushing a 2 MB body without a token: memory stays flat.
@@ -422,6 +410,7 @@ fn admin_values_out_of_range_get_a_4xx() {
     ] {
         let (code, v) = post_admin(
             &s,
+            TOKEN,
             "/admin/drain",
             &format!(r#"{{"provider":"aws","reason":"r","expires_in":{bad}}}"#),
         );
@@ -432,6 +421,7 @@ fn admin_values_out_of_range_get_a_4xx() {
         );
         let (code, _) = post_admin(
             &s,
+            TOKEN,
             "/admin/force",
             &format!(r#"{{"target":"aws@127.0.0.26","status":"down","reason":"r","expires_in":{bad}}}"#),
         );
@@ -444,6 +434,7 @@ fn admin_values_out_of_range_get_a_4xx() {
     // at the limit: one year is accepted, and expires one year from now
     let (code, v) = post_admin(
         &s,
+        TOKEN,
         "/admin/drain",
         r#"{"provider":"aws","reason":"r","expires_in":"8760h"}"#,
     );
@@ -523,7 +514,7 @@ fn control_characters_in_who_and_reason_cannot_forge_an_audit_line() {
         "reason": "maintenance\r\n\u{1b}[2K\u{2028}INFO forged too",
     })
     .to_string();
-    let (code, v) = post_admin(&s, "/admin/drain", &body);
+    let (code, v) = post_admin(&s, TOKEN, "/admin/drain", &body);
     assert_eq!(code, 200, "{v}");
     assert!(s.wait_log("drained provider aws", Duration::from_secs(5)));
     std::thread::sleep(Duration::from_millis(200));

@@ -69,18 +69,6 @@ fn wait_answer(s: &Server, want: &[&str]) {
     }
 }
 
-fn admin(s: &Server, path: &str, body: &str) -> (u16, Value) {
-    let auth = format!("Bearer {TOKEN}");
-    let (code, text) = http_request(
-        s.http.unwrap(),
-        "POST",
-        path,
-        &[("Authorization", &auth), ("Content-Type", "application/json")],
-        body,
-    );
-    (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
 /// Whether every item of `want` matches an item of `items`, in the same order (other items, such
 /// as a spurious probe timeout on a loaded machine, may come between).
 fn in_order<T, U>(items: &[T], want: &[U], matches: impl Fn(&T, &U) -> bool) -> bool {
@@ -205,20 +193,21 @@ fn admin_drain_force_persist_and_bad_requests() {
     );
     assert_eq!(code, 401);
     // bad requests name the problem
-    let (code, v) = admin(&s, "/admin/drain", "{\"provider\":\"azure\",\"reason\":\"x\"}");
+    let (code, v) = post_admin(&s, TOKEN, "/admin/drain", "{\"provider\":\"azure\",\"reason\":\"x\"}");
     assert_eq!(
         (code, v["error"].as_str().unwrap()),
         (422, "unknown provider \"azure\"")
     );
-    let (code, v) = admin(&s, "/admin/drain", "{\"provider\":\"aws\"}");
+    let (code, v) = post_admin(&s, TOKEN, "/admin/drain", "{\"provider\":\"aws\"}");
     assert_eq!((code, v["error"].as_str().unwrap()), (422, "a drain needs a reason"));
-    let (code, v) = admin(&s, "/admin/drain", "{\"provider\":\"aws\",\"reasn\":\"x\"}");
+    let (code, v) = post_admin(&s, TOKEN, "/admin/drain", "{\"provider\":\"aws\",\"reasn\":\"x\"}");
     assert_eq!(code, 400);
     assert!(v["error"].as_str().unwrap().contains("unknown field `reasn`"), "{v}");
-    let (code, _) = admin(&s, "/admin/drain", "not json");
+    let (code, _) = post_admin(&s, TOKEN, "/admin/drain", "not json");
     assert_eq!(code, 400);
-    let (code, v) = admin(
+    let (code, v) = post_admin(
         &s,
+        TOKEN,
         "/admin/force",
         "{\"target\":\"nope\",\"status\":\"down\",\"reason\":\"x\"}",
     );
@@ -226,8 +215,9 @@ fn admin_drain_force_persist_and_bad_requests() {
     assert!(v["error"].as_str().unwrap().starts_with("unknown target"));
 
     // drain aws: it leaves at once, logged with who and why
-    let (code, v) = admin(
+    let (code, v) = post_admin(
         &s,
+        TOKEN,
         "/admin/drain",
         "{\"provider\":\"aws\",\"reason\":\"maintenance window\",\"who\":\"alice\"}",
     );
@@ -253,12 +243,13 @@ fn admin_drain_force_persist_and_bad_requests() {
     assert_eq!(answer(&s), ["198.51.100.10".to_string()].into());
 
     // undrain, then force the rackspace target down with an expiry
-    let (code, _) = admin(&s, "/admin/undrain", "{\"provider\":\"aws\"}");
+    let (code, _) = post_admin(&s, TOKEN, "/admin/undrain", "{\"provider\":\"aws\"}");
     assert_eq!(code, 200);
     wait_answer(&s, &["192.0.2.10", "198.51.100.10"]);
     let rack_key = "rack@127.0.0.12";
-    let (code, v) = admin(
+    let (code, v) = post_admin(
         &s,
+        TOKEN,
         "/admin/force",
         &format!("{{\"target\":\"{rack_key}\",\"status\":\"down\",\"reason\":\"bad deploy\",\"expires_in\":\"1s\"}}"),
     );
@@ -277,13 +268,13 @@ fn admin_drain_force_persist_and_bad_requests() {
 fn post_reload_reports_success_and_failure() {
     let c = clouds();
     let s = start(&c);
-    let (code, v) = admin(&s, "/reload", "");
+    let (code, v) = post_admin(&s, TOKEN, "/reload", "");
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["result"], "reloaded");
     let path = c.dir.path().join("gslbd.yaml");
     let good = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, good.replace("provider: rackspace,", "provider: azure,")).unwrap();
-    let (code, v) = admin(&s, "/reload", "");
+    let (code, v) = post_admin(&s, TOKEN, "/reload", "");
     assert_eq!(code, 422);
     assert!(
         v["diagnostics"][0]
@@ -308,7 +299,7 @@ fn reload_carries_health_over_for_targets_that_still_exist() {
     let cfg = std::fs::read_to_string(&path).unwrap();
     // a new TTL, same targets: aws must stay down right after the swap, not restart as "up"
     std::fs::write(&path, cfg.replace("ttl: 30", "ttl: 40")).unwrap();
-    let (code, v) = admin(&s, "/reload", "");
+    let (code, v) = post_admin(&s, TOKEN, "/reload", "");
     assert_eq!(code, 200, "{v}");
     let m = s.query("www.example.test.", RecordType::A);
     assert_eq!(rrs(&m.answers), ["www.example.test. 5 in a 198.51.100.10"]);
@@ -516,8 +507,9 @@ fn status_page_shows_transitions_drains_and_pool_states() {
 
     c.aws.set(Mode::Stopped);
     wait_answer(&s, &["198.51.100.10"]);
-    let (code, body) = admin(
+    let (code, body) = post_admin(
         &s,
+        TOKEN,
         "/admin/drain",
         r#"{"provider":"aws","reason":"<script>alert(1)</script> kernel upgrade","who":"alice","expires_in":"30m"}"#,
     );

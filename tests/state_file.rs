@@ -7,7 +7,6 @@ mod common;
 #[path = "common/endpoint.rs"]
 mod endpoint;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -61,18 +60,6 @@ impl Setup {
     fn start(&self) -> Server {
         Server::start(&["--config", self.path("gslbd.yaml").to_str().unwrap()])
     }
-}
-
-fn www(s: &Server) -> BTreeSet<String> {
-    s.query("www.example.test.", RecordType::A)
-        .answers
-        .iter()
-        .map(|r| r.data.to_string())
-        .collect()
-}
-
-fn set(v: &[&str]) -> BTreeSet<String> {
-    v.iter().map(|x| x.to_string()).collect()
 }
 
 fn state_status(s: &Server) -> Value {
@@ -132,7 +119,7 @@ fn fifo_state_and_serials_files_do_not_hang_start_up() {
     mkfifo(&c.path("state.json"));
     mkfifo(&c.path("state.json.serials"));
     let s = c.start();
-    assert_eq!(www(&s), set(&["192.0.2.10", "198.51.100.10"]));
+    assert_eq!(www_a(&s), set(&["192.0.2.10", "198.51.100.10"]));
     let st = state_status(&s);
     assert!(
         st["error"]
@@ -149,7 +136,7 @@ fn fifo_state_and_serials_files_do_not_hang_start_up() {
     // The next admin action keeps the FIFO aside (nothing read from it) and writes a real file.
     let (code, body) = drain(&s, "aws");
     assert_eq!(code, 200, "{body}");
-    assert_eq!(www(&s), set(&["198.51.100.10"]));
+    assert_eq!(www_a(&s), set(&["198.51.100.10"]));
     let st = state_status(&s);
     assert_eq!(st["error"], Value::Null, "{st}");
     let copy = st["corrupt_copy"].as_str().unwrap().to_string();
@@ -185,7 +172,7 @@ fn a_million_identical_drains_are_refused_and_duplicates_merge() {
         "{st}"
     );
     assert_eq!(admin_state(&s)["drains"], serde_json::json!([]));
-    assert_eq!(www(&s), set(&["192.0.2.10", "198.51.100.10"]));
+    assert_eq!(www_a(&s), set(&["192.0.2.10", "198.51.100.10"]));
     drop(s);
 
     // Within the size cap, repeats of one drain load as that one drain (the last one written).
@@ -202,7 +189,7 @@ fn a_million_identical_drains_are_refused_and_duplicates_merge() {
         "{}",
         s.log_text()
     );
-    assert_eq!(www(&s), set(&["198.51.100.10"]));
+    assert_eq!(www_a(&s), set(&["198.51.100.10"]));
 }
 
 #[test]

@@ -565,3 +565,34 @@ impl KeepAlive {
         (status, String::from_utf8_lossy(&body).into_owned())
     }
 }
+
+/// A set of strings, for comparing answers regardless of order.
+pub fn set(v: &[&str]) -> std::collections::BTreeSet<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// The A records `www.example.test.` answers with now, as a set.
+pub fn www_a(s: &Server) -> std::collections::BTreeSet<String> {
+    s.query("www.example.test.", RecordType::A)
+        .answers
+        .iter()
+        .map(|r| r.data.to_string())
+        .collect()
+}
+
+/// POSTs `body` (JSON) to an admin path with `token` as bearer; the status and the JSON answer
+/// (or the raw text as a JSON string when it is not JSON).
+pub fn post_admin(s: &Server, token: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let auth = format!("Bearer {token}");
+    let (code, text) = http_request(
+        s.http.expect("HTTP listener"),
+        "POST",
+        path,
+        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        body,
+    );
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
