@@ -81,29 +81,8 @@ pub const MAX_EXPIRY_SECS: u64 = 365 * 24 * 3600;
 /// `90s`, `30m`, `12h`, at most [`MAX_EXPIRY_SECS`]. The arithmetic is checked: a value too
 /// large for any clock is an error, never a wrapped small one.
 pub fn expiry_secs(d: &crate::config::raw::RawDuration) -> Result<u64, String> {
-    use crate::config::raw::RawDuration;
     let too_long = || format!("must be at most one year ({MAX_EXPIRY_SECS} seconds)");
-    let ms: u64 = match d {
-        RawDuration::Seconds(s) => s.checked_mul(1000).ok_or_else(too_long)?,
-        RawDuration::Text(t) => {
-            let t = t.trim();
-            let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-            let (num, unit) = t.split_at(split);
-            if num.is_empty() {
-                return Err(format!("bad duration {t:?}: expected e.g. 90s, 30m, 12h"));
-            }
-            // All digits: the only parse error left is a number beyond u64.
-            let n: u64 = num.parse().map_err(|_| too_long())?;
-            let per = match unit {
-                "ms" => 1,
-                "" | "s" => 1000,
-                "m" => 60_000,
-                "h" => 3_600_000,
-                _ => return Err(format!("bad duration {t:?}: unit must be ms, s, m or h")),
-            };
-            n.checked_mul(per).ok_or_else(too_long)?
-        }
-    };
+    let ms = crate::config::duration_millis(d)?.ok_or_else(too_long)?;
     let secs = (ms / 1000).max(1);
     if secs > MAX_EXPIRY_SECS {
         return Err(too_long());

@@ -188,8 +188,24 @@ pub fn parse_duration(d: &raw::RawDuration) -> Result<Duration, String> {
 /// [`parse_duration`] with a limit of `max` (itself at most [`MAX_DURATION`]). The arithmetic is
 /// checked: a value that does not fit is out of range, never wrapped.
 pub fn parse_duration_max(d: &raw::RawDuration, max: Duration) -> Result<Duration, String> {
-    let (ms, shown) = match d {
-        raw::RawDuration::Seconds(s) => (s.checked_mul(1000), s.to_string()),
+    let shown = match d {
+        raw::RawDuration::Seconds(s) => s.to_string(),
+        raw::RawDuration::Text(t) => format!("{:?}", t.trim()),
+    };
+    match duration_millis(d)?.map(Duration::from_millis) {
+        Some(d) if d <= max.min(MAX_DURATION) => Ok(d),
+        _ => Err(format!(
+            "duration {shown} is too long: at most {}",
+            show_duration(max.min(MAX_DURATION))
+        )),
+    }
+}
+
+/// The milliseconds a duration names, with checked arithmetic: `Ok(None)` when they do not fit
+/// in 64 bits, `Err` for a syntax error. Shared by the config file and the admin API.
+pub fn duration_millis(d: &raw::RawDuration) -> Result<Option<u64>, String> {
+    match d {
+        raw::RawDuration::Seconds(s) => Ok(s.checked_mul(1000)),
         raw::RawDuration::Text(t) => {
             let t = t.trim();
             let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -210,18 +226,8 @@ pub fn parse_duration_max(d: &raw::RawDuration, max: Duration) -> Result<Duratio
                 _ => return Err(format!("bad duration {t:?}: unit must be ms, s, m or h")),
             };
             // Only digits are left, so a parse failure means more than u64 can hold.
-            (
-                num.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)),
-                format!("{t:?}"),
-            )
+            Ok(num.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)))
         }
-    };
-    match ms.map(Duration::from_millis) {
-        Some(d) if d <= max.min(MAX_DURATION) => Ok(d),
-        _ => Err(format!(
-            "duration {shown} is too long: at most {}",
-            show_duration(max.min(MAX_DURATION))
-        )),
     }
 }
 
