@@ -221,7 +221,8 @@ fn answer_with(
         reads: std::cell::Cell::new(0),
         whole: std::cell::Cell::new(None),
     };
-    let ans = lookup::lookup(&snap.zones, &pools, &qname, qtype);
+    let dnssec_ok = edns.is_some_and(|e| e.dnssec_ok);
+    let ans = lookup::lookup_dnssec(&snap.zones, &pools, &qname, qtype, dnssec_ok);
     let rcode = match ans.rcode {
         Rcode::NoError => RCODE_NOERROR,
         Rcode::NxDomain => RCODE_NXDOMAIN,
@@ -234,26 +235,11 @@ fn answer_with(
     }
     let reserve = if edns.is_some() { OPT_LEN } else { 0 };
     let mut enc = Encoder::new(out, header.id, flags, Some(&question), limit, reserve);
-    let mut truncated = false;
-    // RFC 2181 9: answer and authority RRsets are required; if one does not fit, set TC and stop.
-    'required: for (section, rrs) in [(Section::Answer, &ans.answer), (Section::Authority, &ans.authority)] {
-        for rr in rrs {
-            if !enc.push_rrset(section, rr) {
-                truncated = true;
-                break 'required;
-            }
-        }
-    }
-    if truncated {
-        enc.set_flag(TC);
+    let truncated = if ans.sigs.is_empty() {
+        encode_unsigned(&mut enc, &ans)
     } else {
-        // Additional data is optional: stop at the first RRset that does not fit, no TC.
-        for rr in &ans.additional {
-            if !enc.push_rrset(Section::Additional, rr) {
-                break;
-            }
-        }
-    }
+        super::signed::encode(&mut enc, &ans)
+    };
     if let Some(e) = edns {
         enc.push_opt(EDNS_UDP_SIZE, 0, e.dnssec_ok);
     }
@@ -285,6 +271,32 @@ fn answer_with(
         );
     }
     Some((out, outcome))
+}
+
+/// Writes the sections of an answer without RRSIGs; returns true when it set TC.
+#[inline]
+fn encode_unsigned(enc: &mut Encoder, ans: &lookup::Answer<'_>) -> bool {
+    let mut truncated = false;
+    // RFC 2181 9: answer and authority RRsets are required; if one does not fit, set TC and stop.
+    'required: for (section, rrs) in [(Section::Answer, &ans.answer), (Section::Authority, &ans.authority)] {
+        for rr in rrs {
+            if !enc.push_rrset(section, rr) {
+                truncated = true;
+                break 'required;
+            }
+        }
+    }
+    if truncated {
+        enc.set_flag(TC);
+    } else {
+        // Additional data is optional: stop at the first RRset that does not fit, no TC.
+        for rr in &ans.additional {
+            if !enc.push_rrset(Section::Additional, rr) {
+                break;
+            }
+        }
+    }
+    truncated
 }
 
 /// RFC 6891 7 and RFC 1035 4.2.1: 512 octets without EDNS; with it, the client's size (at least

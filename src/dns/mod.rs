@@ -6,6 +6,7 @@ pub mod handler;
 pub mod listen;
 pub mod outcome;
 pub mod rrl;
+pub mod signed;
 pub mod tsig;
 pub mod wire;
 pub mod xfr;

@@ -336,6 +336,23 @@ impl Encoder {
         true
     }
 
+    /// Writes an RRset and the RRSIGs covering it (RFC 4035 3.1.1), or RRsets that go out as
+    /// one: all or none. Returns false when they do not fit together.
+    pub fn push_rrsets_together<'r>(&mut self, section: Section, rrs: impl IntoIterator<Item = &'r Rr<'r>>) -> bool {
+        let mark = self.buf.len();
+        let names_mark = self.names.len();
+        let count_mark = self.counts[section as usize];
+        for rr in rrs {
+            if !self.push_rrset(section, rr) {
+                self.buf.truncate(mark);
+                self.names.truncate(names_mark);
+                self.counts[section as usize] = count_mark;
+                return false;
+            }
+        }
+        true
+    }
+
     /// Appends the OPT record (RFC 6891): our payload size, extended rcode bits, version 0.
     pub fn push_opt(&mut self, udp_size: u16, ext_rcode: u8, dnssec_ok: bool) {
         self.buf.push(0);

@@ -4,74 +4,15 @@
 
 use std::borrow::Cow;
 
+use super::answer::{is_new, push_soa};
+pub use super::answer::{Answer, Rcode, Rr, Sig, ADDITIONAL, ANSWER, AUTHORITY};
+use super::dnssec_lookup as sec;
 use super::set::{Node, RRset, Zone, ZoneSet};
 use super::{rtype, Rdatas};
 use crate::name::Name;
 
 /// Longest CNAME/DNAME chain followed inside our zones before answering with what we have.
 pub const MAX_CHAIN: usize = 12;
-
-/// The response codes a lookup can decide; protocol-level codes live in `dns::handler`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rcode {
-    NoError,
-    NxDomain,
-    YxDomain,
-    Refused,
-}
-
-/// One RRset as it goes into a response. Borrowed from the snapshot in the common case; owned
-/// where it is synthesised (wildcard owner, DNAME-made CNAME, GSLB selections).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rr<'a> {
-    pub owner: Cow<'a, Name>,
-    pub rtype: u16,
-    pub ttl: u32,
-    pub rdatas: Rdatas<'a>,
-}
-
-impl<'a> Rr<'a> {
-    pub fn from_set(owner: &'a Name, set: &'a RRset) -> Rr<'a> {
-        Rr {
-            owner: Cow::Borrowed(owner),
-            rtype: set.rtype,
-            ttl: set.ttl,
-            rdatas: Rdatas::Packed(&set.rdatas),
-        }
-    }
-
-    fn with_owner(set: &'a RRset, owner: &Cow<'a, Name>) -> Rr<'a> {
-        Rr {
-            owner: owner.clone(),
-            rtype: set.rtype,
-            ttl: set.ttl,
-            rdatas: Rdatas::Packed(&set.rdatas),
-        }
-    }
-}
-
-/// What the lookup decided: rcode, AA, and the three sections (the OPT record is the protocol
-/// layer's business).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer<'a> {
-    pub rcode: Rcode,
-    pub aa: bool,
-    pub answer: Vec<Rr<'a>>,
-    pub authority: Vec<Rr<'a>>,
-    pub additional: Vec<Rr<'a>>,
-}
-
-impl Answer<'_> {
-    fn new() -> Self {
-        Answer {
-            rcode: Rcode::NoError,
-            aa: true,
-            answer: Vec::new(),
-            authority: Vec::new(),
-            additional: Vec::new(),
-        }
-    }
-}
 
 /// Where GSLB pools plug in: the current selection of a pool, as the RRset answering `qtype` at
 /// `owner` (A or AAAA members, or one CNAME). `None` means the pool has nothing for that type.
@@ -95,7 +36,19 @@ enum Step {
 
 /// Answers `qname`/`qtype` (qname in lower case) from `zones`, with `pools` for GSLB names.
 pub fn lookup<'a, P: PoolSource>(zones: &'a ZoneSet, pools: &'a P, qname: &Name, qtype: u16) -> Answer<'a> {
-    let mut ans = Answer::new();
+    lookup_dnssec(zones, pools, qname, qtype, false)
+}
+
+/// [`lookup`] for a question with the DO bit set or not (`dnssec`): with it, the DNSSEC
+/// records of signed zones are added as NSD adds them.
+pub fn lookup_dnssec<'a, P: PoolSource>(
+    zones: &'a ZoneSet,
+    pools: &'a P,
+    qname: &Name,
+    qtype: u16,
+    dnssec: bool,
+) -> Answer<'a> {
+    let mut ans = Answer::new(dnssec);
     let Some(mut zone) = zones.find(qname).map(|z| &**z) else {
         ans.rcode = Rcode::Refused;
         ans.aa = false;
@@ -149,27 +102,32 @@ fn resolve<'a, P: PoolSource>(zone: &'a Zone, pools: &'a P, name: &Name, qtype: 
                 // A delegation. DS at the cut itself is answered from this (parent) side.
                 if !(k == n && qtype == rtype::DS) {
                     referral(zone, owner, ns, ans);
+                    if ans.dnssec {
+                        sec::delegation(zone, owner, node, ans);
+                    }
                     return Step::Done;
                 }
             }
         }
         if k < n {
             if let Some(dname) = node.get(rtype::DNAME) {
-                return synthesize_dname(owner, dname, name, qtype, ans);
+                return synthesize_dname(zone, node, owner, dname, name, qtype, ans);
             }
         }
         found = Some((owner, node));
     }
     let (owner, node) = found.expect("walk above ended on the name itself");
-    answer_node(zone, pools, node, Cow::Borrowed(owner), qtype, ans)
+    answer_node(zone, pools, node, Cow::Borrowed(owner), owner, qtype, ans)
 }
 
-/// Answers from a node that matched (exactly, or as the wildcard source with `owner` = qname).
+/// Answers from a node that matched (exactly, or as the wildcard source with `owner` = qname);
+/// `source` is the node's own name (the wildcard's for a synthesised answer).
 fn answer_node<'a, P: PoolSource>(
     zone: &'a Zone,
     pools: &'a P,
     node: &'a Node,
     owner: Cow<'a, Name>,
+    source: &Name,
     qtype: u16,
     ans: &mut Answer<'a>,
 ) -> Step {
@@ -187,9 +145,10 @@ fn answer_node<'a, P: PoolSource>(
     }
     // A CNAME answers every type but itself and ANY, and is followed (RFC 1034 4.3.2 step 3a).
     // NSEC3 questions are not redirected either: NSEC3 data lives outside the name tree.
+    // RRSIG and NSEC, the only types a CNAME may have beside it, are answered themselves.
     if qtype != rtype::CNAME && qtype != rtype::ANY && qtype != rtype::NSEC3 {
-        if let Some(cname) = node.get(rtype::CNAME) {
-            ans.answer.push(Rr::with_owner(cname, &owner));
+        if let Some(cname) = node.get(rtype::CNAME).filter(|_| node.get(qtype).is_none()) {
+            push(zone, node, ans, ANSWER, Rr::with_owner(cname, &owner));
             if let Some(target) = cname.rdatas.first() {
                 return Step::Follow(Name::from_wire_unchecked(target).to_lowercase());
             }
@@ -204,16 +163,34 @@ fn answer_node<'a, P: PoolSource>(
             .find(|s| s.rtype != rtype::RRSIG)
             .or(node.rrsets.first())
         {
-            ans.answer.push(Rr::with_owner(set, &owner));
+            push(zone, node, ans, ANSWER, Rr::with_owner(set, &owner));
             return Step::Done;
         }
     } else if let Some(set) = node.get(qtype) {
-        ans.answer.push(Rr::with_owner(set, &owner));
+        if qtype == rtype::RRSIG && zone.signed.is_some() {
+            // Each with the TTL it was given (signatures of different types differ).
+            sec::push_all_sigs(zone, node, owner, ans);
+        } else {
+            push(zone, node, ans, ANSWER, Rr::with_owner(set, &owner));
+        }
         return Step::Done;
     }
     // NODATA (RFC 2308 2.2): the name exists, the type does not.
-    push_soa(zone, ans);
+    if ans.dnssec {
+        sec::nodata(zone, node, source, qtype, ans);
+    } else {
+        push_soa(zone, ans);
+    }
     Step::Done
+}
+
+/// Pushes `rr`, an RRset of `node`, to `section`, with its RRSIGs when the question had DO.
+fn push<'a>(zone: &'a Zone, node: &'a Node, ans: &mut Answer<'a>, section: u8, rr: Rr<'a>) {
+    if ans.dnssec {
+        sec::push_signed(zone, node, ans, section, rr);
+    } else {
+        ans.section_mut(section).push(rr);
+    }
 }
 
 /// The name does not exist; `ce_labels` is the label count of its closest encloser.
@@ -228,21 +205,20 @@ fn not_found<'a, P: PoolSource>(
     let encloser = name.suffix(ce_labels);
     if let Some(wild) = encloser.wildcard_child() {
         if let Some(node) = zone.node(&wild) {
+            if ans.dnssec {
+                sec::wildcard_answer(zone, name, ce_labels, ans);
+            }
             // RFC 4592 3.3.1: synthesise from the source of synthesis, owner = the query name.
-            return answer_node(zone, pools, node, Cow::Owned(name.clone()), qtype, ans);
+            return answer_node(zone, pools, node, Cow::Owned(name.clone()), &wild, qtype, ans);
         }
     }
     ans.rcode = Rcode::NxDomain;
-    push_soa(zone, ans);
+    if ans.dnssec {
+        sec::nxdomain(zone, name, ce_labels, ans);
+    } else {
+        push_soa(zone, ans);
+    }
     Step::Done
-}
-
-fn push_soa<'a>(zone: &'a Zone, ans: &mut Answer<'a>) {
-    let soa = zone.soa();
-    ans.authority.push(Rr {
-        ttl: zone.negative_ttl(),
-        ..Rr::from_set(&zone.origin, soa)
-    });
 }
 
 /// RFC 1034 4.3.2 step 3b: NS of the cut in authority, glue in additional, AA clear.
@@ -258,19 +234,30 @@ fn referral<'a>(zone: &'a Zone, cut: &'a Name, ns: &'a RRset, ans: &mut Answer<'
             if !target.is_subdomain_of(&zone.origin) {
                 continue;
             }
-            if let Some((owner, set)) = zone
+            if let Some((owner, node, set)) = zone
                 .entry_wire(target.wire())
-                .and_then(|(owner, node)| Some((owner, node.get(t)?)))
+                .and_then(|(owner, node)| Some((owner, node, node.get(t)?)))
             {
-                push_unique(&mut ans.additional, Rr::from_set(owner, set));
+                let rr = Rr::from_set(owner, set);
+                if is_new(&ans.additional, &rr) {
+                    push(zone, node, ans, ADDITIONAL, rr);
+                }
             }
         }
     }
 }
 
 /// RFC 6672 2.2: the DNAME, a synthesised CNAME (TTL of the DNAME), then follow it.
-fn synthesize_dname<'a>(owner: &'a Name, dname: &'a RRset, name: &Name, qtype: u16, ans: &mut Answer<'a>) -> Step {
-    ans.answer.push(Rr::from_set(owner, dname));
+fn synthesize_dname<'a>(
+    zone: &'a Zone,
+    node: &'a Node,
+    owner: &'a Name,
+    dname: &'a RRset,
+    name: &Name,
+    qtype: u16,
+    ans: &mut Answer<'a>,
+) -> Step {
+    push(zone, node, ans, ANSWER, Rr::from_set(owner, dname));
     let Some(target) = dname.rdatas.first().map(Name::from_wire_unchecked) else {
         return Step::Done;
     };
@@ -312,29 +299,32 @@ fn add_additional<'a, P: PoolSource>(zones: &'a ZoneSet, pools: &'a P, ans: &mut
             }
         }
     }
-    for (t, zone) in targets {
-        if zones.find(&t).is_none_or(|z| z.origin != zone.origin) || zone.is_below_cut(&t) {
-            continue;
-        }
-        let Some((stored, node)) = zone.entry_wire(t.wire()) else {
-            continue;
-        };
-        let owner: Cow<'a, Name> = Cow::Borrowed(stored);
-        for qt in [rtype::A, rtype::AAAA] {
-            let rr = match node.pool {
+    // Every target's A before any AAAA, as NSD orders them (and as referrals order glue).
+    for qt in [rtype::A, rtype::AAAA] {
+        for (t, zone) in &targets {
+            if zones.find(t).is_none_or(|z| z.origin != zone.origin) || zone.is_below_cut(t) {
+                continue;
+            }
+            let Some((stored, node)) = zone.entry_wire(t.wire()) else {
+                continue;
+            };
+            let owner: Cow<'a, Name> = Cow::Borrowed(stored);
+            let pooled = match node.pool {
                 Some(p) => pools.pool_rrset(p, &owner, qt).filter(|rr| rr.rtype == qt),
                 None => None,
-            }
-            .or_else(|| node.get(qt).map(|set| Rr::from_set(stored, set)));
-            if let Some(rr) = rr {
-                push_unique(&mut ans.additional, rr);
+            };
+            match pooled {
+                // Pool answers are made per query: no signature of the zone file covers them.
+                Some(rr) if is_new(&ans.additional, &rr) => ans.additional.push(rr),
+                Some(_) => {}
+                None => {
+                    if let Some(rr) = node.get(qt).map(|set| Rr::from_set(stored, set)) {
+                        if is_new(&ans.additional, &rr) {
+                            push(zone, node, ans, ADDITIONAL, rr);
+                        }
+                    }
+                }
             }
         }
-    }
-}
-
-fn push_unique<'a>(section: &mut Vec<Rr<'a>>, rr: Rr<'a>) {
-    if !section.iter().any(|x| x.owner == rr.owner && x.rtype == rr.rtype) {
-        section.push(rr);
     }
 }

@@ -37,8 +37,12 @@ pub struct ZoneError {
     pub msg: String,
 }
 
+pub mod answer;
+pub mod dnssec_lookup;
 pub mod lookup;
+pub mod nsec3;
 pub mod set;
+pub mod signed;
 
 /// The RDATAs of one stored RRset packed in one buffer: each as a 2-byte big-endian length and
 /// its bytes. One allocation per RRset instead of one per record: a large zone is mostly

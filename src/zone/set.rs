@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::signed::{SigGroup, Signed};
 use super::{rtype, RdataList, Record, ZoneError, CLASS_IN};
 use crate::name::Name;
 
@@ -57,6 +58,10 @@ pub struct Zone {
     /// NSEC3 records and their RRSIGs: not part of the lookup tree.
     pub nsec3: Vec<Record>,
     origin_labels: usize,
+    /// What DO queries need of a zone with DNSSEC records (RRSIGs by covered type, the NSEC
+    /// owners in canonical order, the NSEC3 chain), built once with the zone; `None` for a zone
+    /// without any, so that such a zone costs nothing more.
+    pub signed: Option<Box<Signed>>,
 }
 
 /// The largest DNS message: its length travels in 16 bits over TCP (RFC 1035 4.2.2).
@@ -100,6 +105,9 @@ pub struct ZoneBuilder {
     /// The node of the last record, by owner bytes: records of one owner usually come together.
     last: Option<(Vec<u8>, u32)>,
     has_dname: bool,
+    /// (node, covered type, TTL) of every RRSIG record: an RRset keeps one TTL, but RRSIGs
+    /// covering different types at one owner each carry their own, and are served with it.
+    sig_ttls: Vec<(u32, u16, u32)>,
 }
 
 /// The error for a record that would make its RRset too large for any DNS message.
@@ -130,6 +138,7 @@ impl ZoneBuilder {
             first_soa_owner: None,
             last: None,
             has_dname: false,
+            sig_ttls: Vec::new(),
         };
         if let Some(o) = b.configured.clone() {
             b.start(o);
@@ -148,6 +157,7 @@ impl ZoneBuilder {
             nodes: vec![Node::default()],
             warnings: Vec::new(),
             nsec3: Vec::new(),
+            signed: None,
         });
     }
 
@@ -237,6 +247,11 @@ impl ZoneBuilder {
         });
         if rec.rtype == rtype::DNAME {
             self.has_dname = true;
+        }
+        if rec.rtype == rtype::RRSIG {
+            if let Some(covered) = rec.rdata.first_chunk::<2>() {
+                self.sig_ttls.push((id, u16::from_be_bytes(*covered), rec.ttl));
+            }
         }
         let node = &mut zone.nodes[id as usize];
         match node.rrsets.iter_mut().find(|s| s.rtype == rec.rtype) {
@@ -433,6 +448,7 @@ impl ZoneBuilder {
         }
         if errors.is_empty() {
             zone.shrink();
+            zone.signed = zone.build_signed(&self.sig_ttls).map(Box::new);
             Ok(zone)
         } else {
             errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -557,6 +573,77 @@ impl Zone {
 
     pub fn origin_labels(&self) -> usize {
         self.origin_labels
+    }
+
+    /// Collects the DNSSEC data of `zone`; `sig_ttls` has the TTL of every RRSIG record as read
+    /// (node, covered type, TTL). `None` for a zone with no RRSIG, NSEC or NSEC3 chain.
+    fn build_signed(&self, sig_ttls: &[(u32, u16, u32)]) -> Option<Signed> {
+        let zone = self;
+        let mut ttl_of: HashMap<(u32, u16), u32, foldhash::fast::RandomState> = HashMap::default();
+        for &(node, covered, ttl) in sig_ttls {
+            ttl_of.entry((node, covered)).or_insert(ttl);
+        }
+        let mut sigs: HashMap<u32, Box<[SigGroup]>, foldhash::fast::RandomState> = HashMap::default();
+        let mut nsec = Vec::new();
+        for (id, name, node) in zone.nodes_with_names() {
+            if let Some(set) = node.get(rtype::RRSIG) {
+                let mut groups: Vec<SigGroup> = Vec::new();
+                for d in set.rdatas.iter() {
+                    let Some(covered) = d.first_chunk::<2>().map(|c| u16::from_be_bytes(*c)) else {
+                        continue;
+                    };
+                    match groups.iter_mut().find(|g| g.covered == covered) {
+                        Some(g) => g.rdatas.push(d),
+                        None => {
+                            let mut rdatas = RdataList::default();
+                            rdatas.push(d);
+                            groups.push(SigGroup {
+                                covered,
+                                ttl: ttl_of.get(&(id, covered)).copied().unwrap_or(set.ttl),
+                                rdatas,
+                            });
+                        }
+                    }
+                }
+                sigs.insert(id, groups.into_boxed_slice());
+            }
+            if node.get(rtype::NSEC).is_some() {
+                nsec.push((name.clone(), id));
+            }
+        }
+        let nsec3 = zone
+            .apex()
+            .get(rtype::NSEC3PARAM)
+            .and_then(|p| super::nsec3::Chain::build(&p.rdatas, &zone.nsec3));
+        if sigs.is_empty() && nsec.is_empty() && nsec3.is_none() {
+            return None;
+        }
+        let secure = sigs.get(&0).is_some_and(|g| g.iter().any(|s| s.covered == rtype::SOA));
+        Some(Signed::new(secure, sigs, nsec, nsec3))
+    }
+
+    /// Rebuilds [`signed`](Self::signed) from the records as they are now, for a signer that
+    /// adds RRSIG, NSEC or NSEC3 records to a built zone; each RRSIG group takes the TTL of the
+    /// RRSIG RRset of its name.
+    pub fn refresh_signed(&mut self) {
+        self.signed = self.build_signed(&[]).map(Box::new);
+    }
+
+    /// The number of a node of this zone (its place in the node vector).
+    pub fn node_id(&self, node: &Node) -> Option<u32> {
+        let size = std::mem::size_of::<Node>();
+        let off = (node as *const Node as usize).checked_sub(self.nodes.as_ptr() as usize)?;
+        (off % size == 0 && off / size < self.nodes.len()).then_some((off / size) as u32)
+    }
+
+    /// The node numbered `id` (see [`node_id`](Self::node_id)).
+    pub fn node_by_id(&self, id: u32) -> Option<&Node> {
+        self.nodes.get(id as usize)
+    }
+
+    /// Every node with its number and owner name, in no order.
+    pub fn nodes_with_names(&self) -> impl Iterator<Item = (u32, &Name, &Node)> {
+        self.index.iter().map(|(name, &i)| (i, name, &self.nodes[i as usize]))
     }
 
     /// True when `name` (at or below the apex) lies strictly below a delegation of this zone.
