@@ -323,3 +323,314 @@ fn nsec3_nodata<'a>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The proofs checked for what they must prove (RFC 4035 3.1.3, RFC 5155 7.2), on the
+    //! signed fixtures: each NSEC's owner and next name, each NSEC3's owner hash and next hash
+    //! are read from the records served and compared with the names the proof is about.
+
+    use super::super::lookup::{lookup_dnssec, NoPools};
+    use super::super::nsec3::{self, HASH_LEN};
+    use super::super::set::ZoneSet;
+    use super::*;
+
+    fn n(s: &str) -> Name {
+        s.parse().unwrap()
+    }
+
+    /// The next owner name at the start of NSEC RDATA (the type bitmaps follow it).
+    fn next_name(rdata: &[u8]) -> Name {
+        let mut pos = 0;
+        while rdata[pos] != 0 {
+            pos += 1 + rdata[pos] as usize;
+        }
+        Name::from_wire_unchecked(&rdata[..=pos]).to_lowercase()
+    }
+
+    fn fixture(zone: &str) -> ZoneSet {
+        let path = format!("{}/tests/fixtures/signed/{zone}.zone", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let origin = n(&format!("{zone}."));
+        let records = super::super::parse::parse_zone(&text, &path, Some(&origin), None).unwrap();
+        ZoneSet::new(vec![Zone::build(Some(&origin), records, &path).unwrap()]).unwrap()
+    }
+
+    /// (owner, next owner) of every NSEC in `rrs`.
+    fn nsecs(rrs: &[Rr<'_>]) -> Vec<(Name, Name)> {
+        rrs.iter()
+            .filter(|r| r.rtype == rtype::NSEC)
+            .flat_map(|r| {
+                r.rdatas
+                    .iter()
+                    .map(|d| (r.owner.to_lowercase(), next_name(d)))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// (owner hash, next hash, opt-out) of every NSEC3 in `rrs`.
+    fn nsec3s(rrs: &[Rr<'_>]) -> Vec<([u8; HASH_LEN], [u8; HASH_LEN], bool)> {
+        let mut v = Vec::new();
+        for r in rrs.iter().filter(|r| r.rtype == rtype::NSEC3) {
+            for d in r.rdatas.iter() {
+                let salt_len = d[4] as usize;
+                let hash_len = d[5 + salt_len] as usize;
+                let next: [u8; HASH_LEN] = d[6 + salt_len..6 + salt_len + hash_len].try_into().unwrap();
+                v.push((nsec3::owner_hash(&r.owner).unwrap(), next, d[1] & 1 == 1));
+            }
+        }
+        v
+    }
+
+    fn nsec_covers(owner: &Name, next: &Name, name: &Name) -> bool {
+        use std::cmp::Ordering::*;
+        owner.canonical_cmp(name) == Less && (name.canonical_cmp(next) == Less || next.canonical_cmp(owner) != Greater)
+    }
+
+    fn nsec3_covers(owner: &[u8; HASH_LEN], next: &[u8; HASH_LEN], h: &[u8; HASH_LEN]) -> bool {
+        if owner < next {
+            owner < h && h < next
+        } else {
+            h > owner || h < next // the last NSEC3 of the chain wraps around
+        }
+    }
+
+    fn params(zones: &ZoneSet, zone: &str) -> nsec3::Params {
+        zones
+            .get(&n(zone))
+            .unwrap()
+            .signed
+            .as_ref()
+            .unwrap()
+            .nsec3
+            .as_ref()
+            .unwrap()
+            .params
+            .clone()
+    }
+
+    #[test]
+    fn covering_nsec_search_returns_the_nsec_at_or_before_each_name() {
+        let zones = fixture("nsec.test");
+        let zone = zones.get(&n("nsec.test.")).unwrap();
+        let s = zone.signed.as_ref().unwrap();
+        assert!(s.secure && s.nsec3.is_none());
+        for name in [
+            "nsec.test.",
+            "a.nsec.test.",
+            "zzz.nsec.test.",
+            "www.nsec.test.",
+            "x.www.nsec.test.",
+            "b.c.ent.nsec.test.",
+            "c.ent.nsec.test.",
+            "0.nsec.test.",
+            "_sip._tcp.nsec.test.",
+            "~.nsec.test.",
+            "*.wild.nsec.test.",
+            "a.wild.nsec.test.",
+        ] {
+            let name = n(name);
+            let (owner, id) = s.nsec_at_or_before(&name).unwrap();
+            let next = next_name(
+                zone.node_by_id(*id)
+                    .unwrap()
+                    .get(rtype::NSEC)
+                    .unwrap()
+                    .rdatas
+                    .first()
+                    .unwrap(),
+            );
+            let matches = owner.canonical_cmp(&name).is_eq();
+            assert!(
+                matches || nsec_covers(owner, &next, &name),
+                "{name}: {owner} -> {next} neither matches nor covers it"
+            );
+        }
+    }
+
+    #[test]
+    fn nsec_nxdomain_proves_the_name_and_the_wildcard_absent() {
+        let zones = fixture("nsec.test");
+        for (q, ce) in [
+            ("nope.nsec.test.", "nsec.test."),
+            ("x.y.b.c.ent.nsec.test.", "b.c.ent.nsec.test."),
+            ("zz.www.nsec.test.", "www.nsec.test."),
+        ] {
+            let ans = lookup_dnssec(&zones, &NoPools, &n(q), rtype::A, true);
+            assert_eq!(ans.rcode, super::super::lookup::Rcode::NxDomain, "{q}");
+            let proofs = nsecs(&ans.authority);
+            let wild = n(ce).wildcard_child().unwrap();
+            for name in [n(q), wild] {
+                assert!(
+                    proofs.iter().any(|(o, x)| nsec_covers(o, x, &name)),
+                    "{q}: nothing covers {name} in {proofs:?}"
+                );
+            }
+            // Every RRset in authority (SOA, NSECs) carries its RRSIGs.
+            for i in 0..ans.authority.len() {
+                assert!(
+                    ans.sigs.iter().any(|s| s.section == AUTHORITY && s.index == i),
+                    "{q}: {:?} unsigned",
+                    ans.authority[i]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn nsec3_nxdomain_is_a_closest_encloser_proof() {
+        for zone in ["nsec3.test.", "optout.test."] {
+            let zones = fixture(zone.trim_end_matches('.'));
+            let p = params(&zones, zone);
+            for (q, ce, nc) in [
+                ("x.y.b.c.ent.", "b.c.ent.", "y.b.c.ent."),
+                ("nope.", "", "nope."),
+                ("a.b.www.", "www.", "b.www."),
+            ] {
+                let q = n(&format!("{q}{zone}"));
+                let ce = n(&format!("{ce}{zone}"));
+                let nc = n(&format!("{nc}{zone}"));
+                let ans = lookup_dnssec(&zones, &NoPools, &q, rtype::A, true);
+                assert_eq!(ans.rcode, super::super::lookup::Rcode::NxDomain, "{q}");
+                let proofs = nsec3s(&ans.authority);
+                assert_eq!(proofs.len(), 3, "{q}: {proofs:?}");
+                let h = |name: &Name| nsec3::hash(name, &p);
+                assert!(
+                    proofs.iter().any(|(o, _, _)| *o == h(&ce)),
+                    "{q}: no NSEC3 matches the closest encloser {ce}"
+                );
+                assert!(
+                    proofs.iter().any(|(o, x, _)| nsec3_covers(o, x, &h(&nc))),
+                    "{q}: nothing covers the next closer {nc}"
+                );
+                let wild = ce.wildcard_child().unwrap();
+                assert!(
+                    proofs.iter().any(|(o, x, _)| nsec3_covers(o, x, &h(&wild))),
+                    "{q}: nothing covers {wild}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn opt_out_referral_proves_the_closest_provable_encloser_and_covers_the_next_closer() {
+        let zones = fixture("optout.test");
+        let p = params(&zones, "optout.test.");
+        let h = |name: &str| nsec3::hash(&n(name), &p);
+        // insecure. has no NSEC3 (opt-out); deep.ent2. sits below the empty non-terminal ent2.,
+        // which has none either: the apex is the closest provable encloser in both cases.
+        for (q, cut, next_closer) in [
+            (
+                "www.insecure.optout.test.",
+                "insecure.optout.test.",
+                "insecure.optout.test.",
+            ),
+            (
+                "x.deep.ent2.optout.test.",
+                "deep.ent2.optout.test.",
+                "ent2.optout.test.",
+            ),
+        ] {
+            let ans = lookup_dnssec(&zones, &NoPools, &n(q), rtype::A, true);
+            assert!(
+                !ans.aa && ans.authority.iter().any(|r| r.rtype == rtype::NS && *r.owner == n(cut)),
+                "{q}: not a referral"
+            );
+            assert!(!ans.authority.iter().any(|r| r.rtype == rtype::DS));
+            let proofs = nsec3s(&ans.authority);
+            assert_eq!(proofs.len(), 2, "{q}: {proofs:?}");
+            assert!(
+                proofs.iter().any(|(o, _, _)| *o == h("optout.test.")),
+                "{q}: no NSEC3 of the apex"
+            );
+            assert!(
+                proofs
+                    .iter()
+                    .any(|(o, x, opt_out)| *opt_out && nsec3_covers(o, x, &h(next_closer))),
+                "{q}: no opt-out NSEC3 covers {next_closer}"
+            );
+        }
+        // A secure delegation: the DS RRset and its RRSIGs, no NSEC3.
+        let ans = lookup_dnssec(&zones, &NoPools, &n("www.secure.optout.test."), rtype::A, true);
+        let ds = ans
+            .authority
+            .iter()
+            .position(|r| r.rtype == rtype::DS)
+            .expect("DS in the referral");
+        assert!(ans.sigs.iter().any(|s| s.section == AUTHORITY && s.index == ds));
+        assert!(nsec3s(&ans.authority).is_empty());
+        // Without opt-out (nsec3.test) the insecure cut has an NSEC3 of its own, without the DS bit.
+        let zones = fixture("nsec3.test");
+        let p = params(&zones, "nsec3.test.");
+        let ans = lookup_dnssec(&zones, &NoPools, &n("www.insecure.nsec3.test."), rtype::A, true);
+        let proofs = nsec3s(&ans.authority);
+        assert_eq!(proofs.len(), 1);
+        assert_eq!(proofs[0].0, nsec3::hash(&n("insecure.nsec3.test."), &p));
+    }
+
+    #[test]
+    fn wildcard_answers_prove_the_query_name_absent() {
+        let zones = fixture("nsec3.test");
+        let p = params(&zones, "nsec3.test.");
+        let ans = lookup_dnssec(&zones, &NoPools, &n("a.b.wild.nsec3.test."), rtype::TXT, true);
+        assert_eq!(ans.answer.len(), 1);
+        let sig = &ans
+            .sigs
+            .iter()
+            .find(|s| s.section == ANSWER && s.index == 0)
+            .expect("RRSIG with the answer")
+            .rr;
+        assert_eq!(*sig.owner, n("a.b.wild.nsec3.test."));
+        // RRSIG labels field (octet 3): 3, the wildcard's labels without the `*`.
+        assert!(sig.rdatas.iter().all(|d| d[3] == 3));
+        let proofs = nsec3s(&ans.authority);
+        assert_eq!(proofs.len(), 1, "{proofs:?}");
+        let nc = nsec3::hash(&n("b.wild.nsec3.test."), &p);
+        assert!(nsec3_covers(&proofs[0].0, &proofs[0].1, &nc));
+        // Wildcard NODATA: the next closer covered, the closest encloser and the wildcard matched.
+        let ans = lookup_dnssec(&zones, &NoPools, &n("a.b.wild.nsec3.test."), rtype::MX, true);
+        assert!(ans.answer.is_empty());
+        let proofs = nsec3s(&ans.authority);
+        // (Here one NSEC3 both matches a name and covers the next closer: two records.)
+        assert!(proofs.iter().any(|(o, x, _)| nsec3_covers(o, x, &nc)), "{proofs:?}");
+        for name in ["wild.nsec3.test.", "*.wild.nsec3.test."] {
+            assert!(
+                proofs.iter().any(|(o, _, _)| *o == nsec3::hash(&n(name), &p)),
+                "no NSEC3 of {name}"
+            );
+        }
+        // NSEC: the NSEC covering the query name.
+        let zones = fixture("nsec.test");
+        let ans = lookup_dnssec(&zones, &NoPools, &n("a.b.wild.nsec.test."), rtype::TXT, true);
+        let proofs = nsecs(&ans.authority);
+        assert_eq!(proofs.len(), 1);
+        assert!(nsec_covers(&proofs[0].0, &proofs[0].1, &n("a.b.wild.nsec.test.")));
+    }
+
+    #[test]
+    fn without_do_nothing_is_added() {
+        for zone in ["nsec.test", "nsec3.test", "optout.test"] {
+            let zones = fixture(zone);
+            for q in ["www.", "nope.", "a.wild.", "x.insecure.", "x.secure.", "c.ent."] {
+                let q = n(&format!("{q}{zone}."));
+                let with = lookup_dnssec(&zones, &NoPools, &q, rtype::MX, true);
+                let without = lookup_dnssec(&zones, &NoPools, &q, rtype::MX, false);
+                assert!(without.sigs.is_empty());
+                let dnssec_types = [rtype::RRSIG, rtype::NSEC, rtype::NSEC3, rtype::DS];
+                for rr in without
+                    .answer
+                    .iter()
+                    .chain(&without.authority)
+                    .chain(&without.additional)
+                {
+                    assert!(!dnssec_types.contains(&rr.rtype), "{q}: {rr:?} without DO");
+                }
+                assert!(
+                    !with.sigs.is_empty() || with.authority.iter().any(|r| dnssec_types.contains(&r.rtype)),
+                    "{q}: DO added nothing"
+                );
+            }
+        }
+    }
+}
