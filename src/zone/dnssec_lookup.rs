@@ -253,6 +253,24 @@ pub fn nodata<'a>(zone: &'a Zone, node: &'a Node, source: &Name, qtype: u16, ans
         push_soa_signed(zone, ans);
         return;
     };
+    if node.pool.is_some() {
+        // A pool name: only the name's own NSEC or NSEC3, when the signed file has one, proves
+        // NODATA for it; any other record of the chain would prove it does not exist.
+        push_soa_signed(zone, ans);
+        match &s.nsec3 {
+            Some(chain) => {
+                if let Some(e) = exact(chain, source) {
+                    push_nsec3(ans, e);
+                }
+            }
+            None => {
+                if let Some((owner, id)) = s.nsec_at_or_before(source).filter(|(o, _)| o == source) {
+                    push_nsec(zone, ans, owner, *id);
+                }
+            }
+        }
+        return;
+    }
     let wildcard = source.is_wildcard() && source.label_count() > zone.origin_labels();
     match &s.nsec3 {
         Some(chain) => {
@@ -606,6 +624,56 @@ mod tests {
         let proofs = nsecs(&ans.authority);
         assert_eq!(proofs.len(), 1);
         assert!(nsec_covers(&proofs[0].0, &proofs[0].1, &n("a.b.wild.nsec.test.")));
+    }
+
+    /// A pool answering A with one address.
+    struct OnePool;
+
+    impl super::super::lookup::PoolSource for OnePool {
+        fn pool_rrset<'a>(&'a self, _: u32, owner: &Cow<'a, Name>, qtype: u16) -> Option<Rr<'a>> {
+            (qtype == rtype::A).then(|| Rr {
+                owner: owner.clone(),
+                rtype: rtype::A,
+                ttl: 30,
+                rdatas: Rdatas::Owned(vec![vec![192, 0, 2, 99].into()]),
+            })
+        }
+    }
+
+    #[test]
+    fn pool_names_in_pre_signed_zones_are_served_unsigned_with_their_own_denial_only() {
+        for zone in ["nsec.test", "nsec3.test"] {
+            let mut zones = fixture(zone);
+            // www. is in the signed file (with its NSEC or NSEC3); pool. is not.
+            for name in ["www.", "pool."] {
+                assert!(zones.attach_pool(&n(&format!("{name}{zone}.")), 0));
+            }
+            for name in ["www.", "pool."] {
+                let q = n(&format!("{name}{zone}."));
+                let ans = lookup_dnssec(&zones, &OnePool, &q, rtype::A, true);
+                assert_eq!(ans.answer.len(), 1, "{q}");
+                assert_eq!(ans.answer[0].ttl, 30, "{q}: the pool's answer");
+                assert!(
+                    ans.sigs.is_empty(),
+                    "{q}: a pool answer carries no signature of the file"
+                );
+                let ans = lookup_dnssec(&zones, &OnePool, &q, rtype::MX, true);
+                assert!(ans.answer.is_empty() && ans.authority[0].rtype == rtype::SOA, "{q}");
+                let denial: Vec<_> = ans.authority.iter().filter(|r| r.rtype != rtype::SOA).collect();
+                if name == "www." {
+                    assert_eq!(denial.len(), 1, "{q}: {denial:?}");
+                    match denial[0].rtype {
+                        rtype::NSEC => assert_eq!(*denial[0].owner, q),
+                        _ => {
+                            let p = params(&zones, &format!("{zone}."));
+                            assert_eq!(nsec3::owner_hash(&denial[0].owner).unwrap(), nsec3::hash(&q, &p));
+                        }
+                    }
+                } else {
+                    assert!(denial.is_empty(), "{q}: {denial:?} would prove the name absent");
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,10 @@ use crate::name::Name;
 pub const SHA1: u8 = 1;
 /// Length of a SHA-1 digest.
 pub const HASH_LEN: usize = 20;
+/// Most NSEC3 iterations a zone may use: a zone whose NSEC3PARAM asks for more is not loaded.
+/// A DO question hashes up to three names (and the ancestors of a cut under opt-out), each
+/// `iterations + 1` times, so this bounds what one question costs.
+pub const MAX_ITERATIONS: u16 = 150;
 
 /// The parameters of a chain: hash algorithm, iterations and salt (RFC 5155 4.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,6 +240,26 @@ mod tests {
         assert_eq!(encode_hash(&h), "0p9mhaveqvm6t7vbl5lop2u3t2rp3tom");
         assert!(owner_hash(&n("not-base32.example.")).is_none());
         assert!(owner_hash(&n("0p9m.example.")).is_none(), "too short for a SHA-1 hash");
+    }
+
+    /// The iteration limit: 150 loads, 151 is an error at the NSEC3PARAM's line.
+    #[test]
+    fn nsec3param_iterations_above_the_limit_are_refused() {
+        for (iterations, ok) in [(MAX_ITERATIONS, true), (MAX_ITERATIONS + 1, false)] {
+            let text = format!(
+                "$ORIGIN example.\n@ 300 IN SOA ns hm 1 2 3 4 5\n@ 300 IN NS ns\n\n@ 0 IN NSEC3PARAM 1 0 {iterations} aabb\n"
+            );
+            let records = crate::zone::parse::parse_zone(&text, "z.zone", Some(&n("example.")), None).unwrap();
+            let built = crate::zone::set::Zone::build(Some(&n("example.")), records, "z.zone");
+            match (ok, built) {
+                (true, Ok(_)) => {}
+                (false, Err(e)) => {
+                    assert_eq!((e[0].file.as_str(), e[0].line), ("z.zone", 5), "{e:?}");
+                    assert!(e[0].msg.contains("151 iterations: at most 150"), "{}", e[0].msg);
+                }
+                (_, r) => panic!("{iterations} iterations: {r:?}"),
+            }
+        }
     }
 
     fn rec(owner: &str, rtype: u16, rdata: Vec<u8>) -> Record {

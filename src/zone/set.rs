@@ -429,6 +429,30 @@ impl ZoneBuilder {
                 ));
             }
         }
+        // NSEC3 hashing runs per DO question for the names a proof needs; the iteration count
+        // bounds its cost (RFC 9276 3.2: validators may ignore chains above 150 anyway).
+        if let Some(param) = zone.nodes[0].get(rtype::NSEC3PARAM) {
+            for d in param.rdatas.iter() {
+                let iterations = d.get(2..4).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+                if iterations > super::nsec3::MAX_ITERATIONS {
+                    let (f, line) = self
+                        .metas
+                        .iter()
+                        .find(|m| m.node == 0 && m.rtype == rtype::NSEC3PARAM)
+                        .map_or((0, 1), |m| (m.file, m.line as usize));
+                    errors.push(at(
+                        &self.files,
+                        f,
+                        line,
+                        format!(
+                            "NSEC3PARAM with {iterations} iterations: at most {} are served (RFC 9276); \
+                             re-sign the zone with fewer (0 is recommended)",
+                            super::nsec3::MAX_ITERATIONS
+                        ),
+                    ));
+                }
+            }
+        }
         if zone.nodes[0].get(rtype::NS).is_none() {
             let line = self.soas.first().map(|s| s.1).unwrap_or(1);
             errors.push(ZoneError {
