@@ -1,5 +1,5 @@
 //! The UDP answer cache (src/dns/cache.rs) against the general path: every question of the
-//! test corpus (both fixtures' names x types, with and without EDNS and DO, RD and CD on and
+//! test corpus (the three fixture sets' names x types, with and without EDNS and DO, RD and CD on and
 //! off, in three cases of the name) must get byte-identical answers from the cache and from the
 //! uncached path; pool answers rotated whole come from the cache in every rotation the general
 //! path gives, weighted picks and `max_answers` cuts never do; a new snapshot never sees the old
@@ -59,6 +59,10 @@ fn cached_answers_equal_uncached_on_the_whole_corpus() {
     for z in ["rich.test", "other.example", "deleg.rich.test", "big.test"] {
         files.push(common::fixture(&format!("rich/{z}.zone")));
     }
+    // Signed zones: answers to DO questions carry RRSIGs and proofs, and are cached apart.
+    for z in ["nsec.test", "nsec3.test", "optout.test"] {
+        files.push(common::fixture(&format!("signed/{z}.zone")));
+    }
     let mut yaml = String::from("version: 1\nzones:\n");
     for (f, origin) in files.iter().zip([
         "example.net.",
@@ -67,6 +71,9 @@ fn cached_answers_equal_uncached_on_the_whole_corpus() {
         "other.example.",
         "deleg.rich.test.",
         "big.test.",
+        "nsec.test.",
+        "nsec3.test.",
+        "optout.test.",
     ]) {
         yaml.push_str(&format!("  - {{ file: \"{}\", origin: {origin} }}\n", f.display()));
     }
