@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs the Debian packages the interop tests need when they are
-# missing (NSD for the differential test, NSD and Knot as zone-transfer secondaries, Prometheus
+# missing (NSD for the differential test, NSD and Knot as zone-transfer secondaries, Unbound as
+# the validating resolver of tests/dnssec_validate.rs, Prometheus
 # for the scrape test and its promtool for the alert rules, Chromium for the status page, dig for
 # the examples, lintian for the Debian package), and cargo-deb, which builds that package; then
 # runs every test, the ignored interop tests included.
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need+=(nsd)
 command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || need+=(knot)
+command -v unbound >/dev/null 2>&1 || [ -x /usr/sbin/unbound ] || need+=(unbound)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 # promtool (alert rules and dashboard queries in tests/contrib.rs) comes with the same package.

@@ -1,0 +1,231 @@
+//! Pre-signed zones served by gslbd validate: a validating resolver (Unbound, Debian package
+//! `unbound`, started by the test on a loopback port with the fixtures' DS records as trust
+//! anchors and stub zones pointing at gslbd) must set AD on static answers, NXDOMAIN, NODATA,
+//! empty non-terminals, wildcard answers and wildcard NODATA, CNAME and DNAME chains, DS and the
+//! absence of DS, in the NSEC, NSEC3 and NSEC3 opt-out fixtures; in the opt-out zone, answers
+//! whose proof is an opt-out NSEC3 must come back insecure (same answer, no AD), not bogus. A zone with one RRSIG altered
+//! must make that answer fail (SERVFAIL), so the resolver is seen to validate.
+//!
+//! Unbound answers `test.` itself by default (RFC 6761); the configuration turns that off.
+//! Unbound only ever talks to gslbd: every other IPv4 address is in its `do-not-query-address`
+//! list and IPv6 is off. The test is `#[ignore]`d for a plain `cargo test`; `tests/run.sh`
+//! installs Unbound and runs it, and without Unbound it fails and says so.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const ZONES: [&str; 3] = ["nsec.test", "nsec3.test", "optout.test"];
+
+struct Unbound {
+    _child: ChildGuard,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+/// Every IPv4 block but 127.0.0.0/8.
+const NOT_LOOPBACK: [&str; 8] = [
+    "0.0.0.0/2",
+    "64.0.0.0/3",
+    "96.0.0.0/4",
+    "112.0.0.0/5",
+    "120.0.0.0/6",
+    "124.0.0.0/7",
+    "126.0.0.0/8",
+    "128.0.0.0/1",
+];
+
+fn start_unbound(gslbd: SocketAddr, zones: &[&str]) -> Unbound {
+    let bin = ["/usr/sbin/unbound", "/usr/local/sbin/unbound"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("unbound is not installed: run tests/run.sh (it installs it)");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let port = free_port();
+    let mut anchors = String::new();
+    for z in zones {
+        anchors.push_str(&std::fs::read_to_string(fixture(&format!("signed/{z}.ds"))).unwrap());
+    }
+    std::fs::write(dir.path().join("anchors"), anchors).unwrap();
+    let mut conf = format!(
+        "server:\n  interface: 127.0.0.1\n  port: {port}\n  do-ip6: no\n  do-ip4: yes\n  username: \"\"\n  \
+         chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  logfile: \"{d}/unbound.log\"\n  \
+         use-syslog: no\n  verbosity: 1\n  val-log-level: 2\n  do-not-query-localhost: no\n  \
+         access-control: 127.0.0.0/8 allow\n  module-config: \"validator iterator\"\n  \
+         trust-anchor-file: \"{d}/anchors\"\n  num-threads: 1\n  so-reuseport: no\n  \
+         local-zone: \"test.\" nodefault\n"
+    );
+    for block in NOT_LOOPBACK {
+        conf.push_str(&format!("  do-not-query-address: {block}\n"));
+    }
+    conf.push_str("remote-control:\n  control-enable: no\n");
+    for z in zones {
+        conf.push_str(&format!(
+            "stub-zone:\n  name: \"{z}\"\n  stub-addr: {}@{}\n",
+            gslbd.ip(),
+            gslbd.port()
+        ));
+    }
+    let conf_path = dir.path().join("unbound.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = ChildGuard::new(
+        Command::new(bin)
+            .args(["-d", "-c"])
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let probe = query_msg("nsec.test.", RecordType::SOA, None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if udp_exchange(addr, &probe, Duration::from_millis(300)).is_some() {
+            return Unbound {
+                _child: child,
+                addr,
+                _dir: dir,
+            };
+        }
+    }
+    drop(child);
+    panic!(
+        "Unbound did not start; log: {:?}",
+        std::fs::read_to_string(dir.path().join("unbound.log"))
+    );
+}
+
+/// Asks the resolver with RD and DO set (over TCP when the UDP answer is truncated); returns
+/// the response.
+fn resolve(unbound: &Unbound, name: &str, t: RecordType) -> Message {
+    let n: gslbd::name::Name = name.parse().unwrap();
+    let mut q = gslbd::dns::wire::query_message(rand_id(), &n, u16::from(t), Some(true));
+    q[2] |= 0x01; // RD
+    let reply = (0..3)
+        .find_map(|_| udp_exchange(unbound.addr, &q, Duration::from_secs(5)))
+        .unwrap_or_else(|| panic!("no answer from Unbound for {name} {t:?}"));
+    let m = Message::from_vec(&reply).unwrap();
+    if m.metadata.truncation {
+        return tcp_query(unbound.addr, &q);
+    }
+    m
+}
+
+fn gslbd_serving(files: &[(String, std::path::PathBuf)]) -> Server {
+    let mut args = Vec::new();
+    for (z, f) in files {
+        args.push("--zone".to_string());
+        args.push(format!("{z}.={}", f.display()));
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    Server::start(&argv)
+}
+
+#[test]
+#[ignore = "needs unbound; tests/run.sh runs it"]
+fn answers_from_pre_signed_zones_validate() {
+    let files: Vec<(String, std::path::PathBuf)> = ZONES
+        .iter()
+        .map(|z| (z.to_string(), fixture(&format!("signed/{z}.zone"))))
+        .collect();
+    let gslbd = gslbd_serving(&files);
+    let unbound = start_unbound(gslbd.udp, &ZONES);
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for z in ZONES {
+        // (name, type, rcode, answer section not empty, the proof rests on an opt-out NSEC3)
+        for (name, t, rcode, answers, opt_out) in [
+            ("www", RecordType::A, ResponseCode::NoError, true, false),
+            ("www", RecordType::AAAA, ResponseCode::NoError, true, false),
+            ("@", RecordType::DNSKEY, ResponseCode::NoError, true, false),
+            ("big", RecordType::TXT, ResponseCode::NoError, true, false),
+            ("nope", RecordType::A, ResponseCode::NXDomain, false, true),
+            ("deep.nope", RecordType::TXT, ResponseCode::NXDomain, false, true),
+            ("x.y.b.c.ent", RecordType::A, ResponseCode::NXDomain, false, true),
+            ("www", RecordType::MX, ResponseCode::NoError, false, false),
+            ("c.ent", RecordType::A, ResponseCode::NoError, false, false),
+            ("a.b.wild", RecordType::A, ResponseCode::NoError, true, true),
+            ("a.b.wild", RecordType::MX, ResponseCode::NoError, false, true),
+            ("exists.wild", RecordType::A, ResponseCode::NoError, true, false),
+            ("foo.wcname", RecordType::A, ResponseCode::NoError, true, true),
+            ("chain", RecordType::A, ResponseCode::NoError, true, false),
+            ("dangling", RecordType::A, ResponseCode::NXDomain, true, true),
+            ("x.old", RecordType::A, ResponseCode::NoError, true, false),
+            ("secure", RecordType::DS, ResponseCode::NoError, true, false),
+            ("insecure", RecordType::DS, ResponseCode::NoError, false, true),
+            ("deep.ent2", RecordType::DS, ResponseCode::NoError, false, true),
+            ("_sip._tcp", RecordType::SRV, ResponseCode::NoError, true, false),
+        ] {
+            let q = if name == "@" {
+                format!("{z}.")
+            } else {
+                format!("{name}.{z}.")
+            };
+            let m = resolve(&unbound, &q, t);
+            n += 1;
+            // RFC 5155 9.2: what an opt-out NSEC3 covers is insecure, not bogus: the same answer,
+            // without AD.
+            let secure = !(opt_out && z == "optout.test");
+            let got = (
+                m.metadata.response_code,
+                m.metadata.authentic_data,
+                !m.answers.is_empty(),
+            );
+            if got != (rcode, secure, answers) {
+                failures.push(format!(
+                    "{q} {t:?}: rcode {:?} AD {} answers {:?}",
+                    got.0,
+                    got.1,
+                    rrs(&m.answers)
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {n} answers did not validate as expected:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    eprintln!("{n} answers validated (AD set)");
+}
+
+#[test]
+#[ignore = "needs unbound; tests/run.sh runs it"]
+fn an_altered_signature_is_bogus() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("signed/nsec.test.zone")).unwrap();
+    // The signature over www's A RRset gets one character of its base64 changed.
+    let mut done = false;
+    let altered: String = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if !done && f.len() > 5 && f[0] == "www.nsec.test." && f[3] == "RRSIG" && f[4] == "A" {
+                done = true;
+                // The signature is the last field; its sixth character changes.
+                let at = l.rfind(char::is_whitespace).unwrap() + 6;
+                let c = if &l[at..at + 1] == "A" { "B" } else { "A" };
+                format!("{}{c}{}\n", &l[..at], &l[at + 1..])
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert!(done, "the fixture has no RRSIG over www A");
+    let file = dir.path().join("nsec.test.zone");
+    std::fs::write(&file, altered).unwrap();
+    let gslbd = gslbd_serving(&[("nsec.test".into(), file)]);
+    let unbound = start_unbound(gslbd.udp, &["nsec.test"]);
+    let bad = resolve(&unbound, "www.nsec.test.", RecordType::A);
+    assert_eq!(bad.metadata.response_code, ResponseCode::ServFail, "{bad:?}");
+    let good = resolve(&unbound, "mail.nsec.test.", RecordType::A);
+    assert!(good.metadata.authentic_data && !good.answers.is_empty(), "{good:?}");
+}
