@@ -60,7 +60,7 @@ fn cached_answers_equal_uncached_on_the_whole_corpus() {
         files.push(common::fixture(&format!("rich/{z}.zone")));
     }
     // Signed zones: answers to DO questions carry RRSIGs and proofs, and are cached apart.
-    for z in ["nsec.test", "nsec3.test", "optout.test"] {
+    for z in ["nsec.test", "sub.nsec.test", "nsec3.test", "optout.test"] {
         files.push(common::fixture(&format!("signed/{z}.zone")));
     }
     let mut yaml = String::from("version: 1\nzones:\n");
@@ -72,6 +72,7 @@ fn cached_answers_equal_uncached_on_the_whole_corpus() {
         "deleg.rich.test.",
         "big.test.",
         "nsec.test.",
+        "sub.nsec.test.",
         "nsec3.test.",
         "optout.test.",
     ]) {

@@ -343,8 +343,8 @@ fn assert_identical(n: usize, diffs: &[String]) {
     eprintln!("{n} answers identical to NSD's");
 }
 
-/// The signed fixtures (tests/fixtures/signed, made by its make.sh): NSEC, NSEC3 with salt and
-/// iterations, NSEC3 with opt-out; every name of the files (NSEC3 owners included) and a
+/// The signed fixtures (tests/fixtures/signed, made by its make.sh): NSEC with a signed NSEC3
+/// child served alongside, NSEC3 with salt and iterations, NSEC3 with opt-out; every name of the files (NSEC3 owners included) and a
 /// nonexistent name below each, x every type in the files and the common ones, in every mode of
 /// [`signed_modes`]: with DO the RRSIGs, NSEC/NSEC3 proofs and DS must be NSD's, and the same
 /// RRsets must be dropped or truncated.
@@ -352,7 +352,7 @@ fn assert_identical(n: usize, diffs: &[String]) {
 #[ignore = "needs NSD; tests/run.sh runs it"]
 fn answers_match_nsd_on_the_signed_fixtures() {
     let dir = fixture("signed");
-    let zones = ["nsec.test", "nsec3.test", "optout.test"];
+    let zones = ["nsec.test", "sub.nsec.test", "nsec3.test", "optout.test"];
     let files: Vec<std::path::PathBuf> = zones.iter().map(|z| dir.join(format!("{z}.zone"))).collect();
     let pairs: Vec<(&str, &Path)> = zones.iter().copied().zip(files.iter().map(|p| p.as_path())).collect();
     let nsd = start_nsd(&pairs);
