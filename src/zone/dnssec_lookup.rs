@@ -24,12 +24,12 @@ fn signed(zone: &Zone) -> Option<&Signed> {
 pub fn push_signed<'a>(zone: &'a Zone, node: &'a Node, ans: &mut Answer<'a>, section: u8, rr: Rr<'a>) {
     let sig = signed(zone)
         .filter(|s| s.secure && rr.rtype != rtype::RRSIG)
-        .and_then(|s| s.sigs(zone.node_id(node)?, rr.rtype))
-        .map(|set| Rr {
+        .and_then(|s| Some((s.sigs(zone.node_id(node)?, rr.rtype)?, node.get(rtype::RRSIG)?)))
+        .map(|(group, rrsigs)| Rr {
             owner: rr.owner.clone(),
             rtype: rtype::RRSIG,
-            ttl: if rr.rtype == rtype::SOA { rr.ttl } else { set.ttl },
-            rdatas: Rdatas::Packed(&set.rdatas),
+            ttl: if rr.rtype == rtype::SOA { rr.ttl } else { group.ttl },
+            rdatas: group.rdatas(&rrsigs.rdatas),
         });
     let list = ans.section_mut(section);
     list.push(rr);
@@ -46,13 +46,14 @@ pub fn push_all_sigs<'a>(zone: &'a Zone, node: &'a Node, owner: Cow<'a, Name>, a
         .zip(zone.node_id(node))
         .map(|(s, id)| s.sig_groups(id))
         .unwrap_or_default();
+    let Some(rrsigs) = node.get(rtype::RRSIG) else { return };
     let index = ans.answer.len();
     for (i, g) in groups.iter().enumerate() {
         let rr = Rr {
             owner: owner.clone(),
             rtype: rtype::RRSIG,
             ttl: g.ttl,
-            rdatas: Rdatas::Packed(&g.rdatas),
+            rdatas: g.rdatas(&rrsigs.rdatas),
         };
         if i == 0 {
             ans.answer.push(rr);
@@ -673,6 +674,36 @@ mod tests {
                     assert!(denial.is_empty(), "{q}: {denial:?} would prove the name absent");
                 }
             }
+        }
+    }
+
+    /// RRSIGs of one type that are not next to each other in the file (hand-edited zones) are
+    /// all served, each group with the TTL of its first record.
+    #[test]
+    fn scattered_signatures_are_served_whole() {
+        let sig =
+            |covered: &str, tag: u16| format!("{covered} 13 2 300 20900101000000 20260101000000 {tag} example. AAAA");
+        let text = format!(
+            "$ORIGIN example.\n@ 300 IN SOA ns hm 1 2 3 4 5\n@ 300 IN RRSIG {}\n@ 300 IN NS ns\n\
+             www 60 IN A 192.0.2.1\nwww 60 IN RRSIG {}\nwww 70 IN RRSIG {}\nwww 60 IN RRSIG {}\n\
+             www 70 IN TXT x\n",
+            sig("SOA", 1),
+            sig("A", 2),
+            sig("TXT", 3),
+            sig("A", 4)
+        );
+        let records = super::super::parse::parse_zone(&text, "z", Some(&n("example.")), None).unwrap();
+        let zones = ZoneSet::new(vec![Zone::build(Some(&n("example.")), records, "z").unwrap()]).unwrap();
+        for (t, tags, ttl) in [(rtype::A, vec![2u16, 4], 60), (rtype::TXT, vec![3], 70)] {
+            let ans = lookup_dnssec(&zones, &NoPools, &n("www.example."), t, true);
+            let s = &ans
+                .sigs
+                .iter()
+                .find(|s| s.section == ANSWER && s.index == 0)
+                .unwrap()
+                .rr;
+            let got: Vec<u16> = s.rdatas.iter().map(|d| u16::from_be_bytes([d[16], d[17]])).collect();
+            assert_eq!((got, s.ttl), (tags, ttl));
         }
     }
 

@@ -88,6 +88,11 @@ impl RdataList {
     pub fn shrink_to_fit(&mut self) {
         self.0.shrink_to_fit();
     }
+
+    /// The packed form: each RDATA as a 2-byte length and its bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for RdataList {
@@ -118,6 +123,9 @@ impl<'a> Iterator for RdataIter<'a> {
 #[derive(Debug, Clone)]
 pub enum Rdatas<'a> {
     Packed(&'a RdataList),
+    /// A run of whole records inside a packed list (the RRSIGs of one covered type in the RRSIG
+    /// RRset of a name).
+    PackedRun(&'a [u8]),
     Borrowed(&'a [Box<[u8]>]),
     Owned(Vec<Box<[u8]>>),
 }
@@ -126,6 +134,7 @@ impl<'a> Rdatas<'a> {
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
         let (packed, list) = match self {
             Rdatas::Packed(p) => (Some(p.iter()), None),
+            Rdatas::PackedRun(rest) => (Some(RdataIter { rest }), None),
             Rdatas::Borrowed(b) => (None, Some(b.iter())),
             Rdatas::Owned(v) => (None, Some(v.iter())),
         };
@@ -138,6 +147,7 @@ impl<'a> Rdatas<'a> {
     pub fn len(&self) -> usize {
         match self {
             Rdatas::Packed(p) => p.len(),
+            Rdatas::PackedRun(rest) => RdataIter { rest }.count(),
             Rdatas::Borrowed(b) => b.len(),
             Rdatas::Owned(v) => v.len(),
         }

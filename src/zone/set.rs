@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::signed::{SigGroup, Signed};
+use super::signed::{SigData, SigGroup, Signed};
 use super::{rtype, RdataList, Record, ZoneError, CLASS_IN};
 use crate::name::Name;
 
@@ -108,6 +108,8 @@ pub struct ZoneBuilder {
     /// (node, covered type, TTL) of every RRSIG record: an RRset keeps one TTL, but RRSIGs
     /// covering different types at one owner each carry their own, and are served with it.
     sig_ttls: Vec<(u32, u16, u32)>,
+    /// An NSEC record was read: the zone needs its DNSSEC data built.
+    has_nsec: bool,
 }
 
 /// The error for a record that would make its RRset too large for any DNS message.
@@ -139,6 +141,7 @@ impl ZoneBuilder {
             last: None,
             has_dname: false,
             sig_ttls: Vec::new(),
+            has_nsec: false,
         };
         if let Some(o) = b.configured.clone() {
             b.start(o);
@@ -248,6 +251,7 @@ impl ZoneBuilder {
         if rec.rtype == rtype::DNAME {
             self.has_dname = true;
         }
+        self.has_nsec |= rec.rtype == rtype::NSEC;
         if rec.rtype == rtype::RRSIG {
             if let Some(covered) = rec.rdata.first_chunk::<2>() {
                 self.sig_ttls.push((id, u16::from_be_bytes(*covered), rec.ttl));
@@ -472,7 +476,10 @@ impl ZoneBuilder {
         }
         if errors.is_empty() {
             zone.shrink();
-            zone.signed = zone.build_signed(&self.sig_ttls).map(Box::new);
+            // A zone without DNSSEC records is not walked again.
+            if !self.sig_ttls.is_empty() || self.has_nsec || zone.apex().get(rtype::NSEC3PARAM).is_some() {
+                zone.signed = zone.build_signed(&self.sig_ttls).map(Box::new);
+            }
             Ok(zone)
         } else {
             errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -612,21 +619,31 @@ impl Zone {
         for (id, name, node) in zone.nodes_with_names() {
             if let Some(set) = node.get(rtype::RRSIG) {
                 let mut groups: Vec<SigGroup> = Vec::new();
+                let mut pos = 0u32;
                 for d in set.rdatas.iter() {
+                    let start = pos;
+                    pos += 2 + d.len() as u32;
                     let Some(covered) = d.first_chunk::<2>().map(|c| u16::from_be_bytes(*c)) else {
                         continue;
                     };
                     match groups.iter_mut().find(|g| g.covered == covered) {
-                        Some(g) => g.rdatas.push(d),
-                        None => {
-                            let mut rdatas = RdataList::default();
-                            rdatas.push(d);
-                            groups.push(SigGroup {
-                                covered,
-                                ttl: ttl_of.get(&(id, covered)).copied().unwrap_or(set.ttl),
-                                rdatas,
-                            });
-                        }
+                        Some(g) => match &mut g.data {
+                            SigData::Run(_, end) if *end == start => *end = pos,
+                            SigData::Run(..) => {
+                                let mut own = RdataList::default();
+                                for x in g.rdatas(&set.rdatas).iter() {
+                                    own.push(x);
+                                }
+                                own.push(d);
+                                g.data = SigData::Own(own);
+                            }
+                            SigData::Own(own) => own.push(d),
+                        },
+                        None => groups.push(SigGroup {
+                            covered,
+                            ttl: ttl_of.get(&(id, covered)).copied().unwrap_or(set.ttl),
+                            data: SigData::Run(start, pos),
+                        }),
                     }
                 }
                 sigs.insert(id, groups.into_boxed_slice());

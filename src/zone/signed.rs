@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::nsec3::Chain;
-use super::RdataList;
+use super::{RdataList, Rdatas};
 use crate::name::Name;
 
 /// The RRSIGs at one name covering one type, with their TTL.
@@ -12,7 +12,32 @@ use crate::name::Name;
 pub struct SigGroup {
     pub covered: u16,
     pub ttl: u32,
-    pub rdatas: RdataList,
+    pub data: SigData,
+}
+
+/// Where a group's records are. Signers write each RRset's RRSIGs together, so a group is
+/// nearly always a run of the name's RRSIG RRset, kept as a byte range rather than a second
+/// copy of every signature; the rare group whose records are scattered has its own list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SigData {
+    /// Byte offsets into the packed RRSIG RRset of the name.
+    Run(u32, u32),
+    Own(RdataList),
+}
+
+impl SigGroup {
+    /// The group's RRSIG RDATAs; `rrsigs` is the RRSIG RRset of the name.
+    pub fn rdatas<'a>(&'a self, rrsigs: &'a RdataList) -> Rdatas<'a> {
+        match &self.data {
+            SigData::Run(start, end) => Rdatas::PackedRun(
+                rrsigs
+                    .as_bytes()
+                    .get(*start as usize..*end as usize)
+                    .unwrap_or_default(),
+            ),
+            SigData::Own(list) => Rdatas::Packed(list),
+        }
+    }
 }
 
 /// The DNSSEC data of one zone, for DO questions.
