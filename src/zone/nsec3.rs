@@ -119,24 +119,34 @@ impl Chain {
                 continue;
             }
             let Some(hash) = owner_hash(&rec.owner) else { continue };
-            match entries.iter_mut().find(|e| e.owner == rec.owner) {
-                Some(e) if !e.rdatas.contains(&rec.rdata) => e.rdatas.push(&rec.rdata),
-                Some(_) => {}
-                None => {
-                    let mut rdatas = RdataList::default();
-                    rdatas.push(&rec.rdata);
-                    entries.push(Entry {
-                        hash,
-                        owner: rec.owner.clone(),
-                        ttl: rec.ttl,
-                        rdatas,
-                        sig_ttl: 0,
-                        sigs: RdataList::default(),
-                    });
+            let mut rdatas = RdataList::default();
+            rdatas.push(&rec.rdata);
+            entries.push(Entry {
+                hash,
+                owner: rec.owner.clone(),
+                ttl: rec.ttl,
+                rdatas,
+                sig_ttl: 0,
+                sigs: RdataList::default(),
+            });
+        }
+        // Sorted (stably: file order within an owner), then the records of one owner merged
+        // into one RRset.
+        entries.sort_by_key(|e| e.hash);
+        let mut merged: Vec<Entry> = Vec::with_capacity(entries.len());
+        for e in entries {
+            match merged.last_mut() {
+                Some(last) if last.owner == e.owner => {
+                    for d in e.rdatas.iter() {
+                        if !last.rdatas.contains(d) {
+                            last.rdatas.push(d);
+                        }
+                    }
                 }
+                _ => merged.push(e),
             }
         }
-        entries.sort_by_key(|e| e.hash);
+        let mut entries = merged;
         for rec in records.iter().filter(|r| r.rtype == rtype::RRSIG) {
             if let Ok(i) = entries.binary_search_by(|e| e.hash.cmp(&owner_hash(&rec.owner).unwrap_or_default())) {
                 let e = &mut entries[i];
