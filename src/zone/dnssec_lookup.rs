@@ -2,8 +2,8 @@
 //! signed RRset, DS or the proof of its absence at delegations, and the NSEC (RFC 4035 3.1.3)
 //! or NSEC3 (RFC 5155 7.2) records proving NXDOMAIN, NODATA and wildcard answers.
 //!
-//! Everything is looked up in [`Signed`], built once with the zone; a question without DO never
-//! reaches this module. NSEC3 hashes of the names a proof needs are computed per DO question
+//! Everything is looked up in [`Signed`], built once with the zone; a question without DO
+//! reaches this module only when it asks for type RRSIG. NSEC3 hashes of the names a proof needs are computed per DO question
 //! (a few SHA-1 runs), as NSD does for names that do not exist.
 
 use std::borrow::Cow;
@@ -12,7 +12,7 @@ use super::answer::{is_new, push_soa, Answer, Rr, Sig, ANSWER, AUTHORITY};
 use super::nsec3::{Chain, Cover, Entry};
 use super::set::{Node, Zone};
 use super::signed::Signed;
-use super::{rtype, Rdatas};
+use super::{rtype, Rdatas, Record};
 use crate::name::Name;
 
 fn signed(zone: &Zone) -> Option<&Signed> {
@@ -95,37 +95,49 @@ fn push_nsec_covering<'a>(zone: &'a Zone, s: &'a Signed, ans: &mut Answer<'a>, n
 }
 
 /// Pushes one NSEC3 RRset of the chain, with its RRSIGs, to the authority section (once).
-fn push_nsec3<'a>(ans: &mut Answer<'a>, e: &'a Entry) {
+fn push_nsec3<'a>(zone: &'a Zone, ans: &mut Answer<'a>, e: &Entry) {
+    let nsec3s = e.nsec3s(&zone.nsec3);
+    let Some(first) = nsec3s.first() else { return };
     let rr = Rr {
-        owner: Cow::Borrowed(&e.owner),
+        owner: Cow::Borrowed(&first.owner),
         rtype: rtype::NSEC3,
-        ttl: e.ttl,
-        rdatas: Rdatas::Packed(&e.rdatas),
+        ttl: first.ttl,
+        rdatas: rdatas_of(nsec3s),
     };
     if !is_new(&ans.authority, &rr) {
         return;
     }
     ans.authority.push(rr);
-    if !e.sigs.is_empty() {
+    let sigs = e.sigs(&zone.nsec3);
+    let secure = signed(zone).is_some_and(|s| s.secure);
+    if let Some(sig) = sigs.first().filter(|_| secure) {
         let index = ans.authority.len() - 1;
         ans.sigs.push(Sig {
             section: AUTHORITY,
             index,
             rr: Rr {
-                owner: Cow::Borrowed(&e.owner),
+                owner: Cow::Borrowed(&first.owner),
                 rtype: rtype::RRSIG,
-                ttl: e.sig_ttl,
-                rdatas: Rdatas::Packed(&e.sigs),
+                ttl: sig.ttl,
+                rdatas: rdatas_of(sigs),
             },
         });
     }
 }
 
+/// The RDATAs of records of one RRset: borrowed for the usual single record, copied otherwise.
+fn rdatas_of(records: &[Record]) -> Rdatas<'_> {
+    match records {
+        [one] => Rdatas::Borrowed(std::slice::from_ref(&one.rdata)),
+        _ => Rdatas::Owned(records.iter().map(|r| r.rdata.clone()).collect()),
+    }
+}
+
 /// True when `name` owns an NSEC3 record of the chain.
-fn is_nsec3_owner(chain: &Chain, name: &Name) -> bool {
+fn is_nsec3_owner(zone: &Zone, chain: &Chain, name: &Name) -> bool {
     super::nsec3::owner_hash(name)
         .and_then(|h| chain.find(&h))
-        .is_some_and(|c| c.exact && c.entry.owner == *name)
+        .is_some_and(|c| c.exact && c.entry.nsec3s(&zone.nsec3).first().is_some_and(|r| r.owner == *name))
 }
 
 /// Looks `name` up in the chain (hashing it).
@@ -163,10 +175,10 @@ pub fn delegation<'a>(zone: &'a Zone, cut: &'a Name, node: &'a Node, ans: &mut A
 /// NSD's `nsec3_add_ds_proof`: the NSEC3 matching `name` when there is one, else the closest
 /// provable encloser's and the cover of the name below it on the way to `name`.
 /// `cut` says `name` has NS or DS records (its NSEC3 is then the parent side's).
-fn ds_proof<'a>(zone: &Zone, chain: &'a Chain, name: &Name, cut: bool, delegation: bool, ans: &mut Answer<'a>) {
+fn ds_proof<'a>(zone: &'a Zone, chain: &'a Chain, name: &Name, cut: bool, delegation: bool, ans: &mut Answer<'a>) {
     let Some(c) = cover(chain, name) else { return };
     if c.exact && (cut || !delegation) {
-        push_nsec3(ans, c.entry);
+        push_nsec3(zone, ans, c.entry);
         return;
     }
     let mut prev: Option<Name> = None;
@@ -181,15 +193,15 @@ fn ds_proof<'a>(zone: &Zone, chain: &'a Chain, name: &Name, cut: bool, delegatio
     }
     let Some(par) = par else { return };
     if let Some(e) = exact(chain, &par) {
-        push_nsec3(ans, e);
+        push_nsec3(zone, ans, e);
     }
     match prev {
         Some(p) => {
             if let Some(c) = cover(chain, &p) {
-                push_nsec3(ans, c.entry);
+                push_nsec3(zone, ans, c.entry);
             }
         }
-        None if cut => push_nsec3(ans, c.entry),
+        None if cut => push_nsec3(zone, ans, c.entry),
         None => {}
     }
 }
@@ -201,7 +213,7 @@ pub fn wildcard_answer<'a>(zone: &'a Zone, qname: &Name, ce_labels: usize, ans: 
     if let Some(chain) = &s.nsec3 {
         let next_closer = qname.suffix(ce_labels + 1);
         if let Some(c) = cover(chain, &next_closer).filter(|c| !c.exact) {
-            push_nsec3(ans, c.entry);
+            push_nsec3(zone, ans, c.entry);
         }
     } else if s.secure {
         push_nsec_covering(zone, s, ans, qname);
@@ -216,25 +228,25 @@ pub fn nxdomain<'a>(zone: &'a Zone, qname: &Name, ce_labels: usize, ans: &mut An
     if let Some(s) = signed(zone) {
         if let Some(chain) = &s.nsec3 {
             let top = zone.origin_labels() + 1;
-            if ce_labels + 1 == top && qname.label_count() > top && is_nsec3_owner(chain, &qname.suffix(top)) {
+            if ce_labels + 1 == top && qname.label_count() > top && is_nsec3_owner(zone, chain, &qname.suffix(top)) {
                 // Below an NSEC3 owner name: NSD takes that name (in its tree, though it does
                 // not exist for lookups) as the closest encloser, which has no NSEC3 of its own
                 // and no wildcard: the cover of the next closer name is the whole proof.
                 if let Some(c) = cover(chain, &qname.suffix(top + 1)).filter(|c| !c.exact) {
-                    push_nsec3(ans, c.entry);
+                    push_nsec3(zone, ans, c.entry);
                 }
                 push_soa_signed(zone, ans);
                 return;
             }
             let next_closer = qname.suffix(ce_labels + 1);
             if let Some(c) = cover(chain, &next_closer).filter(|c| !c.exact) {
-                push_nsec3(ans, c.entry);
+                push_nsec3(zone, ans, c.entry);
             }
             if let Some(e) = exact(chain, &encloser) {
-                push_nsec3(ans, e);
+                push_nsec3(zone, ans, e);
             }
             if let Some(c) = encloser.wildcard_child().and_then(|w| cover(chain, &w)) {
-                push_nsec3(ans, c.entry);
+                push_nsec3(zone, ans, c.entry);
             }
         } else if s.secure {
             push_nsec_covering(zone, s, ans, qname);
@@ -261,7 +273,7 @@ pub fn nodata<'a>(zone: &'a Zone, node: &'a Node, source: &Name, qtype: u16, ans
         match &s.nsec3 {
             Some(chain) => {
                 if let Some(e) = exact(chain, source) {
-                    push_nsec3(ans, e);
+                    push_nsec3(zone, ans, e);
                 }
             }
             None => {
@@ -305,13 +317,13 @@ fn nsec3_nodata<'a>(
 ) {
     let parent_exact = |ans: &mut Answer<'a>, name: &Name| {
         if let Some(e) = parent_in(zone, name).and_then(|p| exact(chain, &p)) {
-            push_nsec3(ans, e);
+            push_nsec3(zone, ans, e);
         }
     };
     if qtype == rtype::DS {
         if *source == zone.origin {
             if let Some(e) = exact(chain, source) {
-                push_nsec3(ans, e);
+                push_nsec3(zone, ans, e);
             }
             return;
         }
@@ -323,7 +335,7 @@ fn nsec3_nodata<'a>(
     } else if wildcard {
         parent_exact(ans, source);
         if let Some(e) = exact(chain, source) {
-            push_nsec3(ans, e);
+            push_nsec3(zone, ans, e);
         }
     } else {
         let mut original = source.clone();
@@ -336,7 +348,7 @@ fn nsec3_nodata<'a>(
             }
         }
         let Some(c) = cover(chain, &original) else { return };
-        push_nsec3(ans, c.entry);
+        push_nsec3(zone, ans, c.entry);
         if !c.exact {
             parent_exact(ans, &original);
         }

@@ -78,15 +78,38 @@ pub fn encode_hash(h: &[u8]) -> String {
     data_encoding::BASE32HEX_NOPAD.encode(h).to_ascii_lowercase()
 }
 
-/// One NSEC3 RRset of the chain with the RRSIGs covering it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One NSEC3 RRset of the chain: where its records and the RRSIGs covering it are in the
+/// zone's NSEC3 record list (sorted by [`sort_records`]), so that the chain holds no second copy
+/// of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
     pub hash: [u8; HASH_LEN],
-    pub owner: Name,
-    pub ttl: u32,
-    pub rdatas: RdataList,
-    pub sig_ttl: u32,
-    pub sigs: RdataList,
+    start: u32,
+    nsec3_len: u16,
+    sig_len: u16,
+}
+
+impl Entry {
+    /// The NSEC3 records of this owner (at least one).
+    pub fn nsec3s<'a>(&self, records: &'a [Record]) -> &'a [Record] {
+        let start = self.start as usize;
+        records.get(start..start + self.nsec3_len as usize).unwrap_or_default()
+    }
+
+    /// The RRSIGs covering them.
+    pub fn sigs<'a>(&self, records: &'a [Record]) -> &'a [Record] {
+        let start = self.start as usize + self.nsec3_len as usize;
+        records.get(start..start + self.sig_len as usize).unwrap_or_default()
+    }
+}
+
+/// Orders a zone's NSEC3 records (and the RRSIGs over them) for [`Chain::build`]: by owner,
+/// each owner's NSEC3 records before its RRSIGs; exact duplicates removed (RFC 2181 5).
+pub fn sort_records(records: &mut Vec<Record>) {
+    records.sort_by(|a, b| {
+        (a.owner.wire(), a.rtype != rtype::NSEC3, &a.rdata).cmp(&(b.owner.wire(), b.rtype != rtype::NSEC3, &b.rdata))
+    });
+    records.dedup_by(|a, b| a.owner == b.owner && a.rtype == b.rtype && a.rdata == b.rdata);
 }
 
 /// An NSEC3 chain: the zone's parameters and its NSEC3 RRsets sorted by hash.
@@ -105,8 +128,9 @@ pub struct Cover<'a> {
 
 impl Chain {
     /// Builds the chain for the first NSEC3PARAM of `apex_params` (RDATAs) with hash algorithm
-    /// SHA-1 and flags 0, from the NSEC3 records (and their RRSIGs) in `records`. NSEC3
-    /// records with other parameters are not part of it. `None` without a usable NSEC3PARAM.
+    /// SHA-1 and flags 0, from the NSEC3 records (and their RRSIGs) in `records`, ordered by
+    /// [`sort_records`]. Owners whose NSEC3 records have other parameters are not part of it.
+    /// `None` without a usable NSEC3PARAM.
     pub fn build(apex_params: &RdataList, records: &[Record]) -> Option<Chain> {
         let params = apex_params
             .iter()
@@ -114,50 +138,26 @@ impl Chain {
             .find(|(p, flags)| p.algorithm == SHA1 && *flags == 0)?
             .0;
         let mut entries: Vec<Entry> = Vec::new();
-        for rec in records.iter().filter(|r| r.rtype == rtype::NSEC3) {
-            if !params.matches(&rec.rdata) {
-                continue;
+        let mut i = 0;
+        while i < records.len() {
+            let owner = &records[i].owner;
+            let run = records[i..].iter().take_while(|r| r.owner == *owner).count();
+            let group = &records[i..i + run];
+            let nsec3_len = group.iter().take_while(|r| r.rtype == rtype::NSEC3).count();
+            let hash = owner_hash(owner);
+            if let (Some(hash), Some(first)) = (hash, group.first()) {
+                if nsec3_len > 0 && params.matches(&first.rdata) {
+                    entries.push(Entry {
+                        hash,
+                        start: i as u32,
+                        nsec3_len: nsec3_len.min(u16::MAX as usize) as u16,
+                        sig_len: (run - nsec3_len).min(u16::MAX as usize) as u16,
+                    });
+                }
             }
-            let Some(hash) = owner_hash(&rec.owner) else { continue };
-            let mut rdatas = RdataList::default();
-            rdatas.push(&rec.rdata);
-            entries.push(Entry {
-                hash,
-                owner: rec.owner.clone(),
-                ttl: rec.ttl,
-                rdatas,
-                sig_ttl: 0,
-                sigs: RdataList::default(),
-            });
+            i += run;
         }
-        // Sorted (stably: file order within an owner), then the records of one owner merged
-        // into one RRset.
         entries.sort_by_key(|e| e.hash);
-        let mut merged: Vec<Entry> = Vec::with_capacity(entries.len());
-        for e in entries {
-            match merged.last_mut() {
-                Some(last) if last.owner == e.owner => {
-                    for d in e.rdatas.iter() {
-                        if !last.rdatas.contains(d) {
-                            last.rdatas.push(d);
-                        }
-                    }
-                }
-                _ => merged.push(e),
-            }
-        }
-        let mut entries = merged;
-        for rec in records.iter().filter(|r| r.rtype == rtype::RRSIG) {
-            if let Ok(i) = entries.binary_search_by(|e| e.hash.cmp(&owner_hash(&rec.owner).unwrap_or_default())) {
-                let e = &mut entries[i];
-                if e.owner == rec.owner && !e.sigs.contains(&rec.rdata) {
-                    if e.sigs.is_empty() {
-                        e.sig_ttl = rec.ttl;
-                    }
-                    e.sigs.push(&rec.rdata);
-                }
-            }
-        }
         Some(Chain { params, entries })
     }
 
@@ -316,11 +316,13 @@ mod tests {
             rtype::NSEC3,
             nsec3_rdata(0, &[1]),
         ));
+        sort_records(&mut records);
         let chain = Chain::build(&param, &records).unwrap();
         assert_eq!(chain.len(), 4);
+        let owner = |e: &Entry| e.nsec3s(&records)[0].owner.labels().next().unwrap().to_vec();
         let at = |name: &str| {
             let c = chain.find_name(&n(name)).unwrap();
-            (c.entry.owner.labels().next().unwrap().to_vec(), c.exact)
+            (owner(c.entry), c.exact)
         };
         let l = |s: &str| s.as_bytes().to_vec();
         assert_eq!(at("example."), (l(owners[0]), true));
@@ -333,10 +335,7 @@ mod tests {
         assert_eq!(at("*.w.example."), (l(owners[3]), false));
         // Before the first owner: the last covers it (wrap-around).
         let first = chain.find(&[0; HASH_LEN]).unwrap();
-        assert_eq!(
-            (first.entry.owner.labels().next().unwrap(), first.exact),
-            (owners[3].as_bytes(), false)
-        );
+        assert_eq!((owner(first.entry), first.exact), (l(owners[3]), false));
         // No usable NSEC3PARAM: no chain.
         let mut only_optout = RdataList::default();
         only_optout.push(&[SHA1, 1, 0, 0, 0]);

@@ -476,6 +476,7 @@ impl ZoneBuilder {
         }
         if errors.is_empty() {
             zone.shrink();
+            super::nsec3::sort_records(&mut zone.nsec3);
             // A zone without DNSSEC records is not walked again.
             if !self.sig_ttls.is_empty() || self.has_nsec || zone.apex().get(rtype::NSEC3PARAM).is_some() {
                 zone.signed = zone.build_signed(&self.sig_ttls).map(Box::new);
