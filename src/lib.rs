@@ -43,6 +43,7 @@ pub mod app;
 pub mod config;
 pub mod demo;
 pub mod dns;
+pub mod dnssec;
 pub mod fsutil;
 pub mod gslb;
 pub mod health;

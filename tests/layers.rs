@@ -32,6 +32,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("logthrottle", 0),
     ("name", 0),
     ("zone", 0),
+    ("dnssec", 0),
     ("gslb", 0),
     ("health::state", 0),
     ("health::check", 0),
