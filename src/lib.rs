@@ -55,6 +55,7 @@ pub mod name;
 pub mod publisher;
 pub mod snapshot;
 pub mod snapshot_build;
+pub mod snapshot_sign;
 pub mod state_store;
 pub mod xfr;
 pub mod zone;

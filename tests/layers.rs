@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("http", 4),
     ("publisher", 3),
     ("snapshot_build", 3),
+    ("snapshot_sign", 3),
     ("state_store", 3),
     ("admin", 3),
     ("xfr", 3),

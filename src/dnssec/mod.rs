@@ -5,5 +5,6 @@
 
 pub mod key;
 pub mod sign;
+pub mod state;
 pub mod time;
 pub mod wire;

@@ -2,6 +2,13 @@
 //! form), from and to Unix seconds, with the civil-date arithmetic of the proleptic Gregorian
 //! calendar (days from 1970-01-01).
 
+/// The current time in Unix seconds (0 for a clock before 1970).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);

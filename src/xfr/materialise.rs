@@ -3,6 +3,7 @@
 //! client without geo information (fail-open and fallback already applied by the pool view),
 //! NSEC3 data kept aside by the zone, all in canonical order (RFC 4034 6.1) without the SOA.
 
+use crate::dnssec::state::PoolSigs;
 use crate::gslb::view::PoolView;
 use crate::zone::rtype;
 use crate::zone::set::Zone;
@@ -11,6 +12,13 @@ use super::Rec;
 
 /// The records of `zone` as transferred (the SOA excluded: its serial is the engine's).
 pub fn materialise(zone: &Zone, pools: &PoolView) -> Vec<Rec> {
+    materialise_signed(zone, pools, None)
+}
+
+/// [`materialise`] for a zone gslbd signs: each pool RRset with its RRSIGs from `sigs`, and
+/// without the zone build's RRSIG over the SOA (the engine signs the SOA it serves, whose serial
+/// is its own).
+pub fn materialise_signed(zone: &Zone, pools: &PoolView, sigs: Option<&PoolSigs>) -> Vec<Rec> {
     let mut out = Vec::with_capacity(zone.record_count() + 8);
     for (name, node) in zone.names() {
         for set in &node.rrsets {
@@ -18,6 +26,10 @@ pub fn materialise(zone: &Zone, pools: &PoolView) -> Vec<Rec> {
                 continue;
             }
             for rdata in set.rdatas.iter() {
+                if sigs.is_some() && set.rtype == rtype::RRSIG && rdata.get(..2) == Some(&rtype::SOA.to_be_bytes()[..])
+                {
+                    continue;
+                }
                 out.push(Rec {
                     owner: name.clone(),
                     rtype: set.rtype,
@@ -28,6 +40,15 @@ pub fn materialise(zone: &Zone, pools: &PoolView) -> Vec<Rec> {
         }
         if let Some(pool) = node.pool {
             for (t, ttl, rdatas) in pools.materialised(pool) {
+                let rrsigs = sigs.and_then(|s| s.get(name, t, rdatas.iter().map(|r| &r[..])));
+                for rrsig in rrsigs.into_iter().flatten() {
+                    out.push(Rec {
+                        owner: name.clone(),
+                        rtype: rtype::RRSIG,
+                        ttl,
+                        rdata: rrsig.to_vec().into(),
+                    });
+                }
                 for rdata in rdatas {
                     out.push(Rec {
                         owner: name.clone(),

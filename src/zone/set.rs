@@ -663,6 +663,11 @@ impl ZoneSet {
         self.zones.len()
     }
 
+    /// The zone at `origin`, to change while building a snapshot (before the set is shared).
+    pub fn get_mut(&mut self, origin: &Name) -> Option<&mut Zone> {
+        self.zones.get_mut(origin).map(Arc::make_mut)
+    }
+
     /// Marks `name` (inside one of the zones) as answered by pool `idx`, creating the node and
     /// its empty ancestors. Used while building a snapshot, before the set is shared.
     pub fn attach_pool(&mut self, name: &Name, idx: u32) -> bool {
