@@ -47,7 +47,7 @@ impl Snapshot {
     ) -> Snapshot {
         static NEXT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let pools = PoolView::build(&setup.gslb, &health);
-        let pool_sigs = sign_pools(&setup, &pools, &signing);
+        let pool_sigs = sign_pools(&zones, &setup, &pools, &signing);
         Snapshot {
             generation,
             uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -73,7 +73,7 @@ impl Snapshot {
 }
 
 /// Signs every set each pool in a signed zone can serve under the view's health.
-fn sign_pools(setup: &GslbSetup, pools: &PoolView, signing: &[Arc<ZoneSigning>]) -> PoolSigs {
+fn sign_pools(zones: &ZoneSet, setup: &GslbSetup, pools: &PoolView, signing: &[Arc<ZoneSigning>]) -> PoolSigs {
     let mut sigs = PoolSigs::default();
     if signing.is_empty() {
         return sigs;
@@ -88,7 +88,13 @@ fn sign_pools(setup: &GslbSetup, pools: &PoolView, signing: &[Arc<ZoneSigning>])
                 .filter(|o| pool.name.is_subdomain_of(&o.origin))
                 .max_by_key(|o| o.origin.label_count());
             if closest.is_some_and(|c| Arc::ptr_eq(c, z)) {
-                for (t, ttl, set) in pools.served_sets(i as u32) {
+                let served = pools.served_sets(i as u32);
+                let mut types: Vec<u16> = served.iter().map(|s| s.0).collect();
+                types.dedup();
+                if let Some(zone) = zones.get(&z.origin) {
+                    sigs.sign_denial(z, zone, &pool.name, &types, now);
+                }
+                for (t, ttl, set) in served {
                     sets.push((pool.name.clone(), t, ttl, set));
                 }
             }

@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use super::key::Key;
 use super::sign::{Policy, Reason, Roles, SigCache, Signer, Stats};
+use super::wire::type_bitmap;
 use crate::name::Name;
+use crate::zone::rtype;
+use crate::zone::set::Zone;
 
 /// Most pool signatures one zone keeps: the sets a pool can serve across health states can be
 /// many (every subset of its members); past this many the pool cache starts afresh (the sets in
@@ -82,10 +85,25 @@ type SetKey = (Name, u16, [u8; 16]);
 /// One RRset to sign: owner, type, TTL, RDATAs.
 pub type SetToSign = (Name, u16, u32, Vec<Box<[u8]>>);
 
+/// The denial record (NSEC or NSEC3) at a pool name for the types the pool serves now, with
+/// its RRSIGs. It replaces the zone build's record at the same owner, which lists every type
+/// the pool could serve.
+#[derive(Debug, Clone)]
+pub struct Denial {
+    pub owner: Name,
+    pub rtype: u16,
+    pub ttl: u32,
+    pub rdata: Box<[u8]>,
+    pub rrsigs: Vec<Arc<[u8]>>,
+}
+
 /// Pool answers' signatures by owner, type and set.
 #[derive(Debug, Default, Clone)]
 pub struct PoolSigs {
     map: HashMap<SetKey, Vec<Arc<[u8]>>>,
+    /// The denial records at pool names, by their owner (the pool name for NSEC, the hashed
+    /// name for NSEC3).
+    pub denial: HashMap<Name, Denial>,
     /// Earliest expiry among them, and when they must be made anew, per zone origin.
     pub stats: Vec<(Name, Stats)>,
 }
@@ -121,6 +139,78 @@ impl PoolSigs {
 
     pub fn len(&self) -> usize {
         self.map.len()
+    }
+
+    /// Makes the denial record at pool name `name` of `zone` list `pool_types` (what the pool
+    /// serves now) besides the name's static types, and signs it. Nothing when the zone build
+    /// made no denial record there.
+    pub fn sign_denial(&mut self, zs: &ZoneSigning, zone: &Zone, name: &Name, pool_types: &[u16], now: u64) {
+        let Some(node) = zone.node(name) else { return };
+        let mut types: Vec<u16> = node
+            .rrsets
+            .iter()
+            .map(|s| s.rtype)
+            .filter(|&t| t != rtype::NSEC && t != rtype::RRSIG)
+            .chain(pool_types.iter().copied())
+            .collect();
+        let (owner, t, ttl, mut rdata) = if let Some(nsec) = node.get(rtype::NSEC) {
+            let Some(old) = nsec.rdatas.first() else { return };
+            let next_len = name_len(old);
+            types.extend([rtype::NSEC, rtype::RRSIG]);
+            (name.clone(), rtype::NSEC, nsec.ttl, old[..next_len].to_vec())
+        } else {
+            let hashed = hashed_owner(&zone.origin, name);
+            let Some(rec) = hashed
+                .as_ref()
+                .and_then(|h| zone.nsec3.iter().find(|r| r.rtype == rtype::NSEC3 && r.owner == *h))
+            else {
+                return;
+            };
+            // Header (algorithm, flags, iterations, salt length 0, hash length) and next hash.
+            let Some(fixed) = rec.rdata.get(..26) else { return };
+            if !types.is_empty() {
+                types.push(rtype::RRSIG);
+            }
+            (rec.owner.clone(), rtype::NSEC3, rec.ttl, fixed.to_vec())
+        };
+        rdata.extend(type_bitmap(&types));
+        let rrsigs = self.sign_with(zs, now, &owner, t, ttl, &rdata);
+        self.denial.insert(
+            owner.clone(),
+            Denial {
+                owner,
+                rtype: t,
+                ttl,
+                rdata: rdata.into(),
+                rrsigs,
+            },
+        );
+    }
+
+    fn sign_with(
+        &mut self,
+        zs: &ZoneSigning,
+        now: u64,
+        owner: &Name,
+        t: u16,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Vec<Arc<[u8]>> {
+        let Ok(roles) = zs.roles(now) else {
+            return Vec::new();
+        };
+        let mut cache = zs.caches.pools.lock().unwrap_or_else(|e| e.into_inner());
+        let mut signer = Signer {
+            origin: &zs.origin,
+            policy: zs.policy,
+            now,
+            cache: &mut cache,
+            stats: Stats::default(),
+        };
+        let sigs = signer.sign_rrset(&roles.zsk, owner, t, ttl, [rdata], Reason::Publish);
+        count(&signer.stats);
+        self.stats.push((zs.origin.clone(), signer.stats));
+        sigs
     }
 
     pub fn is_empty(&self) -> bool {
@@ -164,4 +254,20 @@ impl PoolSigs {
 /// Counts a zone build's signatures in the process-wide totals.
 pub fn count_build(stats: &Stats) {
     count(stats);
+}
+
+/// Length of the uncompressed name at the start of `wire`.
+fn name_len(wire: &[u8]) -> usize {
+    let mut pos = 0;
+    while pos < wire.len() && wire[pos] != 0 {
+        pos += 1 + wire[pos] as usize;
+    }
+    (pos + 1).min(wire.len())
+}
+
+/// The NSEC3 owner of `name` in the zone at `origin` (no salt, no extra iterations).
+fn hashed_owner(origin: &Name, name: &Name) -> Option<Name> {
+    let h = super::sign::nsec3_hash(name.wire());
+    let label = data_encoding::BASE32HEX_NOPAD.encode(&h).to_ascii_lowercase();
+    origin.prepend(label.as_bytes())
 }

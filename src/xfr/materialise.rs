@@ -25,9 +25,14 @@ pub fn materialise_signed(zone: &Zone, pools: &PoolView, sigs: Option<&PoolSigs>
             if set.rtype == rtype::SOA {
                 continue;
             }
+            // A pool name's denial record as the pool's health has it now replaces the build's.
+            let replaced = sigs.is_some_and(|s| s.denial.contains_key(name));
             for rdata in set.rdatas.iter() {
-                if sigs.is_some() && set.rtype == rtype::RRSIG && rdata.get(..2) == Some(&rtype::SOA.to_be_bytes()[..])
-                {
+                let covered = (set.rtype == rtype::RRSIG).then(|| rdata.get(..2)).flatten();
+                if sigs.is_some() && covered == Some(&rtype::SOA.to_be_bytes()[..]) {
+                    continue;
+                }
+                if replaced && (set.rtype == rtype::NSEC || covered == Some(&rtype::NSEC.to_be_bytes()[..])) {
                     continue;
                 }
                 out.push(Rec {
@@ -60,7 +65,26 @@ pub fn materialise_signed(zone: &Zone, pools: &PoolView, sigs: Option<&PoolSigs>
             }
         }
     }
+    for d in sigs.iter().flat_map(|s| s.denial.values()) {
+        for rrsig in &d.rrsigs {
+            out.push(Rec {
+                owner: d.owner.clone(),
+                rtype: rtype::RRSIG,
+                ttl: d.ttl,
+                rdata: rrsig.to_vec().into(),
+            });
+        }
+        out.push(Rec {
+            owner: d.owner.clone(),
+            rtype: d.rtype,
+            ttl: d.ttl,
+            rdata: d.rdata.clone(),
+        });
+    }
     for r in &zone.nsec3 {
+        if sigs.is_some_and(|s| s.denial.contains_key(&r.owner)) {
+            continue;
+        }
         out.push(Rec {
             owner: r.owner.clone(),
             rtype: r.rtype,

@@ -1,0 +1,338 @@
+//! Zones gslbd signs itself (`zones[].dnssec.sign`): keys from `gslbd keygen`, `dnssec-keygen`
+//! and `ldns-keygen`; the zone transferred by AXFR from a running gslbd verified by
+//! `ldns-verify-zone` and `dnssec-verify`, before and after a pool's answer changes; signatures
+//! reused across reloads; located errors for broken key files.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+const TOKEN: &str = "test-token-0123456789";
+
+const ZONE: &str = "$ORIGIN example.test.
+$TTL 300
+@       IN SOA ns1 hostmaster 1 3600 900 1209600 300
+        IN NS  ns1
+        IN MX  10 Mail.Example.Test.
+ns1     IN A   192.0.2.53
+mail    IN A   192.0.2.25
+txt.deep.sub IN TXT \"below an empty non-terminal\"
+*.wild  IN A   192.0.2.99
+dev     IN NS  ns1.dev
+ns1.dev IN A   192.0.2.60
+sec     IN NS  ns.sec
+sec     IN DS  12345 13 2 72D461A35FF33EDD75C6A93AE539D9F3173E46293E58550323E54C07A105D478
+ns.sec  IN A   192.0.2.61
+";
+
+fn config(dir: &Path, keys: &str, denial: &str) -> PathBuf {
+    std::fs::write(dir.join("example.test.zone"), ZONE).unwrap();
+    let cfg = format!(
+        "version: 1
+server:
+  coalesce: 0ms
+  admin_token: {TOKEN}
+zones:
+  - file: example.test.zone
+    dnssec: {{ sign: true, keys_dir: {keys}, denial: {denial}, signature_validity: 14d, refresh: 7d }}
+providers:
+  aws: {{}}
+  rackspace: {{}}
+pools:
+  www.example.test.:
+    policy: all
+    ttl: 30
+    members:
+      - {{ provider: aws, address: 192.0.2.10 }}
+      - {{ provider: rackspace, address: 198.51.100.10 }}
+      - {{ provider: rackspace, address: 2001:db8::10 }}
+  app.example.test.:
+    policy: weighted
+    ttl: 30
+    members:
+      - {{ provider: aws, address: 192.0.2.20, weight: 3 }}
+      - {{ provider: rackspace, address: 198.51.100.20, weight: 1 }}
+transfers:
+  example.test.:
+    allow: [127.0.0.1]
+"
+    );
+    let path = dir.join("gslbd.yaml");
+    std::fs::write(&path, cfg).unwrap();
+    path
+}
+
+fn tool(name: &str, args: &[&str], dir: &Path) -> (bool, String) {
+    let out = Command::new(name)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{name}: {e}; it is in ldnsutils / bind9-utils / bind9-dnsutils: run tests/run.sh"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The zone by AXFR from `s`, as dig prints it (one record a line).
+fn axfr(s: &Server) -> String {
+    let (ok, text) = tool(
+        "dig",
+        &[
+            "@127.0.0.1",
+            "-p",
+            &s.tcp.port().to_string(),
+            "+noall",
+            "+answer",
+            "example.test.",
+            "AXFR",
+        ],
+        Path::new("."),
+    );
+    assert!(ok && text.contains("SOA"), "AXFR failed:\n{text}");
+    text
+}
+
+/// Runs both verifiers on a transferred zone; `csk` when one key signs everything (dnssec-verify
+/// then needs -z, which stops it asking for a separate ZSK).
+fn verify(dir: &Path, zone_text: &str, csk: bool) {
+    let f = dir.join("transferred.zone");
+    std::fs::write(&f, zone_text).unwrap();
+    let f = f.to_str().unwrap();
+    let (ok, out) = tool("ldns-verify-zone", &[f], dir);
+    assert!(ok, "ldns-verify-zone:\n{out}\n{zone_text}");
+    let mut args = vec!["-o", "example.test."];
+    if csk {
+        args.push("-z");
+    }
+    args.push(f);
+    let (ok, out) = tool("dnssec-verify", &args, dir);
+    assert!(
+        ok && out.contains("Zone fully signed"),
+        "dnssec-verify:\n{out}\n{zone_text}"
+    );
+}
+
+fn serial(zone_text: &str) -> u32 {
+    zone_text
+        .lines()
+        .find(|l| l.split_whitespace().nth(3) == Some("SOA"))
+        .and_then(|l| l.split_whitespace().nth(6))
+        .and_then(|s| s.parse().ok())
+        .expect("SOA serial")
+}
+
+/// Which generator made the keys, and how the zone proves non-existence.
+fn keys_from(tool_name: &str, dir: &Path) -> bool {
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let k = keys.to_str().unwrap();
+    match tool_name {
+        // A KSK and a ZSK, v1.3 files with timing lines.
+        "dnssec-keygen" => {
+            for extra in [&["-f", "KSK"][..], &[][..]] {
+                let mut args = vec!["-K", k, "-a", "ECDSAP256SHA256", "-n", "ZONE"];
+                args.extend_from_slice(extra);
+                args.push("example.test.");
+                let (ok, out) = tool("dnssec-keygen", &args, dir);
+                assert!(ok, "dnssec-keygen: {out}");
+            }
+            false
+        }
+        // One Ed25519 key with the SEP bit (a CSK), v1.2 files without timing.
+        "ldns-keygen" => {
+            let (ok, out) = tool("ldns-keygen", &["-a", "ED25519", "-k", "example.test."], &keys);
+            assert!(ok, "ldns-keygen: {out}");
+            // ldns-keygen also writes the DS file; gslbd reads only .key and .private.
+            true
+        }
+        _ => {
+            for ksk in [true, false] {
+                let mut args = vec![
+                    "keygen",
+                    "--zone",
+                    "example.test",
+                    "--algorithm",
+                    "ecdsap256sha256",
+                    "--dir",
+                    k,
+                ];
+                if ksk {
+                    args.push("--ksk");
+                }
+                let (code, _, err) = run_cli(&args);
+                assert_eq!(code, 0, "{err}");
+            }
+            false
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs ldnsutils and bind9-utils; tests/run.sh runs it"]
+fn signed_zones_transfer_and_verify_with_keys_of_every_generator_and_after_failover() {
+    for (generator, denial) in [("gslbd", "nsec"), ("dnssec-keygen", "nsec3"), ("ldns-keygen", "nsec3")] {
+        let dir = tempfile::tempdir().unwrap();
+        let csk = keys_from(generator, dir.path());
+        let cfg = config(dir.path(), "keys", denial);
+        let s = Server::start(&["--config", cfg.to_str().unwrap()]);
+        let first = axfr(&s);
+        let what = format!("{generator} keys, {denial}");
+        let has = |t: &str, covered: Option<&str>| {
+            first.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.get(3) == Some(&t) && covered.is_none_or(|c| f.get(4) == Some(&c))
+            })
+        };
+        assert!(has("RRSIG", Some("A")), "{what}: no RRSIG over A:\n{first}");
+        assert!(has(&denial.to_uppercase(), None), "{what}: no {denial}:\n{first}");
+        assert!(
+            has("CDS", None) && has("CDNSKEY", None),
+            "{what}: no CDS/CDNSKEY:\n{first}"
+        );
+        verify(dir.path(), &first, csk);
+
+        // A provider drained: the pools' answers change, the transfer engine moves to a new
+        // serial, and the new version verifies too (pool RRsets signed at publication).
+        let (code, v) = post_admin(
+            &s,
+            TOKEN,
+            "/admin/drain",
+            "{\"provider\":\"rackspace\",\"reason\":\"test\"}",
+        );
+        assert_eq!(code, 200, "{v}");
+        let mut second = String::new();
+        for _ in 0..100 {
+            second = axfr(&s);
+            if serial(&second) != serial(&first) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_ne!(serial(&second), serial(&first), "{what}: no new serial after the drain");
+        assert!(
+            !second.contains("198.51.100.10"),
+            "{what}: drained member still there:\n{second}"
+        );
+        verify(dir.path(), &second, csk);
+    }
+}
+
+#[test]
+#[ignore = "needs ldnsutils and bind9-utils; tests/run.sh runs it"]
+fn keygen_writes_files_that_bind_and_ldns_read_with_the_same_ds() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for alg in ["ecdsap256sha256", "ed25519"] {
+        for ksk in [true, false] {
+            let mut args = vec!["keygen", "--zone", "example.test.", "--algorithm", alg, "--dir", d];
+            if ksk {
+                args.push("--ksk");
+            }
+            let (code, out, err) = run_cli(&args);
+            assert_eq!(code, 0, "{err}");
+            let base = err
+                .trim()
+                .strip_prefix("wrote ")
+                .and_then(|r| r.split(".key and ").next())
+                .unwrap_or_else(|| panic!("{err}"))
+                .to_string();
+            let key = format!("{base}.key");
+            let (ok, bind) = tool("dnssec-dsfromkey", &["-2", &key], dir.path());
+            assert!(ok, "{bind}");
+            assert_eq!(bind.trim(), out.trim(), "dnssec-dsfromkey on {key}");
+            let (ok, ldns) = tool("ldns-key2ds", &["-f", "-n", "-2", &key], dir.path());
+            assert!(ok, "{ldns}");
+            let f: Vec<&str> = ldns.split_whitespace().collect();
+            let g: Vec<&str> = out.split_whitespace().collect();
+            assert_eq!(
+                (f[4..7].to_vec(), f[7..].concat().to_uppercase()),
+                (g[3..6].to_vec(), g[6..].concat()),
+                "ldns-key2ds on {key}"
+            );
+        }
+    }
+}
+
+/// The "zone example.test. signed: M signatures made, R reused" lines of the log.
+fn signed_lines(s: &Server) -> Vec<(u64, u64)> {
+    s.log_text()
+        .lines()
+        .filter_map(|l| {
+            let rest = l.split("zone example.test. signed: ").nth(1)?;
+            let mut n = rest.split(|c: char| !c.is_ascii_digit()).filter(|x| !x.is_empty());
+            Some((n.next()?.parse().ok()?, n.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn a_reload_reuses_the_signatures_of_unchanged_rrsets() {
+    let dir = tempfile::tempdir().unwrap();
+    keys_from("gslbd", dir.path());
+    let cfg = config(dir.path(), "keys", "nsec");
+    let s = Server::start(&["--config", cfg.to_str().unwrap()]);
+    let first = signed_lines(&s);
+    assert_eq!(first.len(), 1, "{}", s.log_text());
+    assert!(first[0].0 > 10 && first[0].1 == 0, "{first:?}");
+    // Unchanged zone: every signature from the cache.
+    s.signal("HUP");
+    assert!(s.wait_log("reload succeeded", Duration::from_secs(10)));
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        lines = signed_lines(&s);
+        if lines.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(lines.get(1), Some(&(0, first[0].0)), "{}", s.log_text());
+    // One record changed: its RRset and the NSEC records around it are signed again, no more.
+    let zone = std::fs::read_to_string(dir.path().join("example.test.zone")).unwrap();
+    std::fs::write(
+        dir.path().join("example.test.zone"),
+        zone.replace("192.0.2.25", "192.0.2.26"),
+    )
+    .unwrap();
+    s.signal("HUP");
+    for _ in 0..100 {
+        lines = signed_lines(&s);
+        if lines.len() >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(lines.get(2), Some(&(1, first[0].0 - 1)), "{}", s.log_text());
+}
+
+#[test]
+fn broken_key_files_are_reported_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    keys_from("gslbd", dir.path());
+    let cfg = config(dir.path(), "keys", "nsec");
+    let keys = dir.path().join("keys");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&keys).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let key = files
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "key"))
+        .unwrap();
+    let text = std::fs::read_to_string(key).unwrap();
+    std::fs::write(key, text.replace(" IN DNSKEY 25", " IN DNSKEY 99")).unwrap();
+    let (code, out, err) = run_cli(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 64, "{out}{err}");
+    let want = format!("zone example.test.: {}:5: DNSKEY flags", key.display());
+    assert!(err.contains(&want), "want {want:?} in:\n{err}");
+    // No key at all.
+    std::fs::remove_dir_all(&keys).unwrap();
+    std::fs::create_dir(&keys).unwrap();
+    let (code, out, err) = run_cli(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 64, "{out}{err}");
+    assert!(err.contains("no key files for zone example.test."), "{err}");
+}
