@@ -53,6 +53,7 @@ pub mod logthrottle;
 pub mod metrics;
 pub mod name;
 pub mod publisher;
+pub mod resign;
 pub mod snapshot;
 pub mod snapshot_build;
 pub mod snapshot_sign;

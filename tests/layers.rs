@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("snapshot_sign", 3),
     ("state_store", 3),
     ("admin", 3),
+    ("resign", 3),
     ("xfr", 3),
     ("config", 2),
     ("dns", 2),

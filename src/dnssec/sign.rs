@@ -493,3 +493,241 @@ pub fn sign_zone(
     }
     Ok(stats)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dnssec::key::{self, Timing, ECDSAP256SHA256, ED25519};
+
+    const ZONE: &str = "$ORIGIN example.test.
+$TTL 300
+@ SOA ns1 host 1 3600 900 1209600 300
+@ NS ns1
+ns1 A 192.0.2.53
+a.b.c TXT \"x\"
+* A 192.0.2.9
+dev NS ns.dev
+ns.dev A 192.0.2.60
+";
+
+    fn zone() -> Zone {
+        let recs = crate::zone::parse::parse_zone(ZONE, "t.zone", None, None).unwrap();
+        Zone::build(None, recs, "t.zone").unwrap()
+    }
+
+    /// A key of `zone` with the given timing, generated and loaded back.
+    fn key(dir: &std::path::Path, alg: u8, ksk: bool, timing: Timing) -> Key {
+        let origin = Name::parse("example.test.", None).unwrap();
+        let (base, _) = key::keygen(dir, &origin, alg, ksk, 0).unwrap();
+        let mut k = key::load_pair(&std::path::PathBuf::from(format!("{}.key", base.display()))).unwrap();
+        k.timing = timing;
+        k
+    }
+
+    fn verify(k: &Key, data: &[u8], sig: &[u8]) -> bool {
+        let (alg, point): (&dyn ring::signature::VerificationAlgorithm, Vec<u8>) = if k.algorithm == ED25519 {
+            (&ring::signature::ED25519, k.public.clone())
+        } else {
+            (
+                &ring::signature::ECDSA_P256_SHA256_FIXED,
+                [&[4u8][..], &k.public].concat(),
+            )
+        };
+        ring::signature::UnparsedPublicKey::new(alg, &point)
+            .verify(data, sig)
+            .is_ok()
+    }
+
+    /// Every RRSIG of the zone, with the RRset it covers rebuilt from the zone, checked against
+    /// the keys: (owner, covered type, key tag) of each.
+    fn check_all(z: &Zone, keys: &[Key]) -> Vec<(String, u16, u16)> {
+        let mut seen = Vec::new();
+        let signer = lowercase_name(z.origin.wire());
+        let nsec3: Vec<(Name, u16, u32, Vec<u8>)> = z
+            .nsec3
+            .iter()
+            .map(|r| (r.owner.clone(), r.rtype, r.ttl, r.rdata.to_vec()))
+            .collect();
+        let mut all: Vec<(Name, u16, u32, Vec<u8>)> = nsec3;
+        for (name, node) in z.names() {
+            for set in &node.rrsets {
+                for r in set.rdatas.iter() {
+                    all.push((name.clone(), set.rtype, set.ttl, r.to_vec()));
+                }
+            }
+        }
+        for (owner, t, _, rdata) in all.iter().filter(|r| r.1 == rtype::RRSIG) {
+            let covered = u16::from_be_bytes([rdata[0], rdata[1]]);
+            let tag = u16::from_be_bytes([rdata[16], rdata[17]]);
+            let head_len = 18 + signer.len();
+            assert_eq!(&rdata[18..head_len], &signer[..]);
+            let mut rrs: Vec<Vec<u8>> = all
+                .iter()
+                .filter(|r| r.0 == *owner && r.1 == covered)
+                .map(|r| canonical_rdata(covered, &r.3).into_owned())
+                .collect();
+            rrs.sort();
+            let ttl = u32::from_be_bytes([rdata[4], rdata[5], rdata[6], rdata[7]]);
+            let mut data = rdata[..head_len].to_vec();
+            for r in rrs {
+                data.extend(lowercase_name(owner.wire()));
+                data.extend(covered.to_be_bytes());
+                data.extend(CLASS_IN.to_be_bytes());
+                data.extend(ttl.to_be_bytes());
+                data.extend((r.len() as u16).to_be_bytes());
+                data.extend(r);
+            }
+            let k = keys.iter().find(|k| k.tag == tag).expect("signed by a zone key");
+            assert!(
+                verify(k, &data, &rdata[head_len..]),
+                "bad signature over {owner} {covered}"
+            );
+            assert_eq!(*t, rtype::RRSIG);
+            seen.push((owner.to_string(), covered, tag));
+        }
+        seen
+    }
+
+    const POLICY: Policy = Policy {
+        denial: Denial::Nsec,
+        validity: 14 * 86_400,
+        refresh: 7 * 86_400,
+    };
+    const NOW: u64 = 1_800_000_000;
+
+    #[test]
+    fn signs_every_authoritative_rrset_and_reuses_until_refresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let always = Timing::default();
+        let keys = vec![
+            key(dir.path(), ECDSAP256SHA256, true, always),
+            key(dir.path(), ECDSAP256SHA256, false, always),
+        ];
+        let (ksk, zsk) = (keys[0].tag, keys[1].tag);
+        for denial in [Denial::Nsec, Denial::Nsec3] {
+            let policy = Policy { denial, ..POLICY };
+            let mut cache = SigCache::default();
+            let mut z = zone();
+            let stats = sign_zone(&mut z, &keys, policy, NOW, &mut cache, &|_| vec![]).unwrap();
+            let seen = check_all(&z, &keys);
+            let has = |o: &str, t: u16, tag: u16| seen.iter().any(|s| s.0 == o && s.1 == t && s.2 == tag);
+            assert!(has("example.test.", rtype::DNSKEY, ksk) && !has("example.test.", rtype::DNSKEY, zsk));
+            assert!(has("example.test.", rtype::CDS, ksk) && has("example.test.", rtype::SOA, zsk));
+            assert!(has("*.example.test.", rtype::A, zsk));
+            // No signature at the delegation's NS nor over glue.
+            assert!(!seen.iter().any(|s| s.0 == "dev.example.test." && s.1 == rtype::NS));
+            assert!(!seen.iter().any(|s| s.0 == "ns.dev.example.test."));
+            // The wildcard's labels field leaves out the `*`.
+            let star = z.node(&Name::parse("*.example.test.", None).unwrap()).unwrap();
+            let sig = star.get(rtype::RRSIG).unwrap().rdatas.first().unwrap();
+            assert_eq!(sig[3], 2);
+            // Inception an hour back, expiry within the jitter band.
+            let exp = u32::from_be_bytes(sig[8..12].try_into().unwrap()) as u64;
+            let inc = u32::from_be_bytes(sig[12..16].try_into().unwrap()) as u64;
+            assert_eq!(inc, NOW - BACKDATE);
+            assert!(
+                exp <= NOW + policy.validity && exp >= NOW + policy.validity - (policy.validity - policy.refresh) / 2
+            );
+            match denial {
+                Denial::Nsec => {
+                    assert!(has("a.b.c.example.test.", rtype::NSEC, zsk));
+                    // No NSEC at empty non-terminals, nor below the cut.
+                    assert!(z
+                        .node(&Name::parse("b.c.example.test.", None).unwrap())
+                        .unwrap()
+                        .is_empty());
+                    assert!(z
+                        .node(&Name::parse("ns.dev.example.test.", None).unwrap())
+                        .unwrap()
+                        .get(rtype::NSEC)
+                        .is_none());
+                }
+                Denial::Nsec3 => {
+                    // One NSEC3 per authoritative name, empty non-terminals included: apex, ns1,
+                    // a.b.c, b.c, c, *, dev.
+                    assert_eq!(z.nsec3.iter().filter(|r| r.rtype == rtype::NSEC3).count(), 7);
+                    assert!(z.apex().get(rtype::NSEC3PARAM).is_some());
+                }
+            }
+            let total: u64 = stats.made.iter().sum();
+            assert_eq!(stats.made[Reason::Build as usize], total);
+            // Again at the same moment: every signature from the cache.
+            let mut z2 = zone();
+            let again = sign_zone(&mut z2, &keys, policy, NOW, &mut cache, &|_| vec![]).unwrap();
+            assert_eq!((again.made, again.reused), ([0, 0, 0], total));
+            // Past the latest refresh point: every signature made anew, as a refresh.
+            let later = NOW + policy.validity - policy.refresh + 1;
+            let mut z3 = zone();
+            let r = sign_zone(&mut z3, &keys, policy, later, &mut cache, &|_| vec![]).unwrap();
+            assert_eq!((r.made[Reason::Refresh as usize], r.reused), (total, 0));
+            assert!(
+                stats.next_due.unwrap()
+                    >= NOW + policy.validity - policy.refresh - (policy.validity - policy.refresh) / 2
+            );
+        }
+    }
+
+    #[test]
+    fn zsk_rollover_by_pre_publication_follows_the_key_timing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (t1, t2) = (NOW + 1000, NOW + 2000);
+        let keys = vec![
+            key(dir.path(), ED25519, true, Timing::default()),
+            // The old ZSK: active until t1, in the DNSKEY set until t2.
+            key(
+                dir.path(),
+                ED25519,
+                false,
+                Timing {
+                    inactive: Some(t1),
+                    delete: Some(t2),
+                    ..Timing::default()
+                },
+            ),
+            // The new ZSK: published now, signing from t1.
+            key(
+                dir.path(),
+                ED25519,
+                false,
+                Timing {
+                    publish: Some(NOW - 10),
+                    activate: Some(t1),
+                    ..Timing::default()
+                },
+            ),
+        ];
+        let (old, new) = (keys[1].tag, keys[2].tag);
+        let state = |now: u64| {
+            let mut z = zone();
+            let mut cache = SigCache::default();
+            let stats = sign_zone(&mut z, &keys, POLICY, now, &mut cache, &|_| vec![]).unwrap();
+            let dnskeys = z.apex().get(rtype::DNSKEY).unwrap().rdatas.len();
+            let seen = check_all(&z, &keys);
+            let by = |tag| seen.iter().filter(|s| s.1 == rtype::A && s.2 == tag).count();
+            (dnskeys, by(old) > 0, by(new) > 0, stats.next_due)
+        };
+        // Before t1: both ZSKs published, the old one signs; the schedule wakes at t1.
+        assert_eq!(state(NOW), (3, true, false, Some(t1)));
+        // Between t1 and t2: the new one signs, the old one is still published.
+        assert_eq!(state(t1 + 1), (3, false, true, Some(t2)));
+        // After t2: the old one is gone.
+        let (n, o, nw, _) = state(t2 + 1);
+        assert_eq!((n, o, nw), (2, false, true));
+    }
+
+    #[test]
+    fn without_an_active_key_signing_fails_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = vec![key(
+            dir.path(),
+            ED25519,
+            true,
+            Timing {
+                activate: Some(NOW + 5),
+                ..Timing::default()
+            },
+        )];
+        let e = sign_zone(&mut zone(), &keys, POLICY, NOW, &mut SigCache::default(), &|_| vec![]).unwrap_err();
+        assert!(e.starts_with("no active key"), "{e}");
+    }
+}
