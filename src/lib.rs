@@ -51,6 +51,7 @@ pub mod history;
 pub mod http;
 pub mod logthrottle;
 pub mod metrics;
+pub mod metrics_dnssec;
 pub mod name;
 pub mod publisher;
 pub mod resign;

@@ -309,6 +309,26 @@ fn a_reload_reuses_the_signatures_of_unchanged_rrsets() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(lines.get(2), Some(&(1, first[0].0 - 1)), "{}", s.log_text());
+    // The metrics say as much: made at builds (the first, and the one changed RRset), the
+    // pools' answers made at publication, the cache and the earliest expiry of the zone.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        metric(&s, "gslbd_dnssec_signatures_total{reason=\"build\"}"),
+        (first[0].0 + 1) as f64
+    );
+    assert!(metric(&s, "gslbd_dnssec_signatures_total{reason=\"publish\"}") >= 3.0);
+    assert_eq!(metric(&s, "gslbd_dnssec_signatures_total{reason=\"refresh\"}"), 0.0);
+    assert!(metric(&s, "gslbd_dnssec_signature_cache_entries{zone=\"example.test.\"}") >= first[0].0 as f64);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as f64;
+    let expiry = metric(&s, "gslbd_dnssec_earliest_expiry_seconds{zone=\"example.test.\"}");
+    // 14d validity less at most half of the 7d margin of jitter.
+    assert!(
+        expiry > now + 10.4 * 86_400.0 && expiry <= now + 14.0 * 86_400.0,
+        "{expiry} vs {now}"
+    );
 }
 
 #[test]

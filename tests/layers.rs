@@ -28,6 +28,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("dns", 2),
     ("health", 2),
     ("metrics", 2),
+    ("metrics_dnssec", 2),
     ("history", 2),
     ("snapshot", 1),
     ("fsutil", 0),
