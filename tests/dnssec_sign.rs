@@ -166,8 +166,11 @@ fn keys_from(tool_name: &str, dir: &Path) -> bool {
                 if ksk {
                     args.push("--ksk");
                 }
-                let (code, _, err) = run_cli(&args);
+                let (code, out, err) = run_cli(&args);
                 assert_eq!(code, 0, "{err}");
+                if ksk {
+                    std::fs::write(dir.join("ds.txt"), out).unwrap();
+                }
             }
             false
         }
@@ -328,6 +331,36 @@ fn a_reload_reuses_the_signatures_of_unchanged_rrsets() {
     assert!(
         expiry > now + 10.4 * 86_400.0 && expiry <= now + 14.0 * 86_400.0,
         "{expiry} vs {now}"
+    );
+    // /status: the zone's keys with role, state and (for the KSK) the DS keygen printed.
+    let (_, body) = http_get(s.http.unwrap(), "/status");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let z = &v["dnssec"][0];
+    assert_eq!(
+        (z["zone"].as_str(), z["denial"].as_str()),
+        (Some("example.test."), Some("nsec"))
+    );
+    assert_eq!(z["earliest_expiry"].as_f64(), Some(expiry));
+    let mut keys: Vec<(String, String, Option<String>)> = z["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["role"].as_str().unwrap().into(),
+                k["state"].as_str().unwrap().into(),
+                k["ds"].as_str().map(String::from),
+            )
+        })
+        .collect();
+    keys.sort();
+    let ds = std::fs::read_to_string(dir.path().join("ds.txt")).unwrap();
+    assert_eq!(
+        keys,
+        [
+            ("KSK".into(), "active".into(), Some(ds.trim().to_string())),
+            ("ZSK".into(), "active".into(), None)
+        ]
     );
 }
 
