@@ -1,7 +1,7 @@
 //! The immutable world the query path reads (L1): zones, the GSLB setup, the health view and
 //! the pool answers computed from it, and a generation number. Published through
 //! [`SharedSnapshot`] by exactly one writer (the publisher); readers `load()` it once per query
-//! and never block. Imports only L0 (`gslb`, `zone`): the setup it carries is the validated
+//! and never block. Imports only L0 (`gslb`, `zone`, `dnssec`): the setup it carries is the validated
 //! model, not the configuration that produced it.
 
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! `serve` and `check` build the first snapshot with it, the publisher every reload's.
 //!
 //! Imports `config` (L2; the `dns::rrl` default for `--rrl on`), and L1/L0 below it: `snapshot`,
-//! `zone`, `gslb`, `health::state`, `name`. Knows nothing of the publisher, probes or sockets, so
+//! `zone`, `gslb`, `health::state`, `name`, and L3 `snapshot_sign` (signing). Knows nothing of the publisher, probes or sockets, so
 //! a build can run on any thread.
 
 use std::path::Path;
