@@ -182,28 +182,89 @@ pub fn roles(keys: &[Key], now: u64) -> Result<Roles<'_>, String> {
     Ok(r)
 }
 
-/// The signer's state for one zone and one moment.
+/// The signer's state for one zone and one moment. Signatures not in the cache are queued and
+/// made in batches, spread over the machine's cores ([`Signer::flush`]).
 pub struct Signer<'a> {
     pub origin: &'a Name,
     pub policy: Policy,
     pub now: u64,
     pub cache: &'a mut SigCache,
     pub stats: Stats,
+    pending: Vec<Job<'a>>,
+    /// Signatures made, by slot number (see [`Slot::Pending`]).
+    done: Vec<Arc<[u8]>>,
 }
 
-impl Signer<'_> {
-    /// The RRSIG RDATAs of one RRset, one per key in `keys`, from the cache when a signature for
-    /// the same canonical RRset has more than `refresh` validity left; made otherwise (counted as
-    /// `reason`, or as a refresh where an expiring one is replaced).
+/// One signature to make: the RRSIG RDATA head followed by the canonical RRset, and the key.
+struct Job<'a> {
+    key: &'a Key,
+    data: Vec<u8>,
+    head_len: usize,
+    ck: CacheKey,
+    expiration: u64,
+}
+
+/// A signature from the cache, or the slot of one being made (valid after [`Signer::flush`]).
+#[derive(Debug, Clone)]
+pub enum Slot {
+    Ready(Arc<[u8]>),
+    Pending(usize),
+}
+
+/// Signatures queued before a batch is made: enough to keep every core busy, few enough that
+/// the queued data stays small next to the zone itself.
+const BATCH: usize = 8192;
+/// Fewer signatures than this are made on the calling thread.
+const PARALLEL_MIN: usize = 256;
+
+impl<'a> Signer<'a> {
+    pub fn new(origin: &'a Name, policy: Policy, now: u64, cache: &'a mut SigCache) -> Signer<'a> {
+        Signer {
+            origin,
+            policy,
+            now,
+            cache,
+            stats: Stats::default(),
+            pending: Vec::new(),
+            done: Vec::new(),
+        }
+    }
+
+    /// The RRSIG RDATAs of one RRset, one per key in `keys`, made now (see [`Signer::queue`]).
     pub fn sign_rrset<'r>(
         &mut self,
-        keys: &[&Key],
+        keys: &[&'a Key],
         owner: &Name,
         t: u16,
         ttl: u32,
         rdatas: impl IntoIterator<Item = &'r [u8]>,
         reason: Reason,
     ) -> Vec<Arc<[u8]>> {
+        let slots = self.queue(keys, owner, t, ttl, rdatas, reason);
+        self.flush();
+        slots.into_iter().map(|s| self.resolve(s)).collect()
+    }
+
+    /// The signature behind a slot (after the flush that made it).
+    pub fn resolve(&self, s: Slot) -> Arc<[u8]> {
+        match s {
+            Slot::Ready(a) => a,
+            Slot::Pending(i) => self.done[i].clone(),
+        }
+    }
+
+    /// One slot per key in `keys` for the RRset: from the cache when a signature for the same
+    /// canonical RRset has more than `refresh` validity left; queued otherwise (counted as
+    /// `reason`, or as a refresh where an expiring one is replaced).
+    pub fn queue<'r>(
+        &mut self,
+        keys: &[&'a Key],
+        owner: &Name,
+        t: u16,
+        ttl: u32,
+        rdatas: impl IntoIterator<Item = &'r [u8]>,
+        reason: Reason,
+    ) -> Vec<Slot> {
         let owner_lc = lowercase_name(owner.wire());
         let mut canon: Vec<Vec<u8>> = rdatas.into_iter().map(|r| canonical_rdata(t, r).into_owned()).collect();
         canon.sort();
@@ -223,7 +284,7 @@ impl Signer<'_> {
         let labels = rrsig_labels(&owner_lc);
         let signer_name = lowercase_name(self.origin.wire());
         let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
+        for &key in keys {
             let ck = CacheKey {
                 owner: owner_lc.as_slice().into(),
                 rtype: t,
@@ -237,41 +298,78 @@ impl Signer<'_> {
                     c.used = true;
                     self.stats.reused += 1;
                     self.stats.note(c.expiration, self.policy.refresh);
-                    out.push(c.rrsig.clone());
+                    out.push(Slot::Ready(c.rrsig.clone()));
                     continue;
                 }
                 reason = Reason::Refresh;
             }
             let inception = self.now.saturating_sub(BACKDATE);
             let expiration = self.now + self.policy.validity - self.policy.jitter(&digest.as_ref()[16..]);
-            let mut rdata = Vec::with_capacity(18 + signer_name.len() + 64);
-            rdata.extend_from_slice(&t.to_be_bytes());
-            rdata.push(key.algorithm);
-            rdata.push(labels);
-            rdata.extend_from_slice(&ttl.to_be_bytes());
+            let mut data = Vec::with_capacity(18 + signer_name.len() + body.len() + 64);
+            data.extend_from_slice(&t.to_be_bytes());
+            data.push(key.algorithm);
+            data.push(labels);
+            data.extend_from_slice(&ttl.to_be_bytes());
             // RFC 4034 3.1.5: 32-bit serial-number times; the low 32 bits of Unix time.
-            rdata.extend_from_slice(&(expiration as u32).to_be_bytes());
-            rdata.extend_from_slice(&(inception as u32).to_be_bytes());
-            rdata.extend_from_slice(&key.tag.to_be_bytes());
-            rdata.extend_from_slice(&signer_name);
-            let mut data = Vec::with_capacity(rdata.len() + body.len());
-            data.extend_from_slice(&rdata);
+            data.extend_from_slice(&(expiration as u32).to_be_bytes());
+            data.extend_from_slice(&(inception as u32).to_be_bytes());
+            data.extend_from_slice(&key.tag.to_be_bytes());
+            data.extend_from_slice(&signer_name);
+            let head_len = data.len();
             data.extend_from_slice(&body);
-            rdata.extend_from_slice(&key.sign(&data));
-            let rrsig: Arc<[u8]> = rdata.into();
             self.stats.made[reason as usize] += 1;
             self.stats.note(expiration, self.policy.refresh);
-            self.cache.map.insert(
+            out.push(Slot::Pending(self.done.len() + self.pending.len()));
+            self.pending.push(Job {
+                key,
+                data,
+                head_len,
                 ck,
+                expiration,
+            });
+        }
+        if self.pending.len() >= BATCH {
+            self.flush();
+        }
+        out
+    }
+
+    /// Makes every queued signature, on up to one thread per core, and caches them.
+    pub fn flush(&mut self) {
+        let jobs = std::mem::take(&mut self.pending);
+        if jobs.is_empty() {
+            return;
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let sign = |c: &[Job]| c.iter().map(|j| j.key.sign(&j.data)).collect::<Vec<_>>();
+        let sigs: Vec<Vec<u8>> = if threads > 1 && jobs.len() >= PARALLEL_MIN {
+            let chunk = jobs.len().div_ceil(threads);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = jobs.chunks(chunk).map(|c| s.spawn(move || sign(c))).collect();
+                handles
+                    .into_iter()
+                    // A signing thread panics only where `Key::sign` does (no system RNG).
+                    .flat_map(|h| h.join().expect("a signing thread completes"))
+                    .collect()
+            })
+        } else {
+            sign(&jobs)
+        };
+        for (j, sig) in jobs.into_iter().zip(sigs) {
+            let mut rdata = j.data;
+            rdata.truncate(j.head_len);
+            rdata.extend_from_slice(&sig);
+            let rrsig: Arc<[u8]> = rdata.into();
+            self.cache.map.insert(
+                j.ck,
                 Cached {
                     rrsig: rrsig.clone(),
-                    expiration,
+                    expiration: j.expiration,
                     used: true,
                 },
             );
-            out.push(rrsig);
+            self.done.push(rrsig);
         }
-        out
     }
 }
 
@@ -287,12 +385,17 @@ pub fn nsec3_hash(wire: &[u8]) -> [u8; 20] {
 /// bitmap; given by the caller, who knows the pools.
 pub type PoolTypes<'a> = &'a dyn Fn(u32) -> Vec<u16>;
 
-/// One record the signer adds to the zone.
+/// One record the signer adds to the zone: RDATA, or an RRSIG being made.
 struct Add {
     owner: Name,
     rtype: u16,
     ttl: u32,
-    rdata: Vec<u8>,
+    rdata: AddData,
+}
+
+enum AddData {
+    Bytes(Vec<u8>),
+    Sig(Slot),
 }
 
 /// Signs `zone` in place: drops the DNSSEC records it had (RRSIG, NSEC, NSEC3, NSEC3PARAM),
@@ -338,29 +441,23 @@ pub fn sign_zone(
         .collect();
     names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
-    let mut signer = Signer {
-        origin: &origin,
-        policy,
-        now,
-        cache,
-        stats: Stats::default(),
-    };
+    let mut signer = Signer::new(&origin, policy, now, cache);
     let mut adds: Vec<Add> = Vec::new();
-    fn sig(
-        signer: &mut Signer,
+    fn sig<'k>(
+        signer: &mut Signer<'k>,
         adds: &mut Vec<Add>,
-        keys: &[&Key],
+        keys: &[&'k Key],
         owner: &Name,
         t: u16,
         ttl: u32,
         rdatas: Vec<&[u8]>,
     ) {
-        for s in signer.sign_rrset(keys, owner, t, ttl, rdatas, Reason::Build) {
+        for s in signer.queue(keys, owner, t, ttl, rdatas, Reason::Build) {
             adds.push(Add {
                 owner: owner.clone(),
                 rtype: rtype::RRSIG,
                 ttl,
-                rdata: s.to_vec(),
+                rdata: AddData::Sig(s),
             });
         }
     }
@@ -420,7 +517,7 @@ pub fn sign_zone(
                     owner: owner.clone(),
                     rtype: rtype::NSEC,
                     ttl: neg_ttl,
-                    rdata,
+                    rdata: AddData::Bytes(rdata),
                 });
             }
         }
@@ -462,7 +559,7 @@ pub fn sign_zone(
                     owner,
                     rtype: rtype::NSEC3,
                     ttl: neg_ttl,
-                    rdata,
+                    rdata: AddData::Bytes(rdata),
                 });
             }
         }
@@ -472,10 +569,23 @@ pub fn sign_zone(
             signer.stats.due(t);
         }
     }
+    signer.flush();
     let stats = std::mem::take(&mut signer.stats);
     drop(names);
     let file: Arc<str> = zone.file.as_str().into();
     for a in adds {
+        let rdata = match a.rdata {
+            AddData::Bytes(b) => b,
+            AddData::Sig(s) => signer.resolve(s).to_vec(),
+        };
+        let a = (a.owner, a.rtype, a.ttl, rdata);
+        let (owner, rtype_, ttl, rdata) = a;
+        let a = Added {
+            owner,
+            rtype: rtype_,
+            ttl,
+            rdata,
+        };
         let nsec3_side = a.rtype == rtype::NSEC3 || (a.rtype == rtype::RRSIG && a.rdata.get(..2) == Some(&[0, 50][..]));
         if nsec3_side {
             zone.nsec3.push(Record {
@@ -492,6 +602,14 @@ pub fn sign_zone(
         }
     }
     Ok(stats)
+}
+
+/// An [`Add`] with its RDATA known.
+struct Added {
+    owner: Name,
+    rtype: u16,
+    ttl: u32,
+    rdata: Vec<u8>,
 }
 
 #[cfg(test)]
@@ -713,6 +831,22 @@ ns.dev A 192.0.2.60
         // After t2: the old one is gone.
         let (n, o, nw, _) = state(t2 + 1);
         assert_eq!((n, o, nw), (2, false, true));
+    }
+
+    #[test]
+    fn batches_made_on_several_threads_land_on_their_rrsets() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = vec![key(dir.path(), ECDSAP256SHA256, true, Timing::default())];
+        let mut text = ZONE.to_string();
+        for i in 0..(PARALLEL_MIN + 50) {
+            text.push_str(&format!("h{i} A 192.0.2.{}\nh{i} TXT \"{i}\"\n", i % 250));
+        }
+        let recs = crate::zone::parse::parse_zone(&text, "t.zone", None, None).unwrap();
+        let mut z = Zone::build(None, recs, "t.zone").unwrap();
+        let stats = sign_zone(&mut z, &keys, POLICY, NOW, &mut SigCache::default(), &|_| vec![]).unwrap();
+        assert!(stats.made[0] as usize > 3 * PARALLEL_MIN);
+        let seen = check_all(&z, &keys);
+        assert_eq!(seen.len() as u64, stats.made[0]);
     }
 
     #[test]

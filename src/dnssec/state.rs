@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::key::Key;
-use super::sign::{Policy, Reason, Roles, SigCache, Signer, Stats};
+use super::sign::{Policy, Reason, Roles, SigCache, Signer, Slot, Stats};
 use super::wire::type_bitmap;
 use crate::name::Name;
 use crate::zone::rtype;
@@ -67,13 +67,7 @@ impl ZoneSigning {
         if cache.len() > MAX_POOL_SIGS {
             *cache = SigCache::default();
         }
-        let mut signer = Signer {
-            origin: &self.origin,
-            policy: self.policy,
-            now,
-            cache: &mut cache,
-            stats: Stats::default(),
-        };
+        let mut signer = Signer::new(&self.origin, self.policy, now, &mut cache);
         let sigs = signer.sign_rrset(&roles.zsk, owner, t, ttl, [rdata], Reason::Publish);
         count(&signer.stats);
         sigs
@@ -200,13 +194,7 @@ impl PoolSigs {
             return Vec::new();
         };
         let mut cache = zs.caches.pools.lock().unwrap_or_else(|e| e.into_inner());
-        let mut signer = Signer {
-            origin: &zs.origin,
-            policy: zs.policy,
-            now,
-            cache: &mut cache,
-            stats: Stats::default(),
-        };
+        let mut signer = Signer::new(&zs.origin, zs.policy, now, &mut cache);
         let sigs = signer.sign_rrset(&roles.zsk, owner, t, ttl, [rdata], Reason::Publish);
         count(&signer.stats);
         self.stats.push((zs.origin.clone(), signer.stats));
@@ -227,22 +215,23 @@ impl PoolSigs {
         if cache.len() > MAX_POOL_SIGS {
             *cache = SigCache::default();
         }
-        let mut signer = Signer {
-            origin: &zone.origin,
-            policy: zone.policy,
-            now,
-            cache: &mut cache,
-            stats: Stats::default(),
-        };
-        for (owner, t, ttl, rdatas) in sets {
-            let sigs = signer.sign_rrset(
-                &roles.zsk,
-                owner,
-                *t,
-                *ttl,
-                rdatas.iter().map(|r| &r[..]),
-                Reason::Publish,
-            );
+        let mut signer = Signer::new(&zone.origin, zone.policy, now, &mut cache);
+        let queued: Vec<Vec<Slot>> = sets
+            .iter()
+            .map(|(owner, t, ttl, rdatas)| {
+                signer.queue(
+                    &roles.zsk,
+                    owner,
+                    *t,
+                    *ttl,
+                    rdatas.iter().map(|r| &r[..]),
+                    Reason::Publish,
+                )
+            })
+            .collect();
+        signer.flush();
+        for ((owner, t, _, rdatas), slots) in sets.iter().zip(queued) {
+            let sigs = slots.into_iter().map(|s| signer.resolve(s)).collect();
             self.map
                 .insert((owner.clone(), *t, set_digest(rdatas.iter().map(|r| &r[..]))), sigs);
         }
