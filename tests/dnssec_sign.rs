@@ -389,3 +389,211 @@ fn broken_key_files_are_reported_with_file_and_line() {
     assert_eq!(code, 64, "{out}{err}");
     assert!(err.contains("no key files for zone example.test."), "{err}");
 }
+
+fn sbin(name: &str) -> String {
+    ["/usr/sbin", "/usr/local/sbin", "/usr/bin"]
+        .iter()
+        .map(|d| format!("{d}/{name}"))
+        .find(|p| Path::new(p).exists())
+        .unwrap_or_else(|| panic!("{name} is not installed: run tests/run.sh (it installs nsd and unbound)"))
+}
+
+/// Starts a process from `conf_args`, killed by its own PID when the guard drops.
+fn daemon(bin: &str, args: &[&str]) -> ChildGuard {
+    ChildGuard::new(
+        Command::new(sbin(bin))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {bin}: {e}")),
+    )
+}
+
+/// `dig +dnssec` through the resolver: (status, AD flag set, answer lines).
+fn resolve(port: u16, name: &str, t: &str) -> (String, bool, Vec<String>) {
+    let (_, out) = tool(
+        "dig",
+        &[
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+dnssec",
+            "+time=3",
+            "+tries=2",
+            name,
+            t,
+        ],
+        Path::new("."),
+    );
+    let status = out
+        .split("status: ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or("NO ANSWER")
+        .to_string();
+    let ad = out.lines().find(|l| l.contains(";; flags:")).is_some_and(|l| {
+        l.split(';')
+            .nth(2)
+            .is_some_and(|f| f.split_whitespace().any(|x| x == "ad"))
+    });
+    let answers = out
+        .split(";; ANSWER SECTION:")
+        .nth(1)
+        .map(|a| {
+            a.lines()
+                .skip(1)
+                .take_while(|l| !l.is_empty())
+                .filter(|l| !l.contains("RRSIG"))
+                .map(|l| l.split_whitespace().last().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    (status, ad, answers)
+}
+
+/// The SOA serial NSD serves now.
+fn served_serial(port: u16) -> Option<u32> {
+    let (_, out) = tool(
+        "dig",
+        &[
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+short",
+            "+time=1",
+            "+tries=1",
+            "example.test.",
+            "SOA",
+        ],
+        Path::new("."),
+    );
+    out.split_whitespace().nth(2).and_then(|s| s.parse().ok())
+}
+
+#[test]
+#[ignore = "needs nsd, unbound, ldnsutils and dig; tests/run.sh runs it"]
+fn a_validating_resolver_sees_secure_answers_from_a_secondary_through_failovers() {
+    let dir = tempfile::tempdir().unwrap();
+    keys_from("gslbd", dir.path());
+    let ds = std::fs::read_to_string(dir.path().join("ds.txt")).unwrap();
+    let nsd_port = free_port();
+    let cfg = config(dir.path(), "keys", "nsec3");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "    allow: [127.0.0.1]\n",
+        &format!("    secondaries: [{{ address: \"127.0.0.1:{nsd_port}\" }}]\n    min_serial_interval: 0s\n"),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let s = Server::start(&["--config", cfg.to_str().unwrap()]);
+
+    // NSD as the secondary (no TSIG: transfers allowed by address on loopback).
+    let nsd_dir = dir.path().join("nsd");
+    std::fs::create_dir(&nsd_dir).unwrap();
+    let d = nsd_dir.display();
+    let primary = format!("127.0.0.1@{}", s.tcp.port());
+    std::fs::write(
+        nsd_dir.join("nsd.conf"),
+        format!(
+            "server:\n  ip-address: 127.0.0.1\n  port: {nsd_port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  \
+             database: \"\"\n  pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  \
+             xfrdir: \"{d}\"\n  logfile: \"{d}/nsd.log\"\n  server-count: 1\nremote-control:\n  control-enable: no\n\
+             zone:\n  name: example.test\n  zonefile: example.test.zone\n  request-xfr: {primary} NOKEY\n  allow-notify: 127.0.0.1 NOKEY\n"
+        ),
+    )
+    .unwrap();
+    let _nsd = daemon("nsd", &["-d", "-c", nsd_dir.join("nsd.conf").to_str().unwrap()]);
+
+    // Unbound validating, with the zone's DS as its only trust anchor and NSD as the zone's server
+    // (`test.` is one of unbound's built-in empty zones, RFC 6761, until told otherwise).
+    let ub_port = free_port();
+    let ub_dir = dir.path().join("unbound");
+    std::fs::create_dir(&ub_dir).unwrap();
+    let u = ub_dir.display();
+    std::fs::write(
+        ub_dir.join("unbound.conf"),
+        format!(
+            "server:\n  interface: 127.0.0.1\n  port: {ub_port}\n  username: \"\"\n  chroot: \"\"\n  directory: \"{u}\"\n  \
+             pidfile: \"{u}/unbound.pid\"\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"{u}/unbound.log\"\n  \
+             do-not-query-localhost: no\n  module-config: \"validator iterator\"\n  trust-anchor: \"{}\"\n  \
+             cache-max-ttl: 1\n  cache-max-negative-ttl: 1\n  qname-minimisation: no\n  val-log-level: 2\n  \
+             local-zone: \"test.\" nodefault\n  aggressive-nsec: no\n\
+             remote-control:\n  control-enable: no\n\
+             stub-zone:\n  name: \"example.test.\"\n  stub-addr: 127.0.0.1@{nsd_port}\n",
+            ds.trim()
+        ),
+    )
+    .unwrap();
+    let _unbound = daemon("unbound", &["-d", "-c", ub_dir.join("unbound.conf").to_str().unwrap()]);
+
+    let gslbd_serial = || serial(&axfr(&s));
+    let wait_nsd = |want: u32| {
+        for _ in 0..200 {
+            if served_serial(nsd_port) == Some(want) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "NSD did not reach serial {want}: {}",
+            std::fs::read_to_string(nsd_dir.join("nsd.log")).unwrap_or_default()
+        );
+    };
+    wait_nsd(gslbd_serial());
+    let unbound_log = || std::fs::read_to_string(ub_dir.join("unbound.log")).unwrap_or_default();
+
+    // Every kind of answer validates: static, pool (all and weighted), wildcard, NXDOMAIN, NODATA.
+    // The resolver keeps answers a second at most and proves nothing from cached NSEC3 records,
+    // so that each round sees the secondary's current version.
+    let checks = |v6: bool, round: &str| {
+        let mut cases = vec![
+            ("ns1.example.test.", "A", "NOERROR", true),
+            ("www.example.test.", "A", "NOERROR", true),
+            ("app.example.test.", "A", "NOERROR", true),
+            ("x.wild.example.test.", "A", "NOERROR", true),
+            ("nope.example.test.", "A", "NXDOMAIN", false),
+            ("mail.example.test.", "TXT", "NOERROR", false),
+            ("www.example.test.", "TXT", "NOERROR", false),
+            ("sub.example.test.", "A", "NOERROR", false),
+        ];
+        cases.push(("www.example.test.", "AAAA", "NOERROR", v6));
+        for (name, t, status, has_answer) in cases {
+            let (st, ad, answers) = resolve(ub_port, name, t);
+            assert_eq!(
+                (st.as_str(), ad, !answers.is_empty()),
+                (status, true, has_answer),
+                "{round}: {name} {t}: status, AD, answer {answers:?}\nthe secondary says: {:?}\n{}",
+                resolve(nsd_port, name, t),
+                unbound_log()
+            );
+        }
+    };
+    checks(true, "start");
+    // Failovers and recoveries: rackspace (which holds the only IPv6 member) drained and
+    // undrained. Each new version reaches NSD by NOTIFY; every answer through the validating
+    // resolver stays secure, and www AAAA is a validated NODATA while rackspace is out.
+    for round in 0..5 {
+        for (action, v6) in [("drain", false), ("undrain", true)] {
+            let body = if action == "drain" {
+                "{\"provider\":\"rackspace\",\"reason\":\"test\"}"
+            } else {
+                "{\"provider\":\"rackspace\"}"
+            };
+            let before = gslbd_serial();
+            let (code, v) = post_admin(&s, TOKEN, &format!("/admin/{action}"), body);
+            assert_eq!(code, 200, "{v}");
+            let mut after = before;
+            for _ in 0..100 {
+                after = gslbd_serial();
+                if after != before {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            assert_ne!(after, before, "round {round} {action}: no new serial");
+            wait_nsd(after);
+            // The resolver's cache holds answers for at most a second (counted in whole seconds).
+            std::thread::sleep(Duration::from_millis(2100));
+            checks(v6, &format!("round {round} after {action}"));
+        }
+    }
+}
