@@ -571,7 +571,12 @@ fn a_validating_resolver_sees_secure_answers_from_a_secondary_through_failovers(
     // Failovers and recoveries: rackspace (which holds the only IPv6 member) drained and
     // undrained. Each new version reaches NSD by NOTIFY; every answer through the validating
     // resolver stays secure, and www AAAA is a validated NODATA while rackspace is out.
-    for round in 0..5 {
+    // GSLBD_TEST_FAILOVER_ROUNDS sets the number of rounds for a longer run.
+    let rounds = std::env::var("GSLBD_TEST_FAILOVER_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    for round in 0..rounds {
         for (action, v6) in [("drain", false), ("undrain", true)] {
             let body = if action == "drain" {
                 "{\"provider\":\"rackspace\",\"reason\":\"test\"}"
@@ -596,4 +601,37 @@ fn a_validating_resolver_sees_secure_answers_from_a_secondary_through_failovers(
             checks(v6, &format!("round {round} after {action}"));
         }
     }
+}
+
+#[test]
+fn a_pre_signed_zone_keeps_its_transfer_serial_across_reloads() {
+    // Served as it is (no dnssec section): its RRSIG over the SOA is data like any other, and
+    // a reload that changes nothing must not move the transfer serial.
+    let dir = tempfile::tempdir().unwrap();
+    let zone = format!(
+        "{ZONE}@ 300 IN RRSIG SOA 13 2 300 20300101000000 20200101000000 1234 example.test. \
+         AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==\n"
+    );
+    std::fs::write(dir.path().join("example.test.zone"), zone).unwrap();
+    let cfg = dir.path().join("gslbd.yaml");
+    std::fs::write(
+        &cfg,
+        "version: 1\nzones: [example.test.zone]\ntransfers:\n  example.test.:\n    allow: [127.0.0.1]\n    min_serial_interval: 0s\n",
+    )
+    .unwrap();
+    let s = Server::start(&["--config", cfg.to_str().unwrap()]);
+    let serial = || metric(&s, "gslbd_xfr_serial{zone=\"example.test.\"}");
+    let first = serial();
+    for _ in 0..3 {
+        s.signal("HUP");
+    }
+    for _ in 0..100 {
+        if s.log_text().matches("reload succeeded").count() >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s.log_text().matches("reload succeeded").count(), 3, "{}", s.log_text());
+    assert_eq!(serial(), first, "{}", s.log_text());
 }

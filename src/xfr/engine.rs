@@ -311,9 +311,13 @@ impl Engine {
                         st.acl = acl;
                         w.state = Arc::new(st);
                     }
-                    let same = w.state.records.iter().filter(|r| !is_soa_sig(r)).eq(records.iter())
-                        && w.source_soa == source_soa
-                        && w.soa_ttl == soa_ttl;
+                    // A zone gslbd signs holds the SOA's RRSIGs of its serial beside the
+                    // materialised records; any other zone's records compare as they are.
+                    let same_records = match signing {
+                        Some(_) => w.state.records.iter().filter(|r| !is_soa_sig(r)).eq(records.iter()),
+                        None => *w.state.records == *records,
+                    };
+                    let same = same_records && w.source_soa == source_soa && w.soa_ttl == soa_ttl;
                     w.pending = (!same).then(|| Pending {
                         reason: if w.source_soa != source_soa || w.soa_ttl != soa_ttl {
                             "zone reload"
