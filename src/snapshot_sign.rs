@@ -106,7 +106,6 @@ pub fn sign_zones(
                     policy: d.policy,
                     caches,
                     build: stats,
-                    built_at: now,
                 }));
             }
             Err(e) => diags.push(Diagnostic {

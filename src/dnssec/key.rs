@@ -735,6 +735,38 @@ mod tests {
     }
 
     #[test]
+    fn limits_on_key_files() {
+        let dir = tempfile::tempdir().unwrap();
+        // At most MAX_KEYS pairs per zone in one directory.
+        for _ in 0..MAX_KEYS {
+            keygen(dir.path(), &zone(), ED25519, false, 0).unwrap();
+        }
+        assert_eq!(load_dir(dir.path(), &zone()).unwrap().len(), MAX_KEYS);
+        keygen(dir.path(), &zone(), ED25519, false, 0).unwrap();
+        let e = load_dir(dir.path(), &zone()).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!(
+                "{} key files for zone example.test.: at most {MAX_KEYS}",
+                MAX_KEYS + 1
+            )),
+            "{e}"
+        );
+        // A key file of MAX_KEY_FILE octets is read (comments fill it); one more octet is not.
+        let one = tempfile::tempdir().unwrap();
+        let (base, _) = keygen(one.path(), &zone(), ED25519, true, 0).unwrap();
+        let key = with(&base, "key");
+        let text = std::fs::read_to_string(&key).unwrap();
+        let pad = MAX_KEY_FILE as usize - text.len();
+        let filler = format!(";{}\n", "x".repeat(pad - 2));
+        std::fs::write(&key, format!("{filler}{text}")).unwrap();
+        assert_eq!(std::fs::metadata(&key).unwrap().len(), MAX_KEY_FILE);
+        load_pair(&key).unwrap();
+        std::fs::write(&key, format!(";{filler}{text}")).unwrap();
+        let e = load_pair(&key).unwrap_err().to_string();
+        assert!(e.contains("cannot read key file"), "{e}");
+    }
+
+    #[test]
     fn timing_states() {
         let t = Timing {
             created: Some(0),

@@ -93,6 +93,14 @@ impl SigCache {
         self.map.is_empty()
     }
 
+    /// Starts afresh once more than `max` entries are held (a cache that only grows, as the pool
+    /// answers' across health states can, stays bounded).
+    pub fn bound(&mut self, max: usize) {
+        if self.map.len() > max {
+            self.map = HashMap::new();
+        }
+    }
+
     /// Drops every entry not used since the last sweep.
     pub fn sweep(&mut self) {
         self.map.retain(|_, c| std::mem::replace(&mut c.used, false));
@@ -847,6 +855,34 @@ ns.dev A 192.0.2.60
         assert!(stats.made[0] as usize > 3 * PARALLEL_MIN);
         let seen = check_all(&z, &keys);
         assert_eq!(seen.len() as u64, stats.made[0]);
+    }
+
+    #[test]
+    fn the_pool_cache_is_bounded_at_its_limit() {
+        use crate::dnssec::state::MAX_POOL_SIGS;
+        let mut c = SigCache::default();
+        let entry = |i: usize| {
+            (
+                CacheKey {
+                    owner: Box::new([0]),
+                    rtype: 1,
+                    digest: [0; 16],
+                    tag: (i % 65_536) as u16,
+                    algorithm: (i / 65_536) as u8,
+                },
+                Cached {
+                    rrsig: Arc::from(&[][..]),
+                    expiration: 0,
+                    used: false,
+                },
+            )
+        };
+        c.map.extend((0..MAX_POOL_SIGS).map(entry));
+        c.bound(MAX_POOL_SIGS);
+        assert_eq!(c.len(), MAX_POOL_SIGS);
+        c.map.extend([entry(MAX_POOL_SIGS)]);
+        c.bound(MAX_POOL_SIGS);
+        assert!(c.is_empty());
     }
 
     #[test]

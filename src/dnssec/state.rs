@@ -47,8 +47,6 @@ pub struct ZoneSigning {
     pub caches: Arc<Caches>,
     /// What the zone build did (signatures made and reused, earliest expiry, next due time).
     pub build: Stats,
-    /// When the keys were sorted into roles (Unix seconds): the build's moment.
-    pub built_at: u64,
 }
 
 impl ZoneSigning {
@@ -64,9 +62,7 @@ impl ZoneSigning {
             return Vec::new();
         };
         let mut cache = self.caches.pools.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() > MAX_POOL_SIGS {
-            *cache = SigCache::default();
-        }
+        cache.bound(MAX_POOL_SIGS);
         let mut signer = Signer::new(&self.origin, self.policy, now, &mut cache);
         let sigs = signer.sign_rrset(&roles.zsk, owner, t, ttl, [rdata], Reason::Publish);
         count(&signer.stats);
@@ -212,9 +208,7 @@ impl PoolSigs {
             return;
         };
         let mut cache = zone.caches.pools.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() > MAX_POOL_SIGS {
-            *cache = SigCache::default();
-        }
+        cache.bound(MAX_POOL_SIGS);
         let mut signer = Signer::new(&zone.origin, zone.policy, now, &mut cache);
         let queued: Vec<Vec<Slot>> = sets
             .iter()
