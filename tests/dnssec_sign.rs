@@ -639,3 +639,77 @@ fn a_pre_signed_zone_keeps_its_transfer_serial_across_reloads() {
     assert_eq!(s.log_text().matches("reload succeeded").count(), 3, "{}", s.log_text());
     assert_eq!(serial(), first, "{}", s.log_text());
 }
+
+/// The key tags of the RRSIGs over `covered` in a zone as dig prints it.
+fn signing_tags(zone_text: &str, covered: &str) -> std::collections::BTreeSet<u16> {
+    zone_text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(3) == Some(&"RRSIG") && f.get(4) == Some(&covered))
+                .then(|| f.get(10).and_then(|t| t.parse().ok()))
+                .flatten()
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs bind9-utils, ldnsutils and dig; tests/run.sh runs it"]
+fn a_zsk_rollover_by_pre_publication_happens_at_the_key_times_without_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let k = keys.to_str().unwrap();
+    let keygen = |extra: &[&str]| {
+        let mut args = vec!["-q", "-K", k, "-a", "ECDSAP256SHA256", "-n", "ZONE"];
+        args.extend_from_slice(extra);
+        args.push("example.test.");
+        let (ok, out) = tool("dnssec-keygen", &args, dir.path());
+        assert!(ok, "dnssec-keygen: {out}");
+        let tag: u16 = out
+            .trim()
+            .rsplit('+')
+            .next()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("{out}"));
+        (out.trim().to_string(), tag)
+    };
+    keygen(&["-f", "KSK"]);
+    // The old ZSK signs until 8 s from now and stays published for an hour; the new one is
+    // published now and signs from 8 s on (dnssec-keygen and dnssec-settime offsets are seconds).
+    let (old_base, old) = keygen(&[]);
+    let (ok, out) = tool(
+        "dnssec-settime",
+        &["-K", k, "-I", "+8", "-D", "+3600", &old_base],
+        dir.path(),
+    );
+    assert!(ok, "dnssec-settime: {out}");
+    let (_, new) = keygen(&["-P", "now", "-A", "+8"]);
+    let cfg = config(dir.path(), "keys", "nsec");
+    let s = Server::start(&["--config", cfg.to_str().unwrap()]);
+
+    let before = axfr(&s);
+    assert_eq!(signing_tags(&before, "A"), [old].into(), "{before}");
+    assert!(
+        before.contains("DNSKEY") && before.matches("\tDNSKEY\t").count() == 3,
+        "{before}"
+    );
+    verify(dir.path(), &before, false);
+    // No reload from outside: the schedule wakes the server at the key times.
+    let mut after = String::new();
+    for _ in 0..300 {
+        after = axfr(&s);
+        if signing_tags(&after, "A") == [new].into() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(signing_tags(&after, "A"), [new].into(), "{}\n{after}", s.log_text());
+    assert_eq!(
+        after.matches("\tDNSKEY\t").count(),
+        3,
+        "the old ZSK stays published:\n{after}"
+    );
+    assert!(s.log_text().contains("re-signing through a reload"), "{}", s.log_text());
+    verify(dir.path(), &after, false);
+}
