@@ -176,6 +176,11 @@ pub async fn run_notify(
     let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(8);
     let (admin_tx, admin_rx) = mpsc::channel(16);
     spawn_sighup(reload_tx.clone());
+    tasks.spawn(crate::resign::run(
+        snapshot.clone(),
+        reload_tx.clone(),
+        shutdown.clone(),
+    ));
     let admin_token = config.server.admin_token.clone();
     // The probes' own runtime (see `ProbeRuntime`), which the publisher shares; dropped at the
     // end of this function, in the main runtime, after the publisher has stopped.

@@ -16,15 +16,18 @@
 //! - L3 [`publisher`] (probe folding and coalescing, the build thread, reloads, gauges): the only
 //!   snapshot writer. [`snapshot_build`]: config and zone files into a snapshot. [`admin`]:
 //!   operator overrides; [`state_store`]: the state file that keeps them across restarts.
+//!   [`snapshot_sign`]: DNSSEC signing of zones at build; [`resign`]: re-signing on schedule.
 //! - L3 [`xfr`]: zone transfers out. Its engine, woken by the publisher after each swap, is the
 //!   only writer of the transfer table (materialised zones, serials, IXFR deltas); the listeners
 //!   reach it through `dns::TransferHook` (AXFR/IXFR, TSIG, apex SOA); NOTIFY to secondaries.
-//! - L2 [`config`], [`dns`], [`health`] (probe, runner, resolve), [`metrics`],
+//! - L2 [`config`], [`dns`], [`health`] (probe, runner, resolve), [`metrics`] (and
+//!   [`metrics_dnssec`]),
 //!   [`history`] (the bounded ring of recent transitions the status page shows).
 //! - L1 [`snapshot`].
 //! - L0 [`fsutil`] (bounded reads of regular files, atomic no-follow writes), [`logthrottle`]
 //!   (per-prefix log throttle, escaping of operator text), [`name`],
-//!   [`zone`] (parser, `ZoneSet`, pure `lookup`), [`gslb`] (pure `select`; `gslb::setup`, the
+//!   [`zone`] (parser, `ZoneSet`, pure `lookup`), [`dnssec`] (key files, signer, denial chains),
+//!   [`gslb`] (pure `select`; `gslb::setup`, the
 //!   validated setup a snapshot carries), `health::check` (the check model), `health::failure`
 //!   (why a probe failed), `health::state` (pure rise/fall).
 //!
@@ -43,6 +46,7 @@ pub mod app;
 pub mod config;
 pub mod demo;
 pub mod dns;
+pub mod dnssec;
 pub mod fsutil;
 pub mod gslb;
 pub mod health;
@@ -50,10 +54,13 @@ pub mod history;
 pub mod http;
 pub mod logthrottle;
 pub mod metrics;
+pub mod metrics_dnssec;
 pub mod name;
 pub mod publisher;
+pub mod resign;
 pub mod snapshot;
 pub mod snapshot_build;
+pub mod snapshot_sign;
 pub mod state_store;
 pub mod xfr;
 pub mod zone;

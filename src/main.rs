@@ -97,6 +97,64 @@ enum Command {
     Check(ServeArgs),
     /// Run the built-in example against local stand-ins for its three clouds, which you can fail.
     Demo(DemoArgs),
+    /// Make a DNSSEC key pair in BIND's format (K<zone>.+<alg>+<tag>.key and .private) and print
+    /// its DS record.
+    Keygen(KeygenArgs),
+}
+
+#[derive(clap::Args)]
+struct KeygenArgs {
+    /// The zone the key signs, e.g. example.test.
+    #[arg(long, value_name = "ZONE")]
+    zone: String,
+    /// The signing algorithm.
+    #[arg(long, value_enum, value_name = "ALGORITHM")]
+    algorithm: KeyAlgorithm,
+    /// Make a key-signing key (flags 257, the key the parent's DS names; alone it is a CSK);
+    /// without it, a zone-signing key (flags 256).
+    #[arg(long)]
+    ksk: bool,
+    /// The directory to write the two files into (the zone's keys_dir).
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyAlgorithm {
+    /// Algorithm 13, ECDSA P-256 with SHA-256.
+    Ecdsap256sha256,
+    /// Algorithm 15, Ed25519.
+    Ed25519,
+}
+
+/// `gslbd keygen`: writes the pair, prints the DS on stdout and the file names on stderr.
+fn keygen(args: &KeygenArgs) -> ExitCode {
+    let zone = match gslbd::name::Name::parse(args.zone.trim_end_matches('.'), Some(&gslbd::name::Name::root())) {
+        Ok(z) if !args.zone.is_empty() => z,
+        Ok(_) => {
+            eprintln!("--zone: a zone name is needed");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(e) => {
+            eprintln!("--zone: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let alg = match args.algorithm {
+        KeyAlgorithm::Ecdsap256sha256 => gslbd::dnssec::key::ECDSAP256SHA256,
+        KeyAlgorithm::Ed25519 => gslbd::dnssec::key::ED25519,
+    };
+    match gslbd::dnssec::key::keygen(&args.dir, &zone, alg, args.ksk, gslbd::dnssec::time::unix_now()) {
+        Ok((base, ds)) => {
+            eprintln!("wrote {0}.key and {0}.private", base.display());
+            println!("{ds}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The documented command line: what [`Cli`] parses less the packaging subcommand, which clap
@@ -190,6 +248,7 @@ fn main() -> ExitCode {
         AnyCommand::Public(Command::Check(args)) => check(&args),
         AnyCommand::Public(Command::Serve(args)) => serve(&args),
         AnyCommand::Public(Command::Demo(args)) => gslbd::demo::run(&args, wait_for_stop_signal()),
+        AnyCommand::Public(Command::Keygen(args)) => keygen(&args),
         AnyCommand::PackageFiles { dir } => match package_files(&dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -366,7 +425,7 @@ mod tests {
         assert_eq!(subs(&public), subs(&parsed));
         assert_eq!(
             subs(&parsed).iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-            ["serve", "check", "demo"]
+            ["serve", "check", "demo", "keygen"]
         );
         assert_eq!(public.get_about().map(|a| a.to_string()), Some(ABOUT.to_string()));
         assert!(parsed.find_subcommand("package-files").is_some_and(|s| s.is_hide_set()));

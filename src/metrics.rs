@@ -93,6 +93,7 @@ pub struct Metrics {
     pub xfr_notify: IntCounterVec,
     pub xfr_transfers: IntCounterVec,
     pub xfr_refused: IntCounterVec,
+    pub dnssec: crate::metrics_dnssec::DnssecMetrics,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
@@ -401,6 +402,7 @@ impl Metrics {
                 )
                 .expect("valid metric"),
             ),
+            dnssec: crate::metrics_dnssec::DnssecMetrics::new(&r),
             registry: r,
         };
         m.state_file_ok.set(1);

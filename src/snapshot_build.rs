@@ -6,7 +6,7 @@
 //! `serve` and `check` build the first snapshot with it, the publisher every reload's.
 //!
 //! Imports `config` (L2; the `dns::rrl` default for `--rrl on`), and L1/L0 below it: `snapshot`,
-//! `zone`, `gslb`, `health::state`, `name`. Knows nothing of the publisher, probes or sockets, so
+//! `zone`, `gslb`, `health::state`, `name`, and L3 `snapshot_sign` (signing). Knows nothing of the publisher, probes or sockets, so
 //! a build can run on any thread.
 
 use std::path::Path;
@@ -82,11 +82,13 @@ pub fn parse_zone_arg(arg: &str) -> Result<ZoneSource, Vec<Diagnostic>> {
             Ok(ZoneSource {
                 path: file.into(),
                 origin: Some(origin),
+                dnssec: None,
             })
         }
         _ => Ok(ZoneSource {
             path: arg.into(),
             origin: None,
+            dnssec: None,
         }),
     }
 }
@@ -192,8 +194,9 @@ pub fn build_snapshot(cfg: &Config, generation: u64) -> Result<Arc<Snapshot>, Ve
     for (i, pool) in setup.gslb.pools.iter().enumerate() {
         set.attach_pool(&pool.name, i as u32);
     }
+    let signing = crate::snapshot_sign::sign_zones(cfg, &mut set, &setup)?;
     let health = initial_health(&setup);
-    let snap = Snapshot::new(generation, Arc::new(set), Arc::new(setup), health);
+    let snap = Snapshot::new_signed(generation, Arc::new(set), Arc::new(setup), health, Arc::new(signing));
     tracing::debug!(
         "GSLB: {} pools, {} targets validated in {gslb_ms} ms; snapshot built in {} ms",
         snap.setup.gslb.pools.len(),

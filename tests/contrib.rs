@@ -414,7 +414,8 @@ fn every_metric_the_rules_and_dashboard_name_is_in_a_live_scrape() {
     let dir = tempfile::tempdir().unwrap();
     let zone = repo().join("zones/example.test.zone");
     let cfg = format!(
-        "version: 1\nserver:\n  coalesce: 0ms\n  admin_token: {TOKEN}\nzones: [{zone:?}]\n\
+        "version: 1\nserver:\n  coalesce: 0ms\n  admin_token: {TOKEN}\n\
+         zones: [{{ file: {zone:?}, dnssec: {{ sign: true, keys_dir: keys }} }}]\n\
          checks:\n  live: {}\n  dead: {}\n\
          providers:\n  aws: {{}}\n  rackspace: {{}}\n\
          pools:\n\
@@ -431,6 +432,20 @@ fn every_metric_the_rules_and_dashboard_name_is_in_a_live_scrape() {
         dead.check_yaml(200, 150, 1, 1),
     );
     std::fs::write(dir.path().join("gslbd.yaml"), cfg).unwrap();
+    // The zone is signed, for the DNSSEC series.
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let keygen = [
+        "keygen",
+        "--zone",
+        "example.test.",
+        "--algorithm",
+        "ed25519",
+        "--ksk",
+        "--dir",
+    ];
+    let (code, _, err) = run_cli(&[&keygen[..], &[keys.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{err}");
     let s = Server::start(&["--config", dir.path().join("gslbd.yaml").to_str().unwrap()]);
     let http = s.http.unwrap();
 

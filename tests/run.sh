@@ -13,6 +13,12 @@ command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need+=(nsd)
 command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || need+=(knot)
 command -v unbound >/dev/null 2>&1 || [ -x /usr/sbin/unbound ] || need+=(unbound)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
+# ldns-verify-zone, ldns-keygen, ldns-key2ds and dnssec-verify, dnssec-keygen, dnssec-dsfromkey
+# (tests/dnssec_sign.rs: signed zones checked by two independent verifiers).
+command -v ldns-verify-zone >/dev/null 2>&1 || need+=(ldnsutils)
+command -v dnssec-verify >/dev/null 2>&1 || need+=(bind9-utils)
+# A validating resolver in front of a secondary fed with a signed zone (tests/dnssec_sign.rs).
+command -v unbound >/dev/null 2>&1 || [ -x /usr/sbin/unbound ] || need+=(unbound)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 # promtool (alert rules and dashboard queries in tests/contrib.rs) comes with the same package.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)

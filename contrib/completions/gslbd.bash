@@ -22,6 +22,9 @@ _gslbd() {
             gslbd,demo)
                 cmd="gslbd__subcmd__demo"
                 ;;
+            gslbd,keygen)
+                cmd="gslbd__subcmd__keygen"
+                ;;
             gslbd,serve)
                 cmd="gslbd__subcmd__serve"
                 ;;
@@ -32,7 +35,7 @@ _gslbd() {
 
     case "${cmd}" in
         gslbd)
-            opts="-h -V --log-format --help --version serve check demo"
+            opts="-h -V --log-format --help --version serve check demo keygen"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -103,6 +106,36 @@ _gslbd() {
                     return 0
                     ;;
                 --http-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gslbd__subcmd__keygen)
+            opts="-h --zone --algorithm --ksk --dir --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --zone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --algorithm)
+                    COMPREPLY=($(compgen -W "ecdsap256sha256 ed25519" -- "${cur}"))
+                    return 0
+                    ;;
+                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -31,6 +31,7 @@ complete -c gslbd -n "__fish_gslbd_needs_command" -s V -l version -d 'Print vers
 complete -c gslbd -n "__fish_gslbd_needs_command" -f -a "serve" -d 'Serve DNS (and HTTP). With no --config and no --zone, serves the built-in example'
 complete -c gslbd -n "__fish_gslbd_needs_command" -f -a "check" -d 'Validate the configuration and every zone file; print every problem; exit 0 or 64'
 complete -c gslbd -n "__fish_gslbd_needs_command" -f -a "demo" -d 'Run the built-in example against local stand-ins for its three clouds, which you can fail'
+complete -c gslbd -n "__fish_gslbd_needs_command" -f -a "keygen" -d 'Make a DNSSEC key pair in BIND\'s format (K<zone>.+<alg>+<tag>.key and .private) and print its DS record'
 complete -c gslbd -n "__fish_gslbd_using_subcommand serve" -s c -l config -d 'Configuration file (YAML)' -r -F
 complete -c gslbd -n "__fish_gslbd_using_subcommand serve" -l zone -d 'Zone file to serve, as FILE or ORIGIN=FILE; replaces the config\'s zones. Repeatable' -r
 complete -c gslbd -n "__fish_gslbd_using_subcommand serve" -l dns-listen -d 'DNS listen address (UDP and TCP), e.g. 127.0.0.1:5353. Repeatable' -r
@@ -54,3 +55,11 @@ complete -c gslbd -n "__fish_gslbd_using_subcommand demo" -l http-listen -d 'HTT
 complete -c gslbd -n "__fish_gslbd_using_subcommand demo" -l log-format -d 'Log format' -r -f -a "text\t''
 json\t''"
 complete -c gslbd -n "__fish_gslbd_using_subcommand demo" -s h -l help -d 'Print help'
+complete -c gslbd -n "__fish_gslbd_using_subcommand keygen" -l zone -d 'The zone the key signs, e.g. example.test' -r
+complete -c gslbd -n "__fish_gslbd_using_subcommand keygen" -l algorithm -d 'The signing algorithm' -r -f -a "ecdsap256sha256\t'Algorithm 13, ECDSA P-256 with SHA-256'
+ed25519\t'Algorithm 15, Ed25519'"
+complete -c gslbd -n "__fish_gslbd_using_subcommand keygen" -l dir -d 'The directory to write the two files into (the zone\'s keys_dir)' -r -F
+complete -c gslbd -n "__fish_gslbd_using_subcommand keygen" -l log-format -d 'Log format' -r -f -a "text\t''
+json\t''"
+complete -c gslbd -n "__fish_gslbd_using_subcommand keygen" -l ksk -d 'Make a key-signing key (flags 257, the key the parent\'s DS names; alone it is a CSK); without it, a zone-signing key (flags 256)'
+complete -c gslbd -n "__fish_gslbd_using_subcommand keygen" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -2,6 +2,7 @@
 //! collects every problem as a located [`Diagnostic`] rather than stopping at the first.
 //! Relative paths resolve against the directory of the config file.
 
+pub mod dnssec;
 pub mod embedded;
 pub mod gslb;
 pub mod locate;
@@ -102,6 +103,8 @@ pub struct ZoneSource {
     pub path: PathBuf,
     /// The zone's name when configured; otherwise the SOA owner decides.
     pub origin: Option<Name>,
+    /// `dnssec:` when configured.
+    pub dnssec: Option<dnssec::DnssecZone>,
 }
 
 /// Listener and protocol settings.
@@ -300,6 +303,12 @@ pub fn load_str(text: &str, path: &Path, source: Source) -> Result<Config, Vec<D
             raw::RawZone::Path(p) => (p.as_str(), None),
             raw::RawZone::Full(f) => (f.file.as_str(), f.origin.as_deref()),
         };
+        let dnssec = match z {
+            raw::RawZone::Full(raw::RawZoneFull { dnssec: Some(d), .. }) => {
+                dnssec::build(d, &locate::join(&at, "dnssec"), &base, &mut rep)
+            }
+            _ => None,
+        };
         let origin = match origin.map(|o| o.parse::<Name>()) {
             None => None,
             Some(Ok(n)) => Some(n),
@@ -311,6 +320,7 @@ pub fn load_str(text: &str, path: &Path, source: Source) -> Result<Config, Vec<D
         zones.push(ZoneSource {
             path: base.join(file),
             origin,
+            dnssec,
         });
     }
     let transfers = std::sync::Arc::new(xfr::build(&raw, &base, source, &mut rep));
@@ -371,6 +381,14 @@ fn type_errors(text: &str, file: &str, first: raw::YamlError) -> Vec<Diagnostic>
                 });
             }
         }
+    }
+    // A zones entry checked as a mapping says what is wrong in it; serde's "did not match any
+    // variant" for the same entry adds nothing then.
+    if diags.len() > 1
+        && diags[0].message.contains("untagged enum RawZone")
+        && diags[1..].iter().any(|d| d.message.starts_with("zones["))
+    {
+        diags.remove(0);
     }
     diags
 }

@@ -129,6 +129,20 @@ pub enum RawZone {
 pub struct RawZoneFull {
     pub file: String,
     pub origin: Option<String>,
+    /// DNSSEC for this zone; without it, DNSSEC records in the file are served as pre-signed.
+    pub dnssec: Option<RawDnssec>,
+}
+
+/// `zones[].dnssec`: signing by gslbd.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDnssec {
+    #[serde(default)]
+    pub sign: bool,
+    pub keys_dir: Option<String>,
+    pub denial: Option<String>,
+    pub signature_validity: Option<RawDuration>,
+    pub refresh: Option<RawDuration>,
 }
 
 /// A duration: an integer number of seconds or a string such as `500ms`, `5s`, `1m`.
@@ -337,7 +351,16 @@ pub fn part_errors(text: &str) -> Vec<(String, Option<String>)> {
         match k.as_str() {
             Some("version") => check::<u32>(v, "version".into(), &mut out),
             Some("server") => check::<RawServer>(v, "server".into(), &mut out),
-            Some("zones") => check::<Vec<RawZone>>(v, "zones".into(), &mut out),
+            Some("zones") => {
+                check::<Vec<RawZone>>(v, "zones".into(), &mut out);
+                // An untagged enum says only that no variant matched: a mapping entry is checked
+                // as the one variant it can be, for the real error and its place.
+                for (i, z) in v.as_sequence().into_iter().flatten().enumerate() {
+                    if z.is_mapping() {
+                        check::<RawZoneFull>(z, format!("zones[{i}]"), &mut out);
+                    }
+                }
+            }
             Some("checks") => entries::<RawCheck>("checks", v, &mut out),
             Some("providers") => entries::<RawProvider>("providers", v, &mut out),
             Some("pools") => entries::<RawPool>("pools", v, &mut out),

@@ -192,6 +192,55 @@ impl PoolView {
     }
 }
 
+impl PoolView {
+    /// Every distinct RRset the pool can answer with under the current health, as sets (sorted
+    /// RDATA, no order): the one set of an `all` answer, each window of a `max_answers` rotation,
+    /// each single pick of a `weighted` or CNAME pool, and the RRsets [`PoolView::materialised`]
+    /// gives secondaries. What a signer signs when the view is published.
+    pub fn served_sets(&self, pool: u32) -> Vec<PlainRRset> {
+        let Some(p) = self.pools.get(pool as usize) else {
+            return Vec::new();
+        };
+        let mut out: Vec<PlainRRset> = Vec::new();
+        let mut add = |t: u16, ttl: u32, mut set: Vec<Box<[u8]>>| {
+            set.sort();
+            set.dedup();
+            if !set.is_empty() && !out.iter().any(|(ot, _, os)| *ot == t && *os == set) {
+                out.push((t, ttl, set));
+            }
+        };
+        let fams: &[(u16, &FamilyAnswer)] = if p.is_cname {
+            &[(rtype::CNAME, &p.cname)]
+        } else {
+            &[(rtype::A, &p.v4), (rtype::AAAA, &p.v6)]
+        };
+        for &(t, a) in fams {
+            let n = a.rdatas.len();
+            if n == 0 {
+                continue;
+            }
+            if n == 1 {
+                add(t, a.ttl, a.rdatas.clone());
+            } else if p.weighted || p.is_cname {
+                for (r, &w) in a.rdatas.iter().zip(&a.weights) {
+                    if w > 0 || !p.weighted || a.weights.iter().all(|&w| w == 0) {
+                        add(t, a.ttl, vec![r.clone()]);
+                    }
+                }
+            } else {
+                let take = p.max_answers.unwrap_or(n).min(n);
+                for start in 0..n {
+                    add(t, a.ttl, a.ring[start..start + take].to_vec());
+                }
+            }
+        }
+        for (t, ttl, set) in self.materialised(pool) {
+            add(t, ttl, set);
+        }
+        out
+    }
+}
+
 impl PoolSource for PoolView {
     fn pool_rrset<'a>(&'a self, pool: u32, owner: &Cow<'a, Name>, qtype: u16) -> Option<Rr<'a>> {
         let p = self.pools.get(pool as usize)?;

@@ -35,6 +35,7 @@ use crate::metrics::Metrics;
 use crate::publisher::{AdminRequest, TargetTable};
 use crate::snapshot::SharedSnapshot;
 
+mod dnssec_status;
 mod page;
 
 /// What the HTTP handlers read and whom they ask.
@@ -218,6 +219,7 @@ fn status_json(st: &HttpState) -> Value {
         "pools": pools,
         "targets": target_json,
         "transfers": transfers_json(st),
+        "dnssec": dnssec_status::json(&snap),
         "state_file": st.state_file.read().ok().and_then(|s| s.clone()),
         "recent_transitions": history.as_ref().map(|h| h.recent().cloned().collect::<Vec<_>>()).unwrap_or_default(),
     })

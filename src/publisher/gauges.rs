@@ -76,6 +76,7 @@ pub(super) fn log_changes(old: &Snapshot, new: &Snapshot, metrics: &Metrics) {
 pub(super) fn update_gauges(m: &Metrics, snap: &Snapshot) {
     m.snapshot_generation.set(snap.generation as i64);
     m.snapshot_swaps.inc();
+    m.dnssec.update(snap);
     let g = &snap.setup.gslb;
     m.target_up.reset();
     for (i, t) in g.targets.iter().enumerate() {

@@ -129,7 +129,7 @@ impl Publisher {
             .collect();
         self.states = fresh_states(&fresh.setup, &previous);
         let health = self.health(&fresh.setup);
-        let next = Snapshot::new(next_gen, fresh.zones.clone(), fresh.setup.clone(), health);
+        let next = fresh.with_health(next_gen, health);
         log_changes(&old, &next, &self.metrics);
         crate::history::record_swap(&self.history, &old, &next);
         update_gauges(&self.metrics, &next);

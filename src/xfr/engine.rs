@@ -21,10 +21,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
-use super::materialise::materialise;
+use super::materialise::materialise_signed;
 use super::notify::{self, PeerStatus, PeerTable};
 use super::{serial, soa_rec, soa_serial, Delta, Rec, SharedTable, XfrTable, ZoneState};
 use crate::config::xfr::{TransferConfig, ZoneTransfer};
+use crate::dnssec::state::ZoneSigning;
 use crate::metrics::Metrics;
 use crate::name::Name;
 use crate::snapshot::SharedSnapshot;
@@ -121,6 +122,38 @@ struct Pending {
     source_soa: Box<[u8]>,
     soa_ttl: u32,
     reason: &'static str,
+    /// The zone's keys when gslbd signs it: the new SOA gets its RRSIGs at commit.
+    signing: Option<Arc<ZoneSigning>>,
+}
+
+/// True for an RRSIG over the SOA (made per serial, so left out when comparing contents).
+fn is_soa_sig(r: &Rec) -> bool {
+    r.rtype == crate::zone::rtype::RRSIG && r.rdata.get(..2) == Some(&crate::zone::rtype::SOA.to_be_bytes()[..])
+}
+
+/// `records` with the RRSIGs over `soa` added in canonical order, for a zone gslbd signs.
+fn with_soa_sigs(records: Arc<Vec<Rec>>, signing: Option<&ZoneSigning>, soa: &Rec) -> Arc<Vec<Rec>> {
+    let Some(z) = signing else {
+        return records;
+    };
+    let sigs = z.sign_one(
+        crate::dnssec::time::unix_now(),
+        &soa.owner,
+        soa.rtype,
+        soa.ttl,
+        &soa.rdata,
+    );
+    let mut v: Vec<Rec> = records.iter().filter(|r| !is_soa_sig(r)).cloned().collect();
+    for s in sigs {
+        v.push(Rec {
+            owner: soa.owner.clone(),
+            rtype: crate::zone::rtype::RRSIG,
+            ttl: soa.ttl,
+            rdata: s.to_vec().into(),
+        });
+    }
+    v.sort_by(|a, b| a.canonical_cmp(b));
+    Arc::new(v)
 }
 
 struct Work {
@@ -224,7 +257,12 @@ impl Engine {
                 warn!("xfr: zone {apex} is configured for transfers but not served");
                 continue;
             };
-            let records = Arc::new(materialise(zone, &snap.pools));
+            let signing = snap.signing.iter().find(|z| z.origin == *apex).cloned();
+            let records = Arc::new(materialise_signed(
+                zone,
+                &snap.pools,
+                signing.as_ref().map(|_| &snap.pool_sigs),
+            ));
             let soa = zone.soa();
             let source_soa: Box<[u8]> = soa.rdatas.first().unwrap_or_default().into();
             let soa_ttl = soa.ttl;
@@ -240,11 +278,12 @@ impl Engine {
                         Some(&last) => serial::next(last, floor),
                         None => clock_serial(floor, crate::dns::tsig::now()),
                     };
+                    let soa = soa_rec(apex, soa_ttl, &source_soa, serial);
                     let state = Arc::new(ZoneState {
                         apex: apex.clone(),
                         serial,
-                        soa: soa_rec(apex, soa_ttl, &source_soa, serial),
-                        records,
+                        records: with_soa_sigs(records, signing.as_deref(), &soa),
+                        soa,
                         history: VecDeque::new(),
                         acl,
                     });
@@ -272,7 +311,13 @@ impl Engine {
                         st.acl = acl;
                         w.state = Arc::new(st);
                     }
-                    let same = *w.state.records == *records && w.source_soa == source_soa && w.soa_ttl == soa_ttl;
+                    // A zone gslbd signs holds the SOA's RRSIGs of its serial beside the
+                    // materialised records; any other zone's records compare as they are.
+                    let same_records = match signing {
+                        Some(_) => w.state.records.iter().filter(|r| !is_soa_sig(r)).eq(records.iter()),
+                        None => *w.state.records == *records,
+                    };
+                    let same = same_records && w.source_soa == source_soa && w.soa_ttl == soa_ttl;
                     w.pending = (!same).then(|| Pending {
                         reason: if w.source_soa != source_soa || w.soa_ttl != soa_ttl {
                             "zone reload"
@@ -282,6 +327,7 @@ impl Engine {
                         records,
                         source_soa,
                         soa_ttl,
+                        signing,
                     });
                 }
             }
@@ -322,13 +368,14 @@ impl Engine {
         let floor = soa_serial(&p.source_soa);
         let new_serial = serial::next(old.serial, floor);
         let soa = soa_rec(apex, p.soa_ttl, &p.source_soa, new_serial);
+        let records = with_soa_sigs(p.records, p.signing.as_deref(), &soa);
         let mut history = old.history.clone();
         if zt.ixfr_history > 0 {
             history.push_back(Arc::new(Delta::between(
                 old.soa.clone(),
                 soa.clone(),
                 &old.records,
-                &p.records,
+                &records,
             )));
         }
         while history.len() > zt.ixfr_history {
@@ -338,7 +385,7 @@ impl Engine {
             apex: apex.clone(),
             serial: new_serial,
             soa,
-            records: p.records,
+            records,
             history,
             acl: old.acl.clone(),
         });

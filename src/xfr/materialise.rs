@@ -3,6 +3,7 @@
 //! client without geo information (fail-open and fallback already applied by the pool view),
 //! NSEC3 data kept aside by the zone, all in canonical order (RFC 4034 6.1) without the SOA.
 
+use crate::dnssec::state::PoolSigs;
 use crate::gslb::view::PoolView;
 use crate::zone::rtype;
 use crate::zone::set::Zone;
@@ -11,13 +12,29 @@ use super::Rec;
 
 /// The records of `zone` as transferred (the SOA excluded: its serial is the engine's).
 pub fn materialise(zone: &Zone, pools: &PoolView) -> Vec<Rec> {
+    materialise_signed(zone, pools, None)
+}
+
+/// [`materialise`] for a zone gslbd signs: each pool RRset with its RRSIGs from `sigs`, and
+/// without the zone build's RRSIG over the SOA (the engine signs the SOA it serves, whose serial
+/// is its own).
+pub fn materialise_signed(zone: &Zone, pools: &PoolView, sigs: Option<&PoolSigs>) -> Vec<Rec> {
     let mut out = Vec::with_capacity(zone.record_count() + 8);
     for (name, node) in zone.names() {
         for set in &node.rrsets {
             if set.rtype == rtype::SOA {
                 continue;
             }
+            // A pool name's denial record as the pool's health has it now replaces the build's.
+            let replaced = sigs.is_some_and(|s| s.denial.contains_key(name));
             for rdata in set.rdatas.iter() {
+                let covered = (set.rtype == rtype::RRSIG).then(|| rdata.get(..2)).flatten();
+                if sigs.is_some() && covered == Some(&rtype::SOA.to_be_bytes()[..]) {
+                    continue;
+                }
+                if replaced && (set.rtype == rtype::NSEC || covered == Some(&rtype::NSEC.to_be_bytes()[..])) {
+                    continue;
+                }
                 out.push(Rec {
                     owner: name.clone(),
                     rtype: set.rtype,
@@ -28,6 +45,15 @@ pub fn materialise(zone: &Zone, pools: &PoolView) -> Vec<Rec> {
         }
         if let Some(pool) = node.pool {
             for (t, ttl, rdatas) in pools.materialised(pool) {
+                let rrsigs = sigs.and_then(|s| s.get(name, t, rdatas.iter().map(|r| &r[..])));
+                for rrsig in rrsigs.into_iter().flatten() {
+                    out.push(Rec {
+                        owner: name.clone(),
+                        rtype: rtype::RRSIG,
+                        ttl,
+                        rdata: rrsig.to_vec().into(),
+                    });
+                }
                 for rdata in rdatas {
                     out.push(Rec {
                         owner: name.clone(),
@@ -39,7 +65,26 @@ pub fn materialise(zone: &Zone, pools: &PoolView) -> Vec<Rec> {
             }
         }
     }
+    for d in sigs.iter().flat_map(|s| s.denial.values()) {
+        for rrsig in &d.rrsigs {
+            out.push(Rec {
+                owner: d.owner.clone(),
+                rtype: rtype::RRSIG,
+                ttl: d.ttl,
+                rdata: rrsig.to_vec().into(),
+            });
+        }
+        out.push(Rec {
+            owner: d.owner.clone(),
+            rtype: d.rtype,
+            ttl: d.ttl,
+            rdata: d.rdata.clone(),
+        });
+    }
     for r in &zone.nsec3 {
+        if sigs.is_some_and(|s| s.denial.contains_key(&r.owner)) {
+            continue;
+        }
         out.push(Rec {
             owner: r.owner.clone(),
             rtype: r.rtype,

@@ -697,6 +697,34 @@ impl Zone {
         })
     }
 
+    /// Removes every RRset of the given types (a zone about to be signed drops the signatures
+    /// and denial records it came with); nodes left empty stay as empty non-terminals.
+    pub fn remove_types(&mut self, types: &[u16]) {
+        for node in &mut self.nodes {
+            node.rrsets.retain(|s| !types.contains(&s.rtype));
+        }
+    }
+
+    /// Adds one record made after loading (by the signer): to its RRset, or as a new RRset,
+    /// creating the node and its empty ancestors. A record already there is not added twice; a
+    /// new RRset takes `ttl`, an existing one keeps its TTL.
+    pub fn push_rdata(&mut self, owner: &Name, rtype: u16, ttl: u32, rdata: &[u8]) {
+        if !owner.is_subdomain_of(&self.origin) {
+            return;
+        }
+        let id = self.add_with_ancestors_owned(owner);
+        let node = &mut self.nodes[id as usize];
+        match node.rrsets.iter_mut().find(|s| s.rtype == rtype) {
+            Some(set) if set.rdatas.contains(rdata) => {}
+            Some(set) => set.rdatas.push(rdata),
+            None => {
+                let mut rdatas = RdataList::default();
+                rdatas.push(rdata);
+                node.rrsets.push(RRset { rtype, ttl, rdatas });
+            }
+        }
+    }
+
     /// Total number of records, for logs.
     pub fn record_count(&self) -> usize {
         self.nodes.iter().flat_map(|n| &n.rrsets).map(|s| s.rdatas.len()).sum()
@@ -762,6 +790,11 @@ impl ZoneSet {
 
     pub fn len(&self) -> usize {
         self.zones.len()
+    }
+
+    /// The zone at `origin`, to change while building a snapshot (before the set is shared).
+    pub fn get_mut(&mut self, origin: &Name) -> Option<&mut Zone> {
+        self.zones.get_mut(origin).map(Arc::make_mut)
     }
 
     /// Marks `name` (inside one of the zones) as answered by pool `idx`, creating the node and

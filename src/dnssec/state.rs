@@ -1,0 +1,256 @@
+//! What a snapshot keeps of signing: each signed zone's keys, policy and signature caches
+//! ([`ZoneSigning`]), and the signatures of the pool answers published with it ([`PoolSigs`]).
+//! Pool RRsets are signed when a snapshot is made (at a build or a health change), never when a
+//! query is answered: every distinct set a pool can serve gets its signatures then, from the
+//! cache when it was served before.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::key::Key;
+use super::sign::{Policy, Reason, Roles, SigCache, Signer, Slot, Stats};
+use super::wire::type_bitmap;
+use crate::name::Name;
+use crate::zone::rtype;
+use crate::zone::set::Zone;
+
+/// Most pool signatures one zone keeps: the sets a pool can serve across health states can be
+/// many (every subset of its members); past this many the pool cache starts afresh (the sets in
+/// use are signed again as they are published).
+pub const MAX_POOL_SIGS: usize = 100_000;
+
+/// Signatures made since start, by reason (build, publish, refresh): process-wide, for metrics.
+pub static SIGNATURES_MADE: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+fn count(stats: &Stats) {
+    for (i, n) in stats.made.iter().enumerate() {
+        SIGNATURES_MADE[i].fetch_add(*n, Ordering::Relaxed);
+    }
+}
+
+/// The caches of one zone, kept across reloads by whoever builds snapshots.
+#[derive(Debug, Default)]
+pub struct Caches {
+    /// Static RRsets and the denial chain; swept at each zone build.
+    pub zone: Mutex<SigCache>,
+    /// Pool answers; bounded by [`MAX_POOL_SIGS`].
+    pub pools: Mutex<SigCache>,
+}
+
+/// One signed zone as a snapshot carries it.
+#[derive(Debug)]
+pub struct ZoneSigning {
+    pub origin: Name,
+    pub keys: Vec<Key>,
+    pub policy: Policy,
+    pub caches: Arc<Caches>,
+    /// What the zone build did (signatures made and reused, earliest expiry, next due time).
+    pub build: Stats,
+}
+
+impl ZoneSigning {
+    /// The roles of the keys at `now`.
+    pub fn roles(&self, now: u64) -> Result<Roles<'_>, String> {
+        super::sign::roles(&self.keys, now)
+    }
+
+    /// Signs one RRset made after the zone build (the transferred SOA, whose serial is the
+    /// transfer engine's) with the zone-signing keys; empty when no key is active at `now`.
+    pub fn sign_one(&self, now: u64, owner: &Name, t: u16, ttl: u32, rdata: &[u8]) -> Vec<Arc<[u8]>> {
+        let Ok(roles) = self.roles(now) else {
+            return Vec::new();
+        };
+        let mut cache = self.caches.pools.lock().unwrap_or_else(|e| e.into_inner());
+        cache.bound(MAX_POOL_SIGS);
+        let mut signer = Signer::new(&self.origin, self.policy, now, &mut cache);
+        let sigs = signer.sign_rrset(&roles.zsk, owner, t, ttl, [rdata], Reason::Publish);
+        count(&signer.stats);
+        sigs
+    }
+}
+
+/// Owner, type and set digest of one signed pool RRset.
+type SetKey = (Name, u16, [u8; 16]);
+/// One RRset to sign: owner, type, TTL, RDATAs.
+pub type SetToSign = (Name, u16, u32, Vec<Box<[u8]>>);
+
+/// The denial record (NSEC or NSEC3) at a pool name for the types the pool serves now, with
+/// its RRSIGs. It replaces the zone build's record at the same owner, which lists every type
+/// the pool could serve.
+#[derive(Debug, Clone)]
+pub struct Denial {
+    pub owner: Name,
+    pub rtype: u16,
+    pub ttl: u32,
+    pub rdata: Box<[u8]>,
+    pub rrsigs: Vec<Arc<[u8]>>,
+}
+
+/// Pool answers' signatures by owner, type and set.
+#[derive(Debug, Default, Clone)]
+pub struct PoolSigs {
+    map: HashMap<SetKey, Vec<Arc<[u8]>>>,
+    /// The denial records at pool names, by their owner (the pool name for NSEC, the hashed
+    /// name for NSEC3).
+    pub denial: HashMap<Name, Denial>,
+    /// Earliest expiry among them, and when they must be made anew, per zone origin.
+    pub stats: Vec<(Name, Stats)>,
+}
+
+/// The order-independent identity of a set of RDATAs.
+fn set_digest<'a>(rdatas: impl IntoIterator<Item = &'a [u8]>) -> [u8; 16] {
+    let mut v: Vec<&[u8]> = rdatas.into_iter().collect();
+    v.sort_unstable();
+    v.dedup();
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for r in v {
+        ctx.update(&(r.len() as u16).to_be_bytes());
+        ctx.update(r);
+    }
+    let mut d = [0u8; 16];
+    d.copy_from_slice(&ctx.finish().as_ref()[..16]);
+    d
+}
+
+impl PoolSigs {
+    /// The RRSIG RDATAs for the RRset `owner`/`rtype` made of `rdatas` (in any order), when
+    /// the pool can serve that set now.
+    pub fn get<'a>(
+        &self,
+        owner: &Name,
+        rtype: u16,
+        rdatas: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Option<&[Arc<[u8]>]> {
+        self.map
+            .get(&(owner.clone(), rtype, set_digest(rdatas)))
+            .map(|v| v.as_slice())
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Makes the denial record at pool name `name` of `zone` list `pool_types` (what the pool
+    /// serves now) besides the name's static types, and signs it. Nothing when the zone build
+    /// made no denial record there.
+    pub fn sign_denial(&mut self, zs: &ZoneSigning, zone: &Zone, name: &Name, pool_types: &[u16], now: u64) {
+        let Some(node) = zone.node(name) else { return };
+        let mut types: Vec<u16> = node
+            .rrsets
+            .iter()
+            .map(|s| s.rtype)
+            .filter(|&t| t != rtype::NSEC && t != rtype::RRSIG)
+            .chain(pool_types.iter().copied())
+            .collect();
+        let (owner, t, ttl, mut rdata) = if let Some(nsec) = node.get(rtype::NSEC) {
+            let Some(old) = nsec.rdatas.first() else { return };
+            let next_len = name_len(old);
+            types.extend([rtype::NSEC, rtype::RRSIG]);
+            (name.clone(), rtype::NSEC, nsec.ttl, old[..next_len].to_vec())
+        } else {
+            let hashed = hashed_owner(&zone.origin, name);
+            let Some(rec) = hashed
+                .as_ref()
+                .and_then(|h| zone.nsec3.iter().find(|r| r.rtype == rtype::NSEC3 && r.owner == *h))
+            else {
+                return;
+            };
+            // Header (algorithm, flags, iterations, salt length 0, hash length) and next hash.
+            let Some(fixed) = rec.rdata.get(..26) else { return };
+            if !types.is_empty() {
+                types.push(rtype::RRSIG);
+            }
+            (rec.owner.clone(), rtype::NSEC3, rec.ttl, fixed.to_vec())
+        };
+        rdata.extend(type_bitmap(&types));
+        let rrsigs = self.sign_with(zs, now, &owner, t, ttl, &rdata);
+        self.denial.insert(
+            owner.clone(),
+            Denial {
+                owner,
+                rtype: t,
+                ttl,
+                rdata: rdata.into(),
+                rrsigs,
+            },
+        );
+    }
+
+    fn sign_with(
+        &mut self,
+        zs: &ZoneSigning,
+        now: u64,
+        owner: &Name,
+        t: u16,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Vec<Arc<[u8]>> {
+        let Ok(roles) = zs.roles(now) else {
+            return Vec::new();
+        };
+        let mut cache = zs.caches.pools.lock().unwrap_or_else(|e| e.into_inner());
+        let mut signer = Signer::new(&zs.origin, zs.policy, now, &mut cache);
+        let sigs = signer.sign_rrset(&roles.zsk, owner, t, ttl, [rdata], Reason::Publish);
+        count(&signer.stats);
+        self.stats.push((zs.origin.clone(), signer.stats));
+        sigs
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Signs every set in `sets` (owner, type, TTL, RDATAs) with the zone-signing keys of
+    /// `zone`, from its pool cache where it can.
+    pub fn sign_sets(&mut self, zone: &ZoneSigning, now: u64, sets: &[SetToSign]) {
+        let Ok(roles) = zone.roles(now) else {
+            return;
+        };
+        let mut cache = zone.caches.pools.lock().unwrap_or_else(|e| e.into_inner());
+        cache.bound(MAX_POOL_SIGS);
+        let mut signer = Signer::new(&zone.origin, zone.policy, now, &mut cache);
+        let queued: Vec<Vec<Slot>> = sets
+            .iter()
+            .map(|(owner, t, ttl, rdatas)| {
+                signer.queue(
+                    &roles.zsk,
+                    owner,
+                    *t,
+                    *ttl,
+                    rdatas.iter().map(|r| &r[..]),
+                    Reason::Publish,
+                )
+            })
+            .collect();
+        signer.flush();
+        for ((owner, t, _, rdatas), slots) in sets.iter().zip(queued) {
+            let sigs = slots.into_iter().map(|s| signer.resolve(s)).collect();
+            self.map
+                .insert((owner.clone(), *t, set_digest(rdatas.iter().map(|r| &r[..]))), sigs);
+        }
+        count(&signer.stats);
+        self.stats.push((zone.origin.clone(), signer.stats));
+    }
+}
+
+/// Counts a zone build's signatures in the process-wide totals.
+pub fn count_build(stats: &Stats) {
+    count(stats);
+}
+
+/// Length of the uncompressed name at the start of `wire`.
+fn name_len(wire: &[u8]) -> usize {
+    let mut pos = 0;
+    while pos < wire.len() && wire[pos] != 0 {
+        pos += 1 + wire[pos] as usize;
+    }
+    (pos + 1).min(wire.len())
+}
+
+/// The NSEC3 owner of `name` in the zone at `origin` (no salt, no extra iterations).
+fn hashed_owner(origin: &Name, name: &Name) -> Option<Name> {
+    let h = super::sign::nsec3_hash(name.wire());
+    let label = data_encoding::BASE32HEX_NOPAD.encode(&h).to_ascii_lowercase();
+    origin.prepend(label.as_bytes())
+}
