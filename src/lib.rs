@@ -44,6 +44,7 @@ pub mod config;
 pub mod demo;
 pub mod dns;
 pub mod fsutil;
+pub mod geo;
 pub mod gslb;
 pub mod health;
 pub mod history;

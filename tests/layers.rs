@@ -33,6 +33,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("name", 0),
     ("zone", 0),
     ("gslb", 0),
+    ("geo", 0),
     ("health::state", 0),
     ("health::check", 0),
     ("health::failure", 0),
