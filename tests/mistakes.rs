@@ -258,7 +258,7 @@ fn cases() -> Vec<Case> {
             "  x.dev.example.test.:",
             &["gslbd.yaml:14:5: pool \"x.dev.example.test.\" lies at or below a delegation in zone example.test."],
         ),
-        cfg("unknown policy", "policy: all", "policy: roundrobin", &["gslbd.yaml:14:13: unknown policy \"roundrobin\": use all, failover or weighted"]),
+        cfg("unknown policy", "policy: all", "policy: roundrobin", &["gslbd.yaml:14:13: unknown policy \"roundrobin\": use all, failover, weighted or geo"]),
         cfg(
             "weight on an all pool",
             "198.51.100.10 }",

@@ -3,6 +3,7 @@
 //! Relative paths resolve against the directory of the config file.
 
 pub mod embedded;
+pub mod geo;
 pub mod gslb;
 pub mod locate;
 pub mod raw;

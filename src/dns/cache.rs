@@ -183,6 +183,10 @@ pub(crate) fn admit(
     edns: bool,
 ) {
     let qtype = outcome.qtype;
+    // An answer for one client's location is never kept: the key holds no client.
+    if pools.geo_read.get() {
+        return;
+    }
     let rotation = match (pools.reads.get(), pools.whole.get()) {
         (0, _) | (1, Some(1)) => Some(None),
         // Only an A/AAAA question: for NS, MX or SRV the pool read was glue for the
@@ -205,6 +209,32 @@ pub(crate) struct Watched<'p> {
     pub(crate) reads: std::cell::Cell<u32>,
     /// Of the last pool answer read: the number of records when rotated whole.
     pub(crate) whole: std::cell::Cell<Option<usize>>,
+    /// Where the client is (the ECS address or the resolver's), for geo pools.
+    pub(crate) client: Option<crate::geo::Canonical>,
+    /// Compute the ECS scope of geo answers (the query carried ECS).
+    pub(crate) want_scope: bool,
+    /// A geo pool answered for this client.
+    pub(crate) geo_read: std::cell::Cell<bool>,
+    /// The narrowest scope (longest prefix, in the geo table's space) of the geo answers read.
+    pub(crate) scope: std::cell::Cell<Option<u8>>,
+}
+
+impl<'p> Watched<'p> {
+    pub(crate) fn new(
+        pools: &'p crate::gslb::view::PoolView,
+        client: Option<crate::geo::Canonical>,
+        want_scope: bool,
+    ) -> Watched<'p> {
+        Watched {
+            pools,
+            reads: std::cell::Cell::new(0),
+            whole: std::cell::Cell::new(None),
+            client,
+            want_scope,
+            geo_read: std::cell::Cell::new(false),
+            scope: std::cell::Cell::new(None),
+        }
+    }
 }
 
 impl lookup::PoolSource for Watched<'_> {
@@ -214,7 +244,15 @@ impl lookup::PoolSource for Watched<'_> {
         owner: &std::borrow::Cow<'a, crate::name::Name>,
         qtype: u16,
     ) -> Option<lookup::Rr<'a>> {
-        let rr = self.pools.pool_rrset(pool, owner, qtype)?;
+        let (rr, geo) = self.pools.pool_rrset_for(pool, owner, qtype, self.client);
+        if let (Some(read), Some(client)) = (geo, self.client) {
+            self.geo_read.set(true);
+            if self.want_scope {
+                let s = self.pools.geo_scope(read, client);
+                self.scope.set(Some(self.scope.get().map_or(s, |t| t.max(s))));
+            }
+        }
+        let rr = rr?;
         self.reads.set(self.reads.get().saturating_add(1));
         self.whole.set(self.pools.whole_rotation(pool, qtype));
         Some(rr)

@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
-use super::{Decision, DecisionIdx, GeoMap, OrderIdx, ALIASED};
-use crate::gslb::ProviderIdx;
+use super::{Decision, DecisionIdx, GeoMap, OrderIdx, ProviderIdx, ALIASED};
 
 /// A map as the config states it, with provider names resolved.
 #[derive(Debug, Clone, Default)]

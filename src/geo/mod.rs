@@ -12,8 +12,8 @@
 //! actually served: it grows the aligned CIDR block around the client while every range inside
 //! resolves to the same answer under the current health (the caller says which ranges do).
 //!
-//! Pure data and lookup; imports only `gslb` (provider indexes). The database is read by
-//! `config` and walked by [`build`].
+//! Pure data and lookup; imports nothing of the crate (`gslb` imports it). The database is read
+//! by `config` and walked by [`build`].
 
 pub mod build;
 pub mod ecs;
@@ -21,7 +21,9 @@ pub mod mmdb_writer;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::gslb::ProviderIdx;
+/// A provider's index in the GSLB model (`gslb::ProviderIdx`; the model imports this module,
+/// so the type is named here rather than imported).
+pub type ProviderIdx = usize;
 
 /// Index of a [`Decision`] in [`GeoMap::decisions`].
 pub type DecisionIdx = u32;

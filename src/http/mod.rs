@@ -196,7 +196,7 @@ fn status_json(st: &HttpState) -> Value {
             let (state, state_reason) = crate::history::pool_state(pool, sels, &snap);
             json!({
                 "name": pool.name.to_string(),
-                "policy": match pool.policy { crate::gslb::Policy::All => "all", crate::gslb::Policy::Failover { .. } => "failover", crate::gslb::Policy::Weighted => "weighted" },
+                "policy": match pool.policy { crate::gslb::Policy::All => "all", crate::gslb::Policy::Failover { .. } => "failover", crate::gslb::Policy::Weighted => "weighted", crate::gslb::Policy::Geo { .. } => "geo" },
                 "ttl": pool.ttl,
                 "degraded_ttl": pool.degraded_ttl,
                 "answering": { "A": answering(0), "AAAA": answering(1), "CNAME": answering(2) },
