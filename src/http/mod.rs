@@ -12,6 +12,7 @@
 // Handlers return `Response` on both paths; boxing the error side would only add noise.
 #![allow(clippy::result_large_err)]
 
+mod explain;
 pub mod serve;
 
 use std::net::SocketAddr;
@@ -77,6 +78,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .route("/explain", get(explain::explain))
         .merge(admin)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .method_not_allowed_fallback(|| async { error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here") })
