@@ -201,7 +201,11 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// `gslbd explain`: the server's `/explain` JSON on stdout; exit 1 when the server cannot be
 /// reached, 64 when it refuses the question (the reason on stderr).
 fn explain(a: &ExplainArgs) -> ExitCode {
-    let mut query = vec![("name", a.name.as_str()), ("type", a.qtype.as_str()), ("client", a.client.as_str())];
+    let mut query = vec![
+        ("name", a.name.as_str()),
+        ("type", a.qtype.as_str()),
+        ("client", a.client.as_str()),
+    ];
     if let Some(e) = &a.ecs {
         query.push(("ecs", e.as_str()));
     }

@@ -19,7 +19,11 @@ pub const MAX_DATABASE_BYTES: u64 = 2 << 30;
 
 /// Builds the geo setup. `base` is the config file's directory.
 pub fn build(raw: &RawConfig, base: &Path, source: Source, providers: &[Provider], rep: &mut Reporter<'_>) -> GeoSetup {
-    let idx: HashMap<&str, usize> = providers.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
+    let idx: HashMap<&str, usize> = providers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name.as_str(), i))
+        .collect();
     let coordinates = coordinates(raw, rep);
     let geo = raw.geo.clone().unwrap_or_default();
     let db = match geo.database.as_deref() {

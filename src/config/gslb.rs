@@ -1023,6 +1023,7 @@ mod tests {
             checks: &checks,
             provider_idx: [("a", 0), ("b", 1), ("c", 2)].into_iter().collect(),
             providers: &providers,
+            maps: Vec::new(),
         };
         let members: Vec<Member> = [1, 0, 1, 2]
             .iter()

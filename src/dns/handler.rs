@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use super::cache;
-use crate::geo::ecs;
 use super::wire::{self, Edns, Encoder, Header, Question, Section, AA, CD, QR, RD, TC};
+use crate::geo::ecs;
 use crate::snapshot::Snapshot;
 use crate::zone::lookup::{self, Rcode};
 use crate::zone::rtype;
@@ -42,7 +42,9 @@ pub fn answer_guarded_from(
     out: Vec<u8>,
     client: IpAddr,
 ) -> Option<(Vec<u8>, Outcome)> {
-    guarded(msg, transport, move || answer_from(snap, msg, transport, out, Some(client)))
+    guarded(msg, transport, move || {
+        answer_from(snap, msg, transport, out, Some(client))
+    })
 }
 
 /// [`answer_guarded`] for a query whose answer is then TSIG-signed with a record of

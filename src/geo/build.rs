@@ -94,11 +94,7 @@ impl Interner<'_> {
     fn for_record(&mut self, r: &Record<'_>) -> DecisionIdx {
         let continent = r.continent.as_ref().and_then(|c| c.code).or(r.continent_code);
         let country = r.country.as_ref().and_then(|c| c.iso_code).or(r.country_code);
-        let sub = r
-            .subdivisions
-            .as_ref()
-            .and_then(|s| s.first())
-            .and_then(|s| s.iso_code);
+        let sub = r.subdivisions.as_ref().and_then(|s| s.first()).and_then(|s| s.iso_code);
         let mut keys: Vec<String> = Vec::with_capacity(3);
         if let Some(c) = continent {
             keys.push(c.to_string());
@@ -182,7 +178,10 @@ fn block_end(start: u128, len: u8) -> u128 {
 }
 
 /// Compiles one map. `db` is the database, when configured.
-pub fn build_map<S: AsRef<[u8]>>(spec: &MapSpec, db: Option<&maxminddb::Reader<S>>) -> Result<(GeoMap, BuildStats), String> {
+pub fn build_map<S: AsRef<[u8]>>(
+    spec: &MapSpec,
+    db: Option<&maxminddb::Reader<S>>,
+) -> Result<(GeoMap, BuildStats), String> {
     let mut int = Interner {
         spec,
         decisions: Vec::new(),
@@ -306,19 +305,33 @@ mod tests {
     fn db() -> maxminddb::Reader<Vec<u8>> {
         let mut w = Writer::new("GeoIP2-City");
         let rec = |c, k, s, ll| city_record(c, k, s, ll);
-        w.insert(ip("10.0.0.0"), 8, &rec("EU", Some("DE"), Some("BY"), Some((48.1, 11.6))))
-            .unwrap();
+        w.insert(
+            ip("10.0.0.0"),
+            8,
+            &rec("EU", Some("DE"), Some("BY"), Some((48.1, 11.6))),
+        )
+        .unwrap();
         w.insert(ip("10.1.0.0"), 16, &rec("EU", Some("FR"), None, Some((48.9, 2.3))))
             .unwrap();
-        w.insert(ip("20.0.0.0"), 8, &rec("NA", Some("US"), Some("CA"), Some((37.4, -122.1))))
-            .unwrap();
-        w.insert(ip("30.0.0.0"), 8, &rec("NA", Some("CA"), Some("QC"), Some((45.5, -73.6))))
-            .unwrap();
+        w.insert(
+            ip("20.0.0.0"),
+            8,
+            &rec("NA", Some("US"), Some("CA"), Some((37.4, -122.1))),
+        )
+        .unwrap();
+        w.insert(
+            ip("30.0.0.0"),
+            8,
+            &rec("NA", Some("CA"), Some("QC"), Some((45.5, -73.6))),
+        )
+        .unwrap();
         w.insert(ip("40.0.0.0"), 8, &rec("AS", Some("JP"), None, Some((35.7, 139.7))))
             .unwrap();
         w.insert(ip("50.0.0.0"), 8, &rec("OC", None, None, None)).unwrap();
-        w.insert(ip("2001:db8:1::"), 48, &rec("EU", Some("DE"), None, None)).unwrap();
-        w.insert(ip("2001:db8:2::"), 48, &rec("NA", Some("US"), None, None)).unwrap();
+        w.insert(ip("2001:db8:1::"), 48, &rec("EU", Some("DE"), None, None))
+            .unwrap();
+        w.insert(ip("2001:db8:2::"), 48, &rec("NA", Some("US"), None, None))
+            .unwrap();
         maxminddb::Reader::from_source(w.finish(1)).unwrap()
     }
 
@@ -339,14 +352,20 @@ mod tests {
         assert_eq!(decide(&m, "10.1.2.3"), (s("EU/FR"), "EU".into(), vec![1, 2, 0]));
         // NA/US/CA (California) never matches NA/CA (Canada)
         assert_eq!(decide(&m, "20.1.1.1"), (s("NA/US/CA"), "NA".into(), vec![0, 1, 2]));
-        assert_eq!(decide(&m, "30.1.1.1"), (s("NA/CA/QC"), "NA/CA/QC".into(), vec![1, 0, 2]));
+        assert_eq!(
+            decide(&m, "30.1.1.1"),
+            (s("NA/CA/QC"), "NA/CA/QC".into(), vec![1, 0, 2])
+        );
         // no key for AS: default
         assert_eq!(decide(&m, "40.1.1.1"), (s("AS/JP"), "default".into(), vec![0, 1, 2]));
         // a continent-only record
         assert_eq!(decide(&m, "50.1.1.1"), (s("OC"), "default".into(), vec![0, 1, 2]));
         // no record at all
         assert_eq!(decide(&m, "60.1.1.1"), (None, "default".into(), vec![0, 1, 2]));
-        assert_eq!(decide(&m, "2001:db8:1:5::1"), (s("EU/DE"), "EU/DE".into(), vec![2, 1, 0]));
+        assert_eq!(
+            decide(&m, "2001:db8:1:5::1"),
+            (s("EU/DE"), "EU/DE".into(), vec![2, 1, 0])
+        );
         assert_eq!(decide(&m, "2001:db8:3::1"), (None, "default".into(), vec![0, 1, 2]));
         // v4-mapped and 6to4 forms of 10.2.3.4
         assert_eq!(decide(&m, "::ffff:10.2.3.4").1, "EU/DE");

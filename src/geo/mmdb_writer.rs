@@ -1,7 +1,7 @@
 //! A small writer of MaxMind DB files (format 2.0: binary search tree, data section, metadata),
 //! enough to make test databases with known networks: IPv6 trees with IPv4 at `::/96` (the
 //! MaxMind convention), 32-bit records, no pointers in the data section. Tests and the
-//! `geo-testdb` example use it; gslbd itself only reads databases (with the `maxminddb` crate).
+//! `geo_testdb` example use it; gslbd itself only reads databases (with the `maxminddb` crate).
 
 use std::net::IpAddr;
 
@@ -153,7 +153,11 @@ impl Writer {
 
 /// Control byte(s) of a field: type (1-7 in the byte, 8+ extended) and size.
 fn control(kind: u8, size: usize, out: &mut Vec<u8>) {
-    let (first, ext): (u8, Option<u8>) = if kind <= 7 { (kind << 5, None) } else { (0, Some(kind - 7)) };
+    let (first, ext): (u8, Option<u8>) = if kind <= 7 {
+        (kind << 5, None)
+    } else {
+        (0, Some(kind - 7))
+    };
     let (size_bits, extra): (u8, Vec<u8>) = match size {
         0..=28 => (size as u8, vec![]),
         29..=284 => (29, vec![(size - 29) as u8]),
@@ -206,7 +210,12 @@ fn encode(v: &Value, out: &mut Vec<u8>) {
 
 /// A GeoIP2-City-shaped record: continent, country, optional first subdivision, optional
 /// location.
-pub fn city_record(continent: &str, country: Option<&str>, subdivision: Option<&str>, latlon: Option<(f64, f64)>) -> Value {
+pub fn city_record(
+    continent: &str,
+    country: Option<&str>,
+    subdivision: Option<&str>,
+    latlon: Option<(f64, f64)>,
+) -> Value {
     let mut m = vec![(
         "continent".to_string(),
         Value::map([
@@ -217,7 +226,10 @@ pub fn city_record(continent: &str, country: Option<&str>, subdivision: Option<&
     if let Some(c) = country {
         m.push((
             "country".into(),
-            Value::map([("iso_code", Value::str(c)), ("names", Value::map([("en", Value::str(c))]))]),
+            Value::map([
+                ("iso_code", Value::str(c)),
+                ("names", Value::map([("en", Value::str(c))])),
+            ]),
         ));
     }
     if let Some(s) = subdivision {
@@ -233,4 +245,78 @@ pub fn city_record(continent: &str, country: Option<&str>, subdivision: Option<&
         ));
     }
     Value::Map(m)
+}
+
+/// One network of [`sample_database`]: CIDR, continent, country, first subdivision,
+/// (latitude, longitude).
+pub type SampleNetwork = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<(f64, f64)>,
+);
+
+/// The networks of [`sample_database`], wider ones first (a network inside an earlier one
+/// overrides it there). Addresses outside every network have no record.
+pub const SAMPLE_NETWORKS: &[SampleNetwork] = &[
+    ("11.0.0.0/8", "EU", Some("DE"), Some("BY"), Some((48.14, 11.58))),
+    ("11.1.0.0/16", "EU", Some("AT"), Some("9"), Some((48.21, 16.37))),
+    ("11.1.2.0/24", "EU", Some("DE"), Some("BY"), Some((48.14, 11.58))),
+    ("12.0.0.0/8", "EU", Some("DE"), Some("BE"), Some((52.52, 13.40))),
+    ("13.0.0.0/8", "EU", Some("FR"), Some("IDF"), Some((48.86, 2.35))),
+    ("13.128.0.0/9", "EU", Some("FR"), Some("ARA"), Some((45.76, 4.84))),
+    ("14.0.0.0/8", "EU", Some("GB"), Some("ENG"), Some((51.51, -0.13))),
+    ("15.0.0.0/8", "NA", Some("US"), Some("VA"), Some((38.90, -77.04))),
+    ("16.0.0.0/8", "NA", Some("US"), Some("CA"), Some((37.39, -122.08))),
+    ("16.64.0.0/10", "NA", Some("US"), Some("WA"), Some((47.61, -122.33))),
+    ("17.0.0.0/8", "NA", Some("CA"), Some("QC"), Some((45.50, -73.57))),
+    ("18.0.0.0/8", "AS", Some("JP"), Some("13"), Some((35.69, 139.69))),
+    ("19.0.0.0/8", "OC", None, None, None),
+    ("20.0.0.0/8", "SA", Some("BR"), None, Some((-23.55, -46.63))),
+    // A Country-database-shaped record: continent and country only.
+    ("21.0.0.0/8", "EU", Some("DE"), None, None),
+    ("2001:db8:1000::/36", "EU", Some("DE"), Some("BE"), Some((52.52, 13.40))),
+    (
+        "2001:db8:1100::/40",
+        "EU",
+        Some("GB"),
+        Some("ENG"),
+        Some((51.51, -0.13)),
+    ),
+    (
+        "2001:db8:2000::/36",
+        "NA",
+        Some("US"),
+        Some("VA"),
+        Some((38.90, -77.04)),
+    ),
+    (
+        "2001:db8:2100::/40",
+        "NA",
+        Some("US"),
+        Some("CA"),
+        Some((37.39, -122.08)),
+    ),
+    (
+        "2001:db8:3000::/36",
+        "AS",
+        Some("JP"),
+        Some("13"),
+        Some((35.69, 139.69)),
+    ),
+];
+
+/// A small City-type database of [`SAMPLE_NETWORKS`] (for tests and the `geo_testdb`
+/// example), built at a fixed time so that it is the same on every run.
+pub fn sample_database() -> Vec<u8> {
+    let mut w = Writer::new("GeoIP2-City");
+    for &(cidr, continent, country, sub, latlon) in SAMPLE_NETWORKS {
+        let (addr, len) = cidr.split_once('/').expect("sample CIDR");
+        let addr: IpAddr = addr.parse().expect("sample address");
+        let len: u8 = len.parse().expect("sample prefix");
+        w.insert(addr, len, &city_record(continent, country, sub, latlon))
+            .expect("sample networks nest");
+    }
+    w.finish(1_700_000_000)
 }

@@ -360,7 +360,13 @@ mod tests {
             rule: "default".into(),
             order: 0,
         };
-        let m = GeoMap::new("t".into(), [(0, 0), (8, ALIASED), (16, 0)], vec![dec.clone()], vec![vec![0]], 0);
+        let m = GeoMap::new(
+            "t".into(),
+            [(0, 0), (8, ALIASED), (16, 0)],
+            vec![dec.clone()],
+            vec![vec![0]],
+            0,
+        );
         let c = Canonical {
             key: 3,
             region: Region::V6,

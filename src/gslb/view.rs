@@ -68,7 +68,13 @@ pub struct GeoRead {
 }
 
 /// A pool's answer for one family under `policy`, and the selection it came from.
-fn family_answer(pool: &Pool, policy: &Policy, f: Family, providers: &[ProviderState], health: &Health) -> (FamilyAnswer, Selection) {
+fn family_answer(
+    pool: &Pool,
+    policy: &Policy,
+    f: Family,
+    providers: &[ProviderState],
+    health: &Health,
+) -> (FamilyAnswer, Selection) {
     let s = select_with(pool, policy, f, providers, health);
     let ttl = if s.degraded { pool.degraded_ttl } else { pool.ttl };
     let mut a = FamilyAnswer {
@@ -90,7 +96,12 @@ fn family_answer(pool: &Pool, policy: &Policy, f: Family, providers: &[ProviderS
     (a, s)
 }
 
-fn pool_answer(pool: &Pool, policy: &Policy, providers: &[ProviderState], health: &Health) -> (PoolAnswer, [Selection; 3]) {
+fn pool_answer(
+    pool: &Pool,
+    policy: &Policy,
+    providers: &[ProviderState],
+    health: &Health,
+) -> (PoolAnswer, [Selection; 3]) {
     let (v4, s4) = family_answer(pool, policy, Family::V4, providers, health);
     let (v6, s6) = family_answer(pool, policy, Family::V6, providers, health);
     let (cname, sc) = family_answer(pool, policy, Family::Cname, providers, health);
@@ -113,7 +124,12 @@ impl PoolView {
         let mut geo = Vec::with_capacity(gslb.pools.len());
         for pool in &gslb.pools {
             let map = match pool.policy {
-                Policy::Geo { map } => gslb.geo.maps.get(map).filter(|m| !m.orders.is_empty()).map(|m| (map, m)),
+                Policy::Geo { map } => gslb
+                    .geo
+                    .maps
+                    .get(map)
+                    .filter(|m| !m.orders.is_empty())
+                    .map(|m| (map, m)),
                 _ => None,
             };
             let Some((map_idx, map)) = map else {
