@@ -377,3 +377,139 @@ fn explain_cli_and_bad_requests() {
     let (status, body) = http_get(g.server.http.unwrap(), "/explain?name=x.&client=127.0.0.1&bogus=1");
     assert_eq!(status, 400, "{body}");
 }
+
+/// A config with geo mistakes: every one reported at its place by `gslbd check`, exit 64.
+#[test]
+fn geo_config_mistakes_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = repo().join("zones/example.test.zone");
+    std::fs::write(dir.path().join("broken.mmdb"), b"not a database").unwrap();
+    let cfg = format!(
+        r#"version: 1
+zones: [{:?}]
+providers:
+  aws: {{ coordinates: [38.9, -77.0] }}
+  rackspace: {{ coordinates: [95, 0] }}
+geo:
+  database: broken.mmdb
+maps:
+  world:
+    networks:
+      "10.0.0.1/8": [aws]
+      "10.0.0.0/40": [aws]
+      "10.1.0.0/16": [azure]
+    locations:
+      eu: [aws]
+      EU/DE: [aws, aws]
+      NA: []
+  near:
+    locations:
+      default: [aws]
+    nearest: true
+pools:
+  www.example.test.:
+    policy: geo
+    map: atlas
+    members:
+      - {{ provider: aws, address: 192.0.2.10 }}
+  api.example.test.:
+    policy: all
+    map: world
+    members:
+      - {{ provider: aws, address: 192.0.2.11 }}
+  app.example.test.:
+    policy: geo
+    members:
+      - {{ provider: aws, address: 192.0.2.12 }}
+"#,
+        zone.display()
+    );
+    let path = dir.path().join("gslbd.yaml");
+    std::fs::write(&path, cfg).unwrap();
+    let (code, _, err) = run_cli(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 64, "{err}");
+    let f = path.display().to_string();
+    for want in [
+        format!("{f}:5:29: coordinates must be [latitude, longitude]"),
+        format!(
+            "{f}:7:13: {} is not a MaxMind-format database",
+            dir.path().join("broken.mmdb").display()
+        ),
+        format!("{f}:11:21: \"10.0.0.1/8\" has bits set beyond its prefix (did you mean 10.0.0.0/8?)"),
+        format!("{f}:12:22: bad prefix length in \"10.0.0.0/40\": 0 to 32"),
+        format!("{f}:13:22: unknown provider \"azure\""),
+        format!("{f}:15:11: location key \"eu\" is not CONTINENT"),
+        format!("{f}:16:14: provider \"aws\" is named twice"),
+        format!("{f}:17:11: an order names at least one provider"),
+        format!("{f}:15:7: map \"world\" needs a default order"),
+        format!("{f}:25:10: pool \"www.example.test.\" names unknown map \"atlas\""),
+        format!("{f}:30:10: map applies to policy geo"),
+        format!("{f}:34:5: pool \"app.example.test.\" has policy geo and no map"),
+    ] {
+        assert!(err.contains(&want), "missing {want:?} in\n{err}");
+    }
+    // nearest with no provider coordinates at all
+    let cfg = format!(
+        "version: 1\nzones: [{:?}]\nproviders:\n  aws: {{}}\nmaps:\n  near:\n    locations: {{ default: [aws] }}\n    nearest: true\n",
+        zone.display()
+    );
+    std::fs::write(&path, cfg).unwrap();
+    let (code, _, err) = run_cli(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 64);
+    assert!(
+        err.contains(&format!("{f}:8:14: nearest: true needs coordinates")),
+        "{err}"
+    );
+    // a missing database file
+    let cfg = format!(
+        "version: 1\nzones: [{:?}]\ngeo: {{ database: nowhere.mmdb }}\n",
+        zone.display()
+    );
+    std::fs::write(&path, cfg).unwrap();
+    let (code, _, err) = run_cli(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 64);
+    assert!(err.contains("cannot read") && err.contains("nowhere.mmdb"), "{err}");
+}
+
+/// A reload with a new map takes effect; one with a broken database keeps the running maps.
+#[test]
+fn reload_swaps_maps_and_a_broken_database_keeps_the_old() {
+    let g = start_plain();
+    let dir = g._dir.path();
+    let mut c = Client::new(g.server.udp);
+    let munich: IpAddr = "11.2.3.0".parse().unwrap();
+    assert_eq!(c.ask(WWW, A, Some((munich, 24))).addrs, ["203.0.113.10"]);
+    let path = dir.join("gslbd.yaml");
+    let cfg = std::fs::read_to_string(&path).unwrap();
+    // Germany to aws first
+    std::fs::write(
+        &path,
+        cfg.replace("EU/DE: [flexiscale, rackspace, aws]", "EU/DE: [aws, rackspace]"),
+    )
+    .unwrap();
+    g.server.signal("HUP");
+    let started = Instant::now();
+    while c.ask(WWW, A, Some((munich, 24))).addrs != ["192.0.2.10"] {
+        assert!(started.elapsed() < Duration::from_secs(10), "reload not applied");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // a broken database: the reload fails, the running map stays
+    std::fs::write(dir.join("geo.mmdb"), b"garbage").unwrap();
+    std::fs::write(&path, cfg.clone()).unwrap();
+    g.server.signal("HUP");
+    assert!(
+        g.server
+            .wait_log("is not a MaxMind-format database", Duration::from_secs(10)),
+        "{}",
+        g.server.log_text()
+    );
+    assert_eq!(c.ask(WWW, A, Some((munich, 24))).addrs, ["192.0.2.10"]);
+    // a good database again: the file's map applies
+    write_db(dir);
+    g.server.signal("HUP");
+    let started = Instant::now();
+    while c.ask(WWW, A, Some((munich, 24))).addrs != ["203.0.113.10"] {
+        assert!(started.elapsed() < Duration::from_secs(10), "reload not applied");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
