@@ -31,18 +31,23 @@ struct Geo {
 /// gslbd with the sample database and the test map; `extra` is added to the config (checks).
 fn start(ecs: bool, checks: &str, check_of: impl Fn(&str) -> Option<String>) -> Geo {
     let dir = tempfile::tempdir().unwrap();
-    let db = write_db(dir.path());
-    let zone = repo().join("zones/example.test.zone");
-    let cfg = format!(
-        "version: 1\nserver:\n  coalesce: 0ms\nzones: [{:?}]\n{checks}providers:\n  aws: {{ coordinates: [38.9, -77.0] }}\n  rackspace: {{ coordinates: [51.5, -0.1] }}\n  flexiscale: {{ coordinates: [50.1, 8.7] }}\n{}pools:\n{}",
-        zone.display(),
-        geo_yaml(&db, ecs),
-        geo_pool_yaml(check_of)
-    );
+    let cfg = config_text(dir.path(), ecs, checks, check_of);
     let path = dir.path().join("gslbd.yaml");
     std::fs::write(&path, cfg).unwrap();
     let server = Server::start(&["--config", path.to_str().unwrap()]);
     Geo { _dir: dir, server }
+}
+
+/// The test config text with the sample database in `dir`.
+fn config_text(dir: &std::path::Path, ecs: bool, checks: &str, check_of: impl Fn(&str) -> Option<String>) -> String {
+    let db = write_db(dir);
+    let zone = repo().join("zones/example.test.zone");
+    format!(
+        "version: 1\nserver:\n  coalesce: 0ms\nzones: [{:?}]\n{checks}providers:\n  aws: {{ coordinates: [38.9, -77.0] }}\n  rackspace: {{ coordinates: [51.5, -0.1] }}\n  flexiscale: {{ coordinates: [50.1, 8.7] }}\n{}pools:\n{}",
+        zone.display(),
+        geo_yaml(&db, ecs),
+        geo_pool_yaml(check_of)
+    )
 }
 
 fn start_plain() -> Geo {
@@ -512,4 +517,36 @@ fn reload_swaps_maps_and_a_broken_database_keeps_the_old() {
         assert!(started.elapsed() < Duration::from_secs(10), "reload not applied");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// In process: ECS queries are answered from the answer cache (keyed by the client's decision,
+/// not its address) with the same bytes the uncached path gives, the echo patched per client.
+#[test]
+fn ecs_answers_from_the_cache_equal_uncached_ones() {
+    use gslbd::dns::handler::{answer_from, Transport};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gslbd.yaml");
+    std::fs::write(&path, config_text(dir.path(), true, "", |_| None)).unwrap();
+    let cfg = gslbd::config::load(&path, gslbd::config::Source::Disk).unwrap();
+    let snap = gslbd::snapshot_build::build_snapshot(&cfg, 1).unwrap();
+    let resolver: IpAddr = "127.0.0.1".parse().unwrap();
+    let (hits0, _) = gslbd::dns::cache::thread_stats();
+    let corpus = corpus(4000, 0x5eed_0004);
+    for (i, &(ip, len)) in corpus.iter().enumerate() {
+        let qtype = if ip.is_ipv4() { A } else { AAAA };
+        for name in [WWW, "example.test.", "nope.example.test."] {
+            let q = ecs_query(i as u16, name, qtype, Some((ip, len)), None);
+            let (udp, _) = answer_from(&snap, &q, Transport::Udp, Vec::new(), Some(resolver)).unwrap();
+            let (tcp, _) = answer_from(&snap, &q, Transport::Tcp, Vec::new(), Some(resolver)).unwrap();
+            assert_eq!(udp, tcp, "{name} {ip}/{len}");
+        }
+        // without ECS: the resolver's class
+        let q = ecs_query(i as u16, WWW, qtype, None, None);
+        let (udp, _) = answer_from(&snap, &q, Transport::Udp, Vec::new(), Some(ip)).unwrap();
+        let (tcp, _) = answer_from(&snap, &q, Transport::Tcp, Vec::new(), Some(ip)).unwrap();
+        assert_eq!(udp, tcp, "resolver {ip}");
+    }
+    let (hits, _) = gslbd::dns::cache::thread_stats();
+    // 4000 prefixes fall into a few dozen decisions: nearly every query is a hit
+    assert!(hits - hits0 > 3 * 4000 * 9 / 10, "{} hits", hits - hits0);
 }

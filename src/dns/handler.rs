@@ -107,7 +107,7 @@ pub fn answer_from(
     if transport != Transport::Udp {
         return answer_with(snap, msg, transport, out, None, 0, client);
     }
-    match cached(snap, msg, &mut out) {
+    match cached(snap, msg, &mut out, client) {
         Ok(outcome) => Some((out, outcome)),
         // A miss: the general path answers and keeps the answer under the same key.
         Err(key) => answer_with(snap, msg, transport, out, key.as_ref(), 0, client),
@@ -120,7 +120,12 @@ pub fn answer_from(
 /// cached (another opcode, a compressed or malformed question, bad EDNS, EDNS version > 0). An
 /// entry exists only for a question that went through the whole general path, so a hit is what
 /// the general path would answer (tests/answer_cache.rs compares the two on the test corpus).
-fn cached<'m>(snap: &Snapshot, msg: &'m [u8], out: &mut Vec<u8>) -> Result<Outcome, Option<cache::Key<'m>>> {
+fn cached<'m>(
+    snap: &Snapshot,
+    msg: &'m [u8],
+    out: &mut Vec<u8>,
+    client: Option<IpAddr>,
+) -> Result<Outcome, Option<cache::Key<'m>>> {
     let header = Header::parse(msg).map_err(|_| None)?;
     if header.is_response() || header.opcode() != 0 || header.qdcount != 1 {
         return Err(None);
@@ -136,18 +141,42 @@ fn cached<'m>(snap: &Snapshot, msg: &'m [u8], out: &mut Vec<u8>) -> Result<Outco
     if edns.is_some_and(|e| e.version > 0) {
         return Err(None);
     }
-    // An ECS option is echoed (with the address) or refused: the general path answers it.
-    if edns.is_some_and(|e| !matches!(ecs::find(&msg[e.options.0..e.options.1]), Ok(None))) {
-        return Err(None);
-    }
+    // A malformed ECS option is the general path's FORMERR.
+    let ecs = match edns {
+        Some(e) if e.options.0 != e.options.1 && snap.pools.geo_setup().ecs => {
+            ecs::find(&msg[e.options.0..e.options.1]).map_err(|_| None)?
+        }
+        _ => None,
+    };
+    let located = ecs.map(|e| e.addr).or(client).map(crate::geo::canonical);
+    let class = snap.pools.client_class(located).ok_or(None)?;
     let key = cache::Key::new(
         &msg[wire::HEADER_LEN..name_end],
         qtype,
         qclass,
         size_limit(Transport::Udp, edns),
         edns_state(edns),
+        ecs.map(|e| (e.family, e.source)),
+        class,
     );
-    cache::get(snap.uid, &key, header.id, header.flags, out).ok_or(Some(key))
+    let Some((outcome, geo)) = cache::get(snap.uid, &key, header.id, header.flags, out) else {
+        return Err(Some(key));
+    };
+    // The echo ends the message: this client's address, and the scope around it.
+    if let Some(e) = ecs {
+        let scope = match (geo, located) {
+            (Some(read), Some(c)) if e.source > 0 => crate::geo::client_prefix(c.region, snap.pools.geo_scope(read, c)),
+            _ => 0,
+        };
+        let n = (e.source as usize).div_ceil(8);
+        let at = out.len() - n;
+        out[at - 1] = scope;
+        match e.addr {
+            IpAddr::V4(a) => out[at..].copy_from_slice(&a.octets()[..n]),
+            IpAddr::V6(a) => out[at..].copy_from_slice(&a.octets()[..n]),
+        }
+    }
+    Ok(outcome)
 }
 
 /// The EDNS part of a cache key: 0 none, 1 EDNS, 2 EDNS with DO.
@@ -334,15 +363,7 @@ fn answer_with(
         outcome.rcode = RCODE_NOERROR;
     }
     if let Some(key) = cache_key {
-        cache::admit(
-            snap.uid,
-            key,
-            &out,
-            outcome,
-            &pools,
-            question.name.len(),
-            edns.is_some(),
-        );
+        cache::admit(snap.uid, key, &out, outcome, &pools, question.name.len(), reserve);
     }
     Some((out, outcome))
 }

@@ -232,6 +232,35 @@ impl PoolView {
         (Some(rr), read)
     }
 
+    /// [`PoolView::whole_rotation`] of the answer `read` chose.
+    pub fn whole_rotation_geo(&self, read: GeoRead, qtype: u16) -> Option<usize> {
+        let g = self.geo.get(read.pool as usize)?.as_ref()?;
+        let map = self.geo_setup.maps.get(g.map)?;
+        let p = g
+            .per_order
+            .get(map.decisions.get(read.decision as usize)?.order as usize)?;
+        whole(p, qtype)
+    }
+
+    /// The client's class for the answer cache: the decision its address takes in every map
+    /// that a pool uses, folded into one number (equal classes, equal answers). `None` when the
+    /// maps have too many decisions to fold.
+    pub fn client_class(&self, client: Option<Canonical>) -> Option<u64> {
+        if !self.has_geo() {
+            return Some(0);
+        }
+        let Some(c) = client else {
+            return Some(u64::MAX);
+        };
+        let mut class: u64 = 0;
+        for m in &self.geo_setup.maps {
+            class = class
+                .checked_mul(m.decisions.len() as u64 + 1)?
+                .checked_add(m.decide(c.key) as u64)?;
+        }
+        (class != u64::MAX).then_some(class)
+    }
+
     /// The ECS scope (a prefix length in the geo table's space) of what `read` answered
     /// `client`: the widest aligned block around it whose every address gets the same answer
     /// under this view's health.
@@ -250,18 +279,22 @@ impl PoolView {
     /// `PoolView::answer` returns the whole ring window), the number of records; `None`
     /// otherwise. Such an answer can be kept encoded and rotated per query.
     pub fn whole_rotation(&self, pool: u32, qtype: u16) -> Option<usize> {
-        let p = self.pools.get(pool as usize)?;
-        if p.is_cname || p.weighted {
-            return None;
-        }
-        let fam = match qtype {
-            rtype::A => &p.v4,
-            rtype::AAAA => &p.v6,
-            _ => return None,
-        };
-        let n = fam.rdatas.len();
-        (n > 0 && p.max_answers.is_none_or(|m| m >= n)).then_some(n)
+        whole(self.pools.get(pool as usize)?, qtype)
     }
+}
+
+/// [`PoolView::whole_rotation`] of one pool answer.
+fn whole(p: &PoolAnswer, qtype: u16) -> Option<usize> {
+    if p.is_cname || p.weighted {
+        return None;
+    }
+    let fam = match qtype {
+        rtype::A => &p.v4,
+        rtype::AAAA => &p.v6,
+        _ => return None,
+    };
+    let n = fam.rdatas.len();
+    (n > 0 && p.max_answers.is_none_or(|m| m >= n)).then_some(n)
 }
 
 /// A well-spread number per call, for rotations and weighted picks.
