@@ -25,7 +25,7 @@
 //! - L0 [`fsutil`] (bounded reads of regular files, atomic no-follow writes), [`logthrottle`]
 //!   (per-prefix log throttle, escaping of operator text), [`name`],
 //!   [`zone`] (parser, `ZoneSet`, pure `lookup`), [`gslb`] (pure `select`; `gslb::setup`, the
-//!   validated setup a snapshot carries), `health::check` (the check model), `health::failure`
+//!   validated setup a snapshot carries), [`geo`] (compiled geo maps, ECS, scopes), `health::check` (the check model), `health::failure`
 //!   (why a probe failed), `health::state` (pure rise/fall).
 //!
 //! `tests/layers.rs` reads the `use crate::` paths and fails on an upward import or a cycle.
