@@ -69,7 +69,7 @@ fn main() {
     let mut buf = [0u8; 2048];
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(seconds);
-    let mut send = |sent: &mut u64| {
+    let send = |sent: &mut u64| {
         let mut q = queries[(*sent % queries.len() as u64) as usize].clone();
         q[..2].copy_from_slice(&(*sent as u16).to_be_bytes());
         sock.send(&q).expect("send");
