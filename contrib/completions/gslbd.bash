@@ -22,6 +22,9 @@ _gslbd() {
             gslbd,demo)
                 cmd="gslbd__subcmd__demo"
                 ;;
+            gslbd,explain)
+                cmd="gslbd__subcmd__explain"
+                ;;
             gslbd,serve)
                 cmd="gslbd__subcmd__serve"
                 ;;
@@ -32,7 +35,7 @@ _gslbd() {
 
     case "${cmd}" in
         gslbd)
-            opts="-h -V --log-format --help --version serve check demo"
+            opts="-h -V --log-format --help --version serve check demo explain"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -103,6 +106,44 @@ _gslbd() {
                     return 0
                     ;;
                 --http-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gslbd__subcmd__explain)
+            opts="-h --http --name --type --client --ecs --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --http)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ecs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
