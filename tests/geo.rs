@@ -474,6 +474,36 @@ pools:
     let (code, _, err) = run_cli(&["check", "--config", path.to_str().unwrap()]);
     assert_eq!(code, 64);
     assert!(err.contains("cannot read") && err.contains("nowhere.mmdb"), "{err}");
+    // one byte over the size limit (a sparse file: nothing is read), and a FIFO (no hang)
+    let big = dir.path().join("big.mmdb");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(gslbd::config::geo::MAX_DATABASE_BYTES + 1)
+        .unwrap();
+    let fifo = dir.path().join("fifo.mmdb");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for (file, reason) in [(&big, "larger than"), (&fifo, "not a regular file")] {
+        let cfg = format!(
+            "version: 1\nzones: [{:?}]\ngeo: {{ database: {:?} }}\n",
+            zone.display(),
+            file.display()
+        );
+        std::fs::write(&path, cfg).unwrap();
+        let (code, _, err) = run_cli_bounded(
+            &["check", "--config", path.to_str().unwrap()],
+            Duration::from_secs(30),
+            1 << 30,
+        );
+        assert_eq!(code, 64, "{err}");
+        assert!(
+            err.contains(&format!("{f}:3:18: cannot read")) && err.contains(reason),
+            "{err}"
+        );
+    }
 }
 
 /// A reload with a new map takes effect; one with a broken database keeps the running maps.
