@@ -555,6 +555,33 @@ mod tests {
     }
 
     #[test]
+    fn a_geo_order_answers_from_its_first_live_provider_then_the_unnamed_ones() {
+        let g = gslb(Policy::Geo { map: 0 });
+        let pool = &g.pools[0];
+        let sel = |order: &[ProviderIdx], h: &Health| {
+            let ps = g.provider_states(h);
+            select_with(pool, &Policy::for_order(pool, order), Family::V4, &ps, h)
+        };
+        assert_eq!(
+            Policy::for_order(pool, &[2]),
+            Policy::Failover {
+                order: vec![vec![2], vec![0, 1]],
+                min_healthy: 1
+            }
+        );
+        let all = health([true; 6]);
+        assert_eq!(sel(&[2, 1], &all).members, [4, 5], "flexiscale first");
+        let flexi_dead = health([true, true, true, true, false, false]);
+        assert_eq!(sel(&[2, 1], &flexi_dead).members, [2, 3], "then rackspace");
+        // both named providers dead: the pool's others (aws) answer
+        let only_aws = health([true, true, false, false, false, false]);
+        assert_eq!(sel(&[2, 1], &only_aws).members, [0, 1]);
+        // everything dead: fail open to the first step
+        assert_eq!(sel(&[2, 1], &health([false; 6])).members, [4, 5]);
+        assert!(sel(&[2, 1], &health([false; 6])).all_down);
+    }
+
+    #[test]
     fn weighted_split_and_redistribution() {
         // weights: aws members 3 each, rackspace 1 each, flexiscale 1 each => 6:2:2
         let g = gslb(Policy::Weighted);
