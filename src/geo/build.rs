@@ -36,6 +36,9 @@ struct Record<'a> {
     location: Option<Location>,
     continent_code: Option<&'a str>,
     country_code: Option<&'a str>,
+    /// Flat layouts (the npm `@ip-location-db` repackagings) keep the coordinates at the top.
+    latitude: Option<f64>,
+    longitude: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -113,7 +116,11 @@ impl Interner<'_> {
             }
         }
         if self.spec.nearest {
-            if let Some((Some(lat), Some(lon))) = r.location.as_ref().map(|l| (l.latitude, l.longitude)) {
+            let at = match r.location.as_ref() {
+                Some(l) => (l.latitude, l.longitude),
+                None => (r.latitude, r.longitude),
+            };
+            if let (Some(lat), Some(lon)) = at {
                 let o = nearest_order(&self.spec.coordinates, (lat, lon));
                 if !o.is_empty() {
                     return self.decision(location, "nearest".into(), &o);
@@ -222,7 +229,13 @@ pub fn build_map<S: AsRef<[u8]>>(
                 }
             };
             stats.db_networks += 1;
-            db_layer.push((start, block_end(start, len), d));
+            let end = block_end(start, len);
+            // The walk is in address order: a network right after the last one with the same
+            // decision extends it (the table would merge them anyway; this keeps the layer small).
+            match db_layer.last_mut() {
+                Some(last) if last.2 == d && last.1.checked_add(1) == Some(start) => last.1 = end,
+                _ => db_layer.push((start, end, d)),
+            }
         }
         stats.db_records = by_offset.len();
     }
@@ -411,6 +424,32 @@ mod tests {
         assert_eq!(decide(&m, "20.1.1.1").2[0], 0);
         // no coordinates in the record: default
         assert_eq!(decide(&m, "50.1.1.1").1, "default");
+    }
+
+    #[test]
+    fn flat_records_of_ipinfo_and_ip_location_db_are_read() {
+        use super::super::mmdb_writer::Value;
+        let mut w = Writer::new("ipinfo lite");
+        // IPinfo lite: continent_code and country_code at the top
+        let ipinfo = Value::map([("continent_code", Value::str("EU")), ("country_code", Value::str("DE"))]);
+        w.insert(ip("10.0.0.0"), 8, &ipinfo).unwrap();
+        // ip-location-db: country_code and coordinates at the top, no continent
+        let flat = Value::map([
+            ("country_code", Value::str("FR")),
+            ("latitude", Value::F64(48.9)),
+            ("longitude", Value::F64(2.3)),
+        ]);
+        w.insert(ip("20.0.0.0"), 8, &flat).unwrap();
+        let db = maxminddb::Reader::from_source(w.finish(1)).unwrap();
+        let mut sp = spec();
+        sp.nearest = true;
+        let (m, _) = build_map(&sp, Some(&db)).unwrap();
+        assert_eq!(
+            decide(&m, "10.1.1.1"),
+            (Some("EU/DE".into()), "EU/DE".into(), vec![2, 1, 0])
+        );
+        // no continent: no location key, but nearest from Paris
+        assert_eq!(decide(&m, "20.1.1.1"), (None, "nearest".into(), vec![1, 2, 0]));
     }
 
     #[test]
