@@ -37,8 +37,8 @@ struct Record<'a> {
     continent_code: Option<&'a str>,
     country_code: Option<&'a str>,
     /// Flat layouts (the npm `@ip-location-db` repackagings) keep the coordinates at the top.
-    latitude: Option<f64>,
-    longitude: Option<f64>,
+    latitude: Option<Coord>,
+    longitude: Option<Coord>,
 }
 
 #[derive(Deserialize)]
@@ -53,8 +53,36 @@ struct Iso<'a> {
 
 #[derive(Deserialize)]
 struct Location {
-    latitude: Option<f64>,
-    longitude: Option<f64>,
+    latitude: Option<Coord>,
+    longitude: Option<Coord>,
+}
+
+/// A coordinate stored as a double (GeoIP2), a float (some repackagings) or an integer.
+struct Coord(f64);
+
+impl<'de> Deserialize<'de> for Coord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Coord, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Coord;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Coord, E> {
+                Ok(Coord(v))
+            }
+            fn visit_f32<E>(self, v: f32) -> Result<Coord, E> {
+                Ok(Coord(v as f64))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Coord, E> {
+                Ok(Coord(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Coord, E> {
+                Ok(Coord(v as f64))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Interns decisions and orders while compiling.
@@ -117,10 +145,10 @@ impl Interner<'_> {
         }
         if self.spec.nearest {
             let at = match r.location.as_ref() {
-                Some(l) => (l.latitude, l.longitude),
-                None => (r.latitude, r.longitude),
+                Some(l) => (l.latitude.as_ref(), l.longitude.as_ref()),
+                None => (r.latitude.as_ref(), r.longitude.as_ref()),
             };
-            if let (Some(lat), Some(lon)) = at {
+            if let (Some(&Coord(lat)), Some(&Coord(lon))) = at {
                 let o = nearest_order(&self.spec.coordinates, (lat, lon));
                 if !o.is_empty() {
                     return self.decision(location, "nearest".into(), &o);
@@ -436,8 +464,8 @@ mod tests {
         // ip-location-db: country_code and coordinates at the top, no continent
         let flat = Value::map([
             ("country_code", Value::str("FR")),
-            ("latitude", Value::F64(48.9)),
-            ("longitude", Value::F64(2.3)),
+            ("latitude", Value::F32(48.9)),
+            ("longitude", Value::F32(2.3)),
         ]);
         w.insert(ip("20.0.0.0"), 8, &flat).unwrap();
         let db = maxminddb::Reader::from_source(w.finish(1)).unwrap();

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 pub enum Value {
     Str(String),
     F64(f64),
+    F32(f32),
     U16(u16),
     U32(u32),
     U64(u64),
@@ -186,6 +187,10 @@ fn encode(v: &Value, out: &mut Vec<u8>) {
         }
         Value::F64(f) => {
             control(3, 8, out);
+            out.extend_from_slice(&f.to_be_bytes());
+        }
+        Value::F32(f) => {
+            control(15, 4, out);
             out.extend_from_slice(&f.to_be_bytes());
         }
         Value::U16(n) => uint(5, *n as u64, out),
