@@ -114,6 +114,10 @@ fn ecs_clients_get_their_regions_provider_and_the_scope_of_the_answer() {
     // 11.1.2.0/24 is Munich again inside Vienna's /16: exactly that /24
     let r = c.ask(WWW, A, Some((ip("11.1.2.0"), 24)));
     assert_eq!((r.addrs[0].as_str(), r.ecs.unwrap().2), ("203.0.113.10", 24));
+    // 15.1.2.77/32 is Tokyo inside Virginia: the scope of 15.1.2.0/24 is 15.1.2.0/26, longer
+    // than the source prefix
+    let r = c.ask(WWW, A, Some((ip("15.1.2.0"), 24)));
+    assert_eq!((r.addrs[0].as_str(), r.ecs.unwrap().2), ("192.0.2.10", 26));
     // the networks override inside Germany
     assert_eq!(c.ask(WWW, A, Some((ip("11.9.200.0"), 24))).addrs, ["192.0.2.10"]);
     // Washington state is NA/US/WA: NA, aws first
@@ -142,6 +146,22 @@ fn ecs_clients_get_their_regions_provider_and_the_scope_of_the_answer() {
     );
     // a Country-style record (continent and country only): EU/DE
     assert_eq!(c.ask(WWW, A, Some((ip("21.5.5.0"), 24))).addrs, ["203.0.113.10"]);
+    // single-address networks: their own answer, scope /32 and /128, neighbours unaffected
+    for (a, len, addr) in [
+        ("15.1.2.77", 32, "203.0.113.10"),
+        ("15.1.2.76", 32, "192.0.2.10"),
+        ("15.1.2.78", 31, "192.0.2.10"),
+        ("2001:db8:3000::77", 128, "2001:db8::10"),
+        ("2001:db8:3000::76", 128, "2001:db8::30"),
+        ("2001:db8:3000::78", 125, "2001:db8::30"),
+    ] {
+        let qtype = if a.contains(':') { AAAA } else { A };
+        let source = if a.contains(':') { 128 } else { 32 };
+        let r = c.ask(WWW, qtype, Some((ip(a), source)));
+        assert_eq!(r.addrs, [addr], "{a}");
+        assert_eq!(r.ecs.as_ref().unwrap().2, len, "{a}");
+        assert_eq!(expected_scope(ip(a), ALL_UP), len, "{a}: the reference agrees");
+    }
     // source prefix 0: the client asks for no location; default order, scope 0
     let r = c.ask(WWW, A, Some((ip("0.0.0.0"), 0)));
     assert_eq!(r.addrs, ["192.0.2.10"]);

@@ -204,11 +204,12 @@ fn paint(layer: &mut Layer, s: u128, e: u128, d: DecisionIdx) {
     layer.insert(s, (e, d));
 }
 
+/// The last address of the block `start/len` (`len` up to 128: a shift by 128 is no shift).
 fn block_end(start: u128, len: u8) -> u128 {
-    if len == 0 {
-        u128::MAX
-    } else {
-        start | (u128::MAX >> len)
+    match len {
+        0 => u128::MAX,
+        128.. => start,
+        _ => start | (u128::MAX >> len),
     }
 }
 
@@ -373,6 +374,11 @@ mod tests {
             .unwrap();
         w.insert(ip("2001:db8:2::"), 48, &rec("NA", Some("US"), None, None))
             .unwrap();
+        // single addresses, inside wider networks
+        w.insert(ip("20.1.1.77"), 32, &rec("EU", Some("DE"), None, None))
+            .unwrap();
+        w.insert(ip("2001:db8:2::77"), 128, &rec("EU", Some("DE"), None, None))
+            .unwrap();
         maxminddb::Reader::from_source(w.finish(1)).unwrap()
     }
 
@@ -384,7 +390,7 @@ mod tests {
     #[test]
     fn the_most_specific_location_key_present_wins() {
         let (m, stats) = build_map(&spec(), Some(&db())).unwrap();
-        assert_eq!(stats.db_records, 8);
+        assert_eq!(stats.db_records, 10);
         assert!(stats.db_networks > 8, "10.0.0.0/8 split around 10.1.0.0/16");
         let s = |x: &str| Some(x.to_string());
         // EU/DE/BY is not in the map: EU/DE is
@@ -408,6 +414,13 @@ mod tests {
             (s("EU/DE"), "EU/DE".into(), vec![2, 1, 0])
         );
         assert_eq!(decide(&m, "2001:db8:3::1"), (None, "default".into(), vec![0, 1, 2]));
+        // a /32 and a /128 cover their one address, and their neighbours keep theirs
+        assert_eq!(decide(&m, "20.1.1.77").1, "EU/DE");
+        assert_eq!(decide(&m, "20.1.1.76").1, "NA");
+        assert_eq!(decide(&m, "20.1.1.78").1, "NA");
+        assert_eq!(decide(&m, "2001:db8:2::77").1, "EU/DE");
+        assert_eq!(decide(&m, "2001:db8:2::78").1, "NA");
+        assert_eq!(decide(&m, "2001:db8:2::76").1, "NA");
         // v4-mapped and 6to4 forms of 10.2.3.4
         assert_eq!(decide(&m, "::ffff:10.2.3.4").1, "EU/DE");
         assert_eq!(decide(&m, "2002:0a02:0304::1").1, "EU/DE");

@@ -273,6 +273,7 @@ pub const SAMPLE_NETWORKS: &[SampleNetwork] = &[
     ("13.128.0.0/9", "EU", Some("FR"), Some("ARA"), Some((45.76, 4.84))),
     ("14.0.0.0/8", "EU", Some("GB"), Some("ENG"), Some((51.51, -0.13))),
     ("15.0.0.0/8", "NA", Some("US"), Some("VA"), Some((38.90, -77.04))),
+    ("15.1.2.77/32", "AS", Some("JP"), Some("13"), Some((35.69, 139.69))),
     ("16.0.0.0/8", "NA", Some("US"), Some("CA"), Some((37.39, -122.08))),
     ("16.64.0.0/10", "NA", Some("US"), Some("WA"), Some((47.61, -122.33))),
     ("17.0.0.0/8", "NA", Some("CA"), Some("QC"), Some((45.50, -73.57))),
@@ -309,6 +310,13 @@ pub const SAMPLE_NETWORKS: &[SampleNetwork] = &[
         Some("JP"),
         Some("13"),
         Some((35.69, 139.69)),
+    ),
+    (
+        "2001:db8:3000::77/128",
+        "NA",
+        Some("US"),
+        Some("VA"),
+        Some((38.90, -77.04)),
     ),
 ];
 
