@@ -47,6 +47,8 @@ pub struct PoolView {
     /// Per pool: its answers per provider order when it has `policy: geo`.
     geo: Vec<Option<GeoPool>>,
     geo_setup: Arc<GeoSetup>,
+    /// Some pool is a geo pool (read on every cached query: kept rather than searched).
+    any_geo: bool,
 }
 
 /// A geo pool's answers, one per provider order of its map.
@@ -174,6 +176,7 @@ impl PoolView {
             pools,
             providers,
             selections,
+            any_geo: geo.iter().any(Option::is_some),
             geo,
             geo_setup: gslb.geo.clone(),
         }
@@ -186,7 +189,7 @@ impl PoolView {
 
     /// Whether any pool steers by client.
     pub fn has_geo(&self) -> bool {
-        self.geo.iter().any(Option::is_some)
+        self.any_geo
     }
 
     /// `pool`'s map and the decision it takes for `client`, when `pool` is a geo pool.
