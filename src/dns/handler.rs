@@ -263,8 +263,8 @@ fn answer_with(
             ));
         }
     }
-    // RFC 7871 7.1.2: a malformed ECS option is FORMERR. With `geo.ecs: false` the option is
-    // not looked at, as by a server without ECS (RFC 7871 7.1.3: no ECS in the answer).
+    // RFC 7871 6 and 7.1: a malformed ECS option is FORMERR. With `geo.ecs: false` the option is
+    // not looked at, as by a server without ECS support (no ECS in the answer either).
     let ecs = match edns {
         Some(e) if snap.pools.geo_setup().ecs => match ecs::find(&msg[e.options.0..e.options.1]) {
             Ok(found) => found,

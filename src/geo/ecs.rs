@@ -16,7 +16,7 @@ pub struct ClientSubnet {
     pub addr: IpAddr,
 }
 
-/// Why an ECS option is malformed; each is FORMERR (RFC 7871 7.1.2).
+/// Why an ECS option is malformed; each is FORMERR (RFC 7871 6 and 7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EcsError {
     #[error("ECS option shorter than its fixed part")]
