@@ -27,8 +27,8 @@
 //! - L0 [`fsutil`] (bounded reads of regular files, atomic no-follow writes), [`logthrottle`]
 //!   (per-prefix log throttle, escaping of operator text), [`name`],
 //!   [`zone`] (parser, `ZoneSet`, pure `lookup`), [`dnssec`] (key files, signer, denial chains),
-//!   [`gslb`] (pure `select`; `gslb::setup`, the
-//!   validated setup a snapshot carries), `health::check` (the check model), `health::failure`
+//!   [`gslb`] (pure `select`; `gslb::setup`, the validated setup a snapshot carries), [`geo`]
+//!   (compiled geo maps, ECS, scopes), `health::check` (the check model), `health::failure`
 //!   (why a probe failed), `health::state` (pure rise/fall).
 //!
 //! `tests/layers.rs` reads the `use crate::` paths and fails on an upward import or a cycle.
@@ -48,6 +48,7 @@ pub mod demo;
 pub mod dns;
 pub mod dnssec;
 pub mod fsutil;
+pub mod geo;
 pub mod gslb;
 pub mod health;
 pub mod history;

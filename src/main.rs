@@ -100,6 +100,28 @@ enum Command {
     /// Make a DNSSEC key pair in BIND's format (K<zone>.+<alg>+<tag>.key and .private) and print
     /// its DS record.
     Keygen(KeygenArgs),
+    /// Ask a running server why a client gets its answer (GET /explain on its HTTP listener);
+    /// prints the JSON.
+    Explain(ExplainArgs),
+}
+
+#[derive(clap::Args)]
+struct ExplainArgs {
+    /// The server's HTTP listener, e.g. 127.0.0.1:9153.
+    #[arg(long, value_name = "ADDR")]
+    http: SocketAddr,
+    /// The name asked, with its trailing dot.
+    #[arg(long, value_name = "NAME")]
+    name: String,
+    /// A or AAAA.
+    #[arg(long = "type", value_name = "TYPE", default_value = "A")]
+    qtype: String,
+    /// The resolver's address (where the query comes from).
+    #[arg(long, value_name = "IP")]
+    client: String,
+    /// The EDNS Client Subnet prefix the query carries, e.g. 192.0.2.0/24.
+    #[arg(long, value_name = "PREFIX")]
+    ecs: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -234,6 +256,49 @@ impl ServeArgs {
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// `gslbd explain`: the server's `/explain` JSON on stdout; exit 1 when the server cannot be
+/// reached, 64 when it refuses the question (the reason on stderr).
+fn explain(a: &ExplainArgs) -> ExitCode {
+    let mut query = vec![
+        ("name", a.name.as_str()),
+        ("type", a.qtype.as_str()),
+        ("client", a.client.as_str()),
+    ];
+    if let Some(e) = &a.ecs {
+        query.push(("ecs", e.as_str()));
+    }
+    let url = format!("http://{}/explain", a.http);
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gslbd explain: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let got = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()?;
+        let resp = client.get(&url).query(&query).send().await?;
+        let status = resp.status();
+        Ok::<_, reqwest::Error>((status, resp.text().await?))
+    });
+    match got {
+        Ok((status, body)) if status.is_success() => {
+            println!("{}", body.trim_end());
+            ExitCode::SUCCESS
+        }
+        Ok((status, body)) => {
+            eprintln!("gslbd explain: {status}: {}", body.trim_end());
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(e) => {
+            eprintln!("gslbd explain: {url}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -249,6 +314,7 @@ fn main() -> ExitCode {
         AnyCommand::Public(Command::Serve(args)) => serve(&args),
         AnyCommand::Public(Command::Demo(args)) => gslbd::demo::run(&args, wait_for_stop_signal()),
         AnyCommand::Public(Command::Keygen(args)) => keygen(&args),
+        AnyCommand::Public(Command::Explain(args)) => explain(&args),
         AnyCommand::PackageFiles { dir } => match package_files(&dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

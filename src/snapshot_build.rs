@@ -165,7 +165,15 @@ pub fn build_snapshot(cfg: &Config, generation: u64) -> Result<Arc<Snapshot>, Ve
         diags: Vec::new(),
     };
     let started = std::time::Instant::now();
-    let setup = gslb::build(&cfg.raw, &set, &mut rep);
+    let mut setup = gslb::build(&cfg.raw, &set, &mut rep);
+    let base = cfg.path.parent().map(Path::to_path_buf).unwrap_or_default();
+    setup.gslb.geo = Arc::new(config::geo::build(
+        &cfg.raw,
+        &base,
+        cfg.source,
+        &setup.gslb.providers,
+        &mut rep,
+    ));
     let gslb_ms = started.elapsed().as_millis();
     // Every transferred zone must be served (located at its key as written).
     for raw_name in cfg.raw.transfers.keys() {

@@ -312,7 +312,7 @@ pools:
         "c.yaml:24:5: pool \"www.example.org.\" is outside every served zone",
         "c.yaml:27:5: pool \"x.dev.example.test.\" lies at or below a delegation in zone example.test.",
         "c.yaml:28:18: pool \"x.dev.example.test.\" order names unknown provider \"oracle\"",
-        "c.yaml:32:13: unknown policy \"roundrobin\": use all, failover or weighted",
+        "c.yaml:32:13: unknown policy \"roundrobin\": use all, failover, weighted or geo",
         "c.yaml:33:20: when_all_down: fallback needs a fallback list",
         "c.yaml:35:7: pool \"api.example.test.\" mixes cname and address members",
         "c.yaml:35:56: CNAME member needs a check with address or url (check \"web\" has neither)",

@@ -37,6 +37,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("zone", 0),
     ("dnssec", 0),
     ("gslb", 0),
+    ("geo", 0),
     ("health::state", 0),
     ("health::check", 0),
     ("health::failure", 0),

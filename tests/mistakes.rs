@@ -96,7 +96,7 @@ fn cases() -> Vec<Case> {
             "unknown top-level key",
             "pools:",
             "pool:",
-            &["gslbd.yaml:12:1: unknown field `pool`, expected one of `version`, `server`, `zones`, `checks`, `providers`, `pools`, `tsig_keys`, `transfers`"],
+            &["gslbd.yaml:12:1: unknown field `pool`, expected one of `version`, `server`, `zones`, `checks`, `providers`, `pools`, `tsig_keys`, `transfers`, `geo`, `maps`"],
         ),
         cfg(
             "unknown server key",
@@ -118,7 +118,7 @@ fn cases() -> Vec<Case> {
             "  aws: { min_up: 1, drained: maybe }\n  rackspace: { min_up: 1, chek: web }",
             &[
                 "gslbd.yaml:10:30: providers.aws.drained: invalid type: string \"maybe\", expected a boolean",
-                "gslbd.yaml:11:16: providers.rackspace: unknown field `chek`, expected one of `min_up`, `check`, `check_address`, `drained`",
+                "gslbd.yaml:11:16: providers.rackspace: unknown field `chek`, expected one of `min_up`, `check`, `check_address`, `drained`, `coordinates`",
             ],
         ),
         // --- server
@@ -258,7 +258,7 @@ fn cases() -> Vec<Case> {
             "  x.dev.example.test.:",
             &["gslbd.yaml:14:5: pool \"x.dev.example.test.\" lies at or below a delegation in zone example.test."],
         ),
-        cfg("unknown policy", "policy: all", "policy: roundrobin", &["gslbd.yaml:14:13: unknown policy \"roundrobin\": use all, failover or weighted"]),
+        cfg("unknown policy", "policy: all", "policy: roundrobin", &["gslbd.yaml:14:13: unknown policy \"roundrobin\": use all, failover, weighted or geo"]),
         cfg(
             "weight on an all pool",
             "198.51.100.10 }",

@@ -92,6 +92,7 @@ fn committed_man_pages_and_completions_are_what_the_cli_generates() {
             "completions/gslbd.fish",
             "man/gslbd-check.1",
             "man/gslbd-demo.1",
+            "man/gslbd-explain.1",
             "man/gslbd-keygen.1",
             "man/gslbd-serve.1",
             "man/gslbd.1"
@@ -332,6 +333,7 @@ fn debian_package_installs_like_a_dns_server() {
         ("/usr/share/man/man1/gslbd-serve.1.gz", "-rw-r--r--"),
         ("/usr/share/man/man1/gslbd-check.1.gz", "-rw-r--r--"),
         ("/usr/share/man/man1/gslbd-demo.1.gz", "-rw-r--r--"),
+        ("/usr/share/man/man1/gslbd-explain.1.gz", "-rw-r--r--"),
         ("/usr/share/man/man1/gslbd-keygen.1.gz", "-rw-r--r--"),
         ("/usr/share/bash-completion/completions/gslbd", "-rw-r--r--"),
         ("/usr/share/zsh/vendor-completions/_gslbd", "-rw-r--r--"),

@@ -27,6 +27,8 @@ command -v lintian >/dev/null 2>&1 || need+=(lintian)
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
 command -v objcopy >/dev/null 2>&1 || need+=(binutils)
 command -v git >/dev/null 2>&1 || need+=(git)
+# gdnsd with its geoip plugin (tests/geo_gdnsd.rs).
+command -v gdnsd >/dev/null 2>&1 || [ -x /usr/sbin/gdnsd ] || need+=(gdnsd)
 if ((${#need[@]})); then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing test dependencies: ${need[*]}"

@@ -22,6 +22,9 @@ _gslbd() {
             gslbd,demo)
                 cmd="gslbd__subcmd__demo"
                 ;;
+            gslbd,explain)
+                cmd="gslbd__subcmd__explain"
+                ;;
             gslbd,keygen)
                 cmd="gslbd__subcmd__keygen"
                 ;;
@@ -35,7 +38,7 @@ _gslbd() {
 
     case "${cmd}" in
         gslbd)
-            opts="-h -V --log-format --help --version serve check demo keygen"
+            opts="-h -V --log-format --help --version serve check demo keygen explain"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -106,6 +109,44 @@ _gslbd() {
                     return 0
                     ;;
                 --http-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gslbd__subcmd__explain)
+            opts="-h --http --name --type --client --ecs --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --http)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ecs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -32,6 +32,7 @@ complete -c gslbd -n "__fish_gslbd_needs_command" -f -a "serve" -d 'Serve DNS (a
 complete -c gslbd -n "__fish_gslbd_needs_command" -f -a "check" -d 'Validate the configuration and every zone file; print every problem; exit 0 or 64'
 complete -c gslbd -n "__fish_gslbd_needs_command" -f -a "demo" -d 'Run the built-in example against local stand-ins for its three clouds, which you can fail'
 complete -c gslbd -n "__fish_gslbd_needs_command" -f -a "keygen" -d 'Make a DNSSEC key pair in BIND\'s format (K<zone>.+<alg>+<tag>.key and .private) and print its DS record'
+complete -c gslbd -n "__fish_gslbd_needs_command" -f -a "explain" -d 'Ask a running server why a client gets its answer (GET /explain on its HTTP listener); prints the JSON'
 complete -c gslbd -n "__fish_gslbd_using_subcommand serve" -s c -l config -d 'Configuration file (YAML)' -r -F
 complete -c gslbd -n "__fish_gslbd_using_subcommand serve" -l zone -d 'Zone file to serve, as FILE or ORIGIN=FILE; replaces the config\'s zones. Repeatable' -r
 complete -c gslbd -n "__fish_gslbd_using_subcommand serve" -l dns-listen -d 'DNS listen address (UDP and TCP), e.g. 127.0.0.1:5353. Repeatable' -r
@@ -63,3 +64,11 @@ complete -c gslbd -n "__fish_gslbd_using_subcommand keygen" -l log-format -d 'Lo
 json\t''"
 complete -c gslbd -n "__fish_gslbd_using_subcommand keygen" -l ksk -d 'Make a key-signing key (flags 257, the key the parent\'s DS names; alone it is a CSK); without it, a zone-signing key (flags 256)'
 complete -c gslbd -n "__fish_gslbd_using_subcommand keygen" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c gslbd -n "__fish_gslbd_using_subcommand explain" -l http -d 'The server\'s HTTP listener, e.g. 127.0.0.1:9153' -r
+complete -c gslbd -n "__fish_gslbd_using_subcommand explain" -l name -d 'The name asked, with its trailing dot' -r
+complete -c gslbd -n "__fish_gslbd_using_subcommand explain" -l type -d 'A or AAAA' -r
+complete -c gslbd -n "__fish_gslbd_using_subcommand explain" -l client -d 'The resolver\'s address (where the query comes from)' -r
+complete -c gslbd -n "__fish_gslbd_using_subcommand explain" -l ecs -d 'The EDNS Client Subnet prefix the query carries, e.g. 192.0.2.0/24' -r
+complete -c gslbd -n "__fish_gslbd_using_subcommand explain" -l log-format -d 'Log format' -r -f -a "text\t''
+json\t''"
+complete -c gslbd -n "__fish_gslbd_using_subcommand explain" -s h -l help -d 'Print help'

@@ -271,6 +271,7 @@ pub fn build(raw: &RawConfig, zones: &ZoneSet, rep: &mut Reporter<'_>) -> GslbSe
         checks: &checks,
         provider_idx: raw.providers.keys().enumerate().map(|(i, n)| (n.as_str(), i)).collect(),
         providers: &providers,
+        maps: raw.maps.keys().map(String::as_str).collect(),
     };
     let mut pools = Vec::new();
     // Names differ in case or a final dot from their YAML keys: two keys can name one pool.
@@ -285,6 +286,7 @@ pub fn build(raw: &RawConfig, zones: &ZoneSet, rep: &mut Reporter<'_>) -> GslbSe
         providers,
         pools,
         targets: targets.list,
+        geo: Default::default(),
     };
     check_min_up(&gslb, rep);
     gslb.targets.shrink_to_fit();
@@ -297,6 +299,8 @@ struct Known<'a> {
     /// Provider name to its index in `providers` (members refer to providers by index).
     provider_idx: HashMap<&'a str, usize>,
     providers: &'a [Provider],
+    /// Map names in the order of [`crate::geo::GeoSetup::maps`].
+    maps: Vec<&'a str>,
 }
 
 /// The `checks` section: each check validated on its own, since nothing in it refers elsewhere.
@@ -575,14 +579,17 @@ fn check_policy_options(at: &str, p: &RawPool, policy_name: &str, known: &Known<
             }
         }
     }
-    if p.max_answers.is_some() && policy_name != "all" {
-        rep.error(&join(at, "max_answers"), "max_answers applies to policy all");
+    if p.max_answers.is_some() && policy_name != "all" && policy_name != "geo" {
+        rep.error(&join(at, "max_answers"), "max_answers applies to policies all and geo");
     }
     if p.max_answers == Some(0) {
         rep.error(&join(at, "max_answers"), "max_answers must be at least 1");
     }
     if (p.order.is_some() || p.min_healthy.is_some()) && policy_name != "failover" {
         rep.error(&join(at, "order"), "order and min_healthy apply to policy failover");
+    }
+    if p.map.is_some() && policy_name != "geo" {
+        rep.error(&join(at, "map"), "map applies to policy geo");
     }
 }
 
@@ -600,6 +607,19 @@ fn policy(
     match policy_name {
         "all" => Policy::All,
         "weighted" => Policy::Weighted,
+        "geo" => match p.map.as_deref() {
+            None => {
+                rep.error(&at, format!("pool {pname:?} has policy geo and no map"));
+                Policy::All
+            }
+            Some(m) => match known.maps.iter().position(|k| *k == m) {
+                Some(map) => Policy::Geo { map },
+                None => {
+                    rep.error(&join(&at, "map"), format!("pool {pname:?} names unknown map {m:?}"));
+                    Policy::All
+                }
+            },
+        },
         "failover" => {
             let order = failover_order(pname, p.order.as_deref(), members, known, rep);
             let min_healthy = p.min_healthy.unwrap_or(1);
@@ -624,7 +644,7 @@ fn policy(
         other => {
             rep.error(
                 &join(&at, "policy"),
-                format!("unknown policy {other:?}: use all, failover or weighted"),
+                format!("unknown policy {other:?}: use all, failover, weighted or geo"),
             );
             Policy::All
         }
@@ -1003,6 +1023,7 @@ mod tests {
             checks: &checks,
             provider_idx: [("a", 0), ("b", 1), ("c", 2)].into_iter().collect(),
             providers: &providers,
+            maps: Vec::new(),
         };
         let members: Vec<Member> = [1, 0, 1, 2]
             .iter()

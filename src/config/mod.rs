@@ -4,6 +4,7 @@
 
 pub mod dnssec;
 pub mod embedded;
+pub mod geo;
 pub mod gslb;
 pub mod locate;
 pub mod raw;

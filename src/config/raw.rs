@@ -28,6 +28,35 @@ pub struct RawConfig {
     /// Zones served to secondaries by AXFR/IXFR, keyed by zone apex.
     #[serde(default, deserialize_with = "unique")]
     pub transfers: BTreeMap<String, RawTransfer>,
+    /// Geo steering: the database and ECS use.
+    pub geo: Option<RawGeo>,
+    /// Geo maps by name: location or network to an order of providers.
+    #[serde(default, deserialize_with = "unique")]
+    pub maps: BTreeMap<String, RawMap>,
+}
+
+/// The `geo` section.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawGeo {
+    /// A MaxMind-format database (City or Country).
+    pub database: Option<String>,
+    /// Use EDNS Client Subnet when a query carries it (default true).
+    pub ecs: Option<bool>,
+}
+
+/// One geo map.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawMap {
+    /// CIDR to providers; overrides the database inside the prefix, longest prefix wins.
+    #[serde(default, deserialize_with = "unique")]
+    pub networks: BTreeMap<String, Vec<String>>,
+    /// Location key (`EU`, `EU/DE`, `EU/DE/BY`, `default`) to providers.
+    #[serde(default, deserialize_with = "unique")]
+    pub locations: BTreeMap<String, Vec<String>>,
+    /// Order providers by distance where no location key matches.
+    pub nearest: Option<bool>,
 }
 
 /// A TSIG key: the algorithm and the shared secret (base64), inline or in a file.
@@ -203,6 +232,8 @@ pub struct RawProvider {
     pub check_address: Option<String>,
     /// Drained from config: the provider leaves every pool until this is removed.
     pub drained: Option<bool>,
+    /// `[latitude, longitude]`, for maps with `nearest: true`.
+    pub coordinates: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,6 +262,8 @@ pub struct RawPool {
     pub provider_weights: Option<BTreeMap<String, u32>>,
     /// For `failover`: healthy members a step needs to be chosen (default 1).
     pub min_healthy: Option<usize>,
+    /// For `geo`: the map that orders providers per client.
+    pub map: Option<String>,
     pub members: Vec<RawMember>,
 }
 

@@ -24,30 +24,44 @@ use super::outcome::Outcome;
 use super::wire::{CD, HEADER_LEN, RD, TC};
 use crate::zone::{lookup, rtype};
 
-/// Size of an OPT record without options (the only record a rotated answer may carry after
-/// its pool records).
-const OPT_LEN: usize = 11;
-
 /// Entries per thread (a power of two).
 const SLOTS: usize = 2048;
 /// Answers longer than this are not kept (a UDP answer never is: the limit is 1232 with EDNS).
 const MAX_ANSWER: usize = 1232;
 
+/// Length of a key's fixed part: QTYPE, QCLASS, size limit, EDNS state, ECS family and source
+/// prefix, client class.
+const META: usize = 17;
+
 /// What a cached answer depends on besides the snapshot: the question's name as received (the
-/// cache compares it case-insensitively), QTYPE, QCLASS, size limit and EDNS state.
+/// cache compares it case-insensitively), QTYPE, QCLASS, size limit, EDNS state, the shape of
+/// the ECS option (family and source prefix: the echo's length) and the client's class (the
+/// geo decisions its address takes, 0 without geo pools). The ECS address and scope are patched
+/// into a hit.
 pub(crate) struct Key<'m> {
-    meta: [u8; 7],
+    meta: [u8; META],
     name: &'m [u8],
     hash: u64,
 }
 
 impl<'m> Key<'m> {
-    /// `edns` is 0 without EDNS, 1 with it, 2 with the DO bit.
-    pub(crate) fn new(name: &'m [u8], qtype: u16, qclass: u16, limit: usize, edns: u8) -> Key<'m> {
+    /// `edns` is 0 without EDNS, 1 with it, 2 with the DO bit; `ecs` the query's ECS family and
+    /// source prefix; `class` the client's class.
+    pub(crate) fn new(
+        name: &'m [u8],
+        qtype: u16,
+        qclass: u16,
+        limit: usize,
+        edns: u8,
+        ecs: Option<(u16, u8)>,
+        class: u64,
+    ) -> Key<'m> {
         let [t0, t1] = qtype.to_be_bytes();
         let [c0, c1] = qclass.to_be_bytes();
         let [l0, l1] = (limit.min(u16::MAX as usize) as u16).to_be_bytes();
-        let meta = [t0, t1, c0, c1, l0, l1, edns];
+        let (f, src) = ecs.map_or((0, 0), |(f, s)| (f as u8, s));
+        let mut meta = [t0, t1, c0, c1, l0, l1, edns, f, src, 0, 0, 0, 0, 0, 0, 0, 0];
+        meta[9..].copy_from_slice(&class.to_le_bytes());
         let hash = hash(SEED.with(Cell::get), &meta, name);
         Key { meta, name, hash }
     }
@@ -59,15 +73,17 @@ impl<'m> Key<'m> {
 
 /// A multiply-fold hash over 8-byte words with ASCII case folded (`| 0x20` on every byte: the
 /// same for both cases of a letter; the few other bytes it merges only cost a full compare).
-fn hash(seed: u64, meta: &[u8; 7], name: &[u8]) -> u64 {
+fn hash(seed: u64, meta: &[u8; META], name: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mix = |h: u64, v: u64| {
         let m = ((h ^ v) as u128).wrapping_mul(K as u128);
         (m as u64) ^ ((m >> 64) as u64)
     };
     let mut w = [0u8; 8];
-    w[..7].copy_from_slice(meta);
+    w.copy_from_slice(&meta[..8]);
     let mut h = mix(seed, u64::from_le_bytes(w));
+    w.copy_from_slice(&meta[META - 8..]);
+    h = mix(h, u64::from_le_bytes(w) ^ meta[8] as u64);
     let mut chunks = name.chunks_exact(8);
     for c in &mut chunks {
         let mut b = [0u8; 8];
@@ -91,7 +107,9 @@ pub(crate) struct Rotation {
 struct Entry {
     uid: u64,
     rotation: Option<Rotation>,
-    meta: [u8; 7],
+    /// The geo pool read the answer depends on (its ECS scope is the client's own).
+    geo: Option<crate::gslb::view::GeoRead>,
+    meta: [u8; META],
     /// The name in lower case.
     name: Vec<u8>,
     answer: Vec<u8>,
@@ -108,8 +126,15 @@ thread_local! {
 }
 
 /// On a hit, writes the answer for a query with `id` and `query_flags` (whose question name,
-/// as received, is the key's) into `out` and returns its outcome.
-pub(crate) fn get(uid: u64, key: &Key<'_>, id: u16, query_flags: u16, out: &mut Vec<u8>) -> Option<Outcome> {
+/// as received, is the key's) into `out` and returns its outcome, and the geo read whose scope
+/// the caller patches into the ECS echo.
+pub(crate) fn get(
+    uid: u64,
+    key: &Key<'_>,
+    id: u16,
+    query_flags: u16,
+    out: &mut Vec<u8>,
+) -> Option<(Outcome, Option<crate::gslb::view::GeoRead>)> {
     let found = TABLE.with(|t| {
         let t = t.borrow();
         let e = t.get(key.slot())?.as_ref()?;
@@ -118,9 +143,9 @@ pub(crate) fn get(uid: u64, key: &Key<'_>, id: u16, query_flags: u16, out: &mut 
         }
         out.clear();
         out.extend_from_slice(&e.answer);
-        Some((e.outcome, e.rotation))
+        Some((e.outcome, e.rotation, e.geo))
     });
-    let Some((outcome, rotation)) = found else {
+    let Some((outcome, rotation, geo)) = found else {
         MISSES.with(|m| m.set(m.get() + 1));
         return None;
     };
@@ -134,12 +159,19 @@ pub(crate) fn get(uid: u64, key: &Key<'_>, id: u16, query_flags: u16, out: &mut 
         out[r.start..r.start + r.n * r.size].rotate_left(k * r.size);
     }
     HITS.with(|h| h.set(h.get() + 1));
-    Some(outcome)
+    Some((outcome, geo))
 }
 
 /// Keeps `answer` (just encoded for `key` under snapshot `uid`) for later queries; `rotation`
 /// when its pool records are to be rotated on every hit.
-fn put(uid: u64, key: &Key<'_>, answer: &[u8], outcome: Outcome, rotation: Option<Rotation>) {
+fn put(
+    uid: u64,
+    key: &Key<'_>,
+    answer: &[u8],
+    outcome: Outcome,
+    rotation: Option<Rotation>,
+    geo: Option<crate::gslb::view::GeoRead>,
+) {
     if answer.len() > MAX_ANSWER {
         return;
     }
@@ -151,6 +183,7 @@ fn put(uid: u64, key: &Key<'_>, answer: &[u8], outcome: Outcome, rotation: Optio
         let e = t[key.slot()].get_or_insert_with(|| Entry {
             uid,
             rotation,
+            geo,
             meta: key.meta,
             name: Vec::with_capacity(key.name.len()),
             answer: Vec::with_capacity(answer.len()),
@@ -159,6 +192,7 @@ fn put(uid: u64, key: &Key<'_>, answer: &[u8], outcome: Outcome, rotation: Optio
         // The entry's buffers are reused: no allocation once the table is warm.
         e.uid = uid;
         e.rotation = rotation;
+        e.geo = geo;
         e.meta = key.meta;
         e.name.clear();
         e.name.extend(key.name.iter().map(u8::to_ascii_lowercase));
@@ -180,20 +214,25 @@ pub(crate) fn admit(
     outcome: Outcome,
     pools: &Watched<'_>,
     qname_len: usize,
-    edns: bool,
+    opt_len: usize,
 ) {
     let qtype = outcome.qtype;
+    // A geo answer is kept under the client's class (its decisions); one that read two geo
+    // pools (a chain) is not, as its scope would need both.
+    if pools.geo_reads.get() > 1 {
+        return;
+    }
     let rotation = match (pools.reads.get(), pools.whole.get()) {
         (0, _) | (1, Some(1)) => Some(None),
         // Only an A/AAAA question: for NS, MX or SRV the pool read was glue for the
         // additional section, and the records that look alike are static ones in zone order.
         (1, Some(n)) if qtype == rtype::A || qtype == rtype::AAAA => {
-            rotation_layout(answer, qname_len, qtype, n, edns).map(Some)
+            rotation_layout(answer, qname_len, qtype, n, opt_len).map(Some)
         }
         _ => None,
     };
     if let Some(rotation) = rotation {
-        put(uid, key, answer, outcome, rotation);
+        put(uid, key, answer, outcome, rotation, pools.geo.get());
     }
 }
 
@@ -205,6 +244,34 @@ pub(crate) struct Watched<'p> {
     pub(crate) reads: std::cell::Cell<u32>,
     /// Of the last pool answer read: the number of records when rotated whole.
     pub(crate) whole: std::cell::Cell<Option<usize>>,
+    /// Where the client is (the ECS address or the resolver's), for geo pools.
+    pub(crate) client: Option<crate::geo::Canonical>,
+    /// Compute the ECS scope of geo answers (the query carried ECS).
+    pub(crate) want_scope: bool,
+    /// Geo pool reads for this client, and the last.
+    pub(crate) geo_reads: std::cell::Cell<u32>,
+    pub(crate) geo: std::cell::Cell<Option<crate::gslb::view::GeoRead>>,
+    /// The narrowest scope (longest prefix, in the geo table's space) of the geo answers read.
+    pub(crate) scope: std::cell::Cell<Option<u8>>,
+}
+
+impl<'p> Watched<'p> {
+    pub(crate) fn new(
+        pools: &'p crate::gslb::view::PoolView,
+        client: Option<crate::geo::Canonical>,
+        want_scope: bool,
+    ) -> Watched<'p> {
+        Watched {
+            pools,
+            reads: std::cell::Cell::new(0),
+            whole: std::cell::Cell::new(None),
+            client,
+            want_scope,
+            geo_reads: std::cell::Cell::new(0),
+            geo: std::cell::Cell::new(None),
+            scope: std::cell::Cell::new(None),
+        }
+    }
 }
 
 impl lookup::PoolSource for Watched<'_> {
@@ -214,9 +281,21 @@ impl lookup::PoolSource for Watched<'_> {
         owner: &std::borrow::Cow<'a, crate::name::Name>,
         qtype: u16,
     ) -> Option<lookup::Rr<'a>> {
-        let rr = self.pools.pool_rrset(pool, owner, qtype)?;
+        let (rr, geo) = self.pools.pool_rrset_for(pool, owner, qtype, self.client);
+        if let (Some(read), Some(client)) = (geo, self.client) {
+            self.geo_reads.set(self.geo_reads.get() + 1);
+            self.geo.set(Some(read));
+            if self.want_scope {
+                let s = self.pools.geo_scope(read, client);
+                self.scope.set(Some(self.scope.get().map_or(s, |t| t.max(s))));
+            }
+        }
+        let rr = rr?;
         self.reads.set(self.reads.get().saturating_add(1));
-        self.whole.set(self.pools.whole_rotation(pool, qtype));
+        self.whole.set(match geo {
+            Some(read) => self.pools.whole_rotation_geo(read, qtype),
+            None => self.pools.whole_rotation(pool, qtype),
+        });
         Some(rr)
     }
 }
@@ -226,16 +305,16 @@ impl lookup::PoolSource for Watched<'_> {
 /// answer section, every record of the question's type and owned by a pointer to the question,
 /// nothing in authority, only the OPT record in additional), checked byte by byte; `None`
 /// otherwise.
-fn rotation_layout(resp: &[u8], qname_len: usize, qtype: u16, n: usize, edns: bool) -> Option<Rotation> {
+fn rotation_layout(resp: &[u8], qname_len: usize, qtype: u16, n: usize, opt_len: usize) -> Option<Rotation> {
     let count = |i: usize| u16::from_be_bytes([resp[4 + 2 * i], resp[5 + 2 * i]]) as usize;
-    if resp.len() < HEADER_LEN || count(1) != n || count(2) != 0 || count(3) != edns as usize {
+    if resp.len() < HEADER_LEN || count(1) != n || count(2) != 0 || count(3) != (opt_len > 0) as usize {
         return None;
     }
     if u16::from_be_bytes([resp[2], resp[3]]) & TC != 0 {
         return None;
     }
     let start = HEADER_LEN + qname_len + 4;
-    let end = resp.len().checked_sub(if edns { OPT_LEN } else { 0 })?;
+    let end = resp.len().checked_sub(opt_len)?;
     let len = end.checked_sub(start)?;
     if n == 0 || len % n != 0 {
         return None;

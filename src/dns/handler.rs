@@ -1,8 +1,11 @@
 //! The request ladder: raw query bytes and a snapshot in, response bytes (or a drop) out.
 //! Pure and synchronous: one snapshot, no lock, no `.await`. Each rung cites its RFC.
 
+use std::net::IpAddr;
+
 use super::cache;
 use super::wire::{self, Edns, Encoder, Header, Question, Section, AA, CD, QR, RD, TC};
+use crate::geo::ecs;
 use crate::snapshot::Snapshot;
 use crate::zone::lookup::{self, Rcode};
 use crate::zone::rtype;
@@ -27,7 +30,21 @@ pub use super::outcome::{Outcome, Transport};
 /// path is caught, logged at error level, and answered with SERVFAIL (design.md: SERVFAIL only for
 /// our own bugs), so that one hostile packet can never stop a socket from serving.
 pub fn answer_guarded(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {
-    guarded(msg, transport, move || answer(snap, msg, transport, out))
+    guarded(msg, transport, move || answer_from(snap, msg, transport, out, None))
+}
+
+/// [`answer_guarded`] for a query from `client` (the resolver's address: where geo pools
+/// locate a query without EDNS Client Subnet).
+pub fn answer_guarded_from(
+    snap: &Snapshot,
+    msg: &[u8],
+    transport: Transport,
+    out: Vec<u8>,
+    client: IpAddr,
+) -> Option<(Vec<u8>, Outcome)> {
+    guarded(msg, transport, move || {
+        answer_from(snap, msg, transport, out, Some(client))
+    })
 }
 
 /// [`answer_guarded`] for a query whose answer is then TSIG-signed with a record of
@@ -42,7 +59,7 @@ pub fn answer_for_signing(
     tsig_len: usize,
 ) -> Option<(Vec<u8>, Outcome)> {
     guarded(msg, transport, move || {
-        answer_with(snap, msg, transport, out, None, tsig_len)
+        answer_with(snap, msg, transport, out, None, tsig_len, None)
     })
 }
 
@@ -75,14 +92,25 @@ fn guarded(
 
 /// Answers one message. `None` means drop it silently (RFC 1035 4.1.1: we never answer
 /// responses; a message shorter than a header has no ID to answer with).
-pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, mut out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {
+pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {
+    answer_from(snap, msg, transport, out, None)
+}
+
+/// [`answer`] for a query from `client` (`None`: unknown, geo pools answer their default).
+pub fn answer_from(
+    snap: &Snapshot,
+    msg: &[u8],
+    transport: Transport,
+    mut out: Vec<u8>,
+    client: Option<IpAddr>,
+) -> Option<(Vec<u8>, Outcome)> {
     if transport != Transport::Udp {
-        return answer_with(snap, msg, transport, out, None, 0);
+        return answer_with(snap, msg, transport, out, None, 0, client);
     }
-    match cached(snap, msg, &mut out) {
+    match cached(snap, msg, &mut out, client) {
         Ok(outcome) => Some((out, outcome)),
         // A miss: the general path answers and keeps the answer under the same key.
-        Err(key) => answer_with(snap, msg, transport, out, key.as_ref(), 0),
+        Err(key) => answer_with(snap, msg, transport, out, key.as_ref(), 0, client),
     }
 }
 
@@ -92,7 +120,12 @@ pub fn answer(snap: &Snapshot, msg: &[u8], transport: Transport, mut out: Vec<u8
 /// cached (another opcode, a compressed or malformed question, bad EDNS, EDNS version > 0). An
 /// entry exists only for a question that went through the whole general path, so a hit is what
 /// the general path would answer (tests/answer_cache.rs compares the two on the test corpus).
-fn cached<'m>(snap: &Snapshot, msg: &'m [u8], out: &mut Vec<u8>) -> Result<Outcome, Option<cache::Key<'m>>> {
+fn cached<'m>(
+    snap: &Snapshot,
+    msg: &'m [u8],
+    out: &mut Vec<u8>,
+    client: Option<IpAddr>,
+) -> Result<Outcome, Option<cache::Key<'m>>> {
     let header = Header::parse(msg).map_err(|_| None)?;
     if header.is_response() || header.opcode() != 0 || header.qdcount != 1 {
         return Err(None);
@@ -108,14 +141,42 @@ fn cached<'m>(snap: &Snapshot, msg: &'m [u8], out: &mut Vec<u8>) -> Result<Outco
     if edns.is_some_and(|e| e.version > 0) {
         return Err(None);
     }
+    // A malformed ECS option is the general path's FORMERR.
+    let ecs = match edns {
+        Some(e) if e.options.0 != e.options.1 && snap.pools.geo_setup().ecs => {
+            ecs::find(&msg[e.options.0..e.options.1]).map_err(|_| None)?
+        }
+        _ => None,
+    };
+    let located = ecs.map(|e| e.addr).or(client).map(crate::geo::canonical);
+    let class = snap.pools.client_class(located).ok_or(None)?;
     let key = cache::Key::new(
         &msg[wire::HEADER_LEN..name_end],
         qtype,
         qclass,
         size_limit(Transport::Udp, edns),
         edns_state(edns),
+        ecs.map(|e| (e.family, e.source)),
+        class,
     );
-    cache::get(snap.uid, &key, header.id, header.flags, out).ok_or(Some(key))
+    let Some((outcome, geo)) = cache::get(snap.uid, &key, header.id, header.flags, out) else {
+        return Err(Some(key));
+    };
+    // The echo ends the message: this client's address, and the scope around it.
+    if let Some(e) = ecs {
+        let scope = match (geo, located) {
+            (Some(read), Some(c)) if e.source > 0 => crate::geo::client_prefix(c.region, snap.pools.geo_scope(read, c)),
+            _ => 0,
+        };
+        let n = (e.source as usize).div_ceil(8);
+        let at = out.len() - n;
+        out[at - 1] = scope;
+        match e.addr {
+            IpAddr::V4(a) => out[at..].copy_from_slice(&a.octets()[..n]),
+            IpAddr::V6(a) => out[at..].copy_from_slice(&a.octets()[..n]),
+        }
+    }
+    Ok(outcome)
 }
 
 /// The EDNS part of a cache key: 0 none, 1 EDNS, 2 EDNS with DO.
@@ -126,7 +187,7 @@ fn edns_state(edns: Option<Edns>) -> u8 {
 /// [`answer`] without the answer cache: the general path, which tests compare the cached
 /// answers against.
 pub fn answer_uncached(snap: &Snapshot, msg: &[u8], transport: Transport, out: Vec<u8>) -> Option<(Vec<u8>, Outcome)> {
-    answer_with(snap, msg, transport, out, None, 0)
+    answer_with(snap, msg, transport, out, None, 0, None)
 }
 
 // Out of line: the general path is the cache's miss path; inlined into `answer`, it would
@@ -139,6 +200,7 @@ fn answer_with(
     out: Vec<u8>,
     cache_key: Option<&cache::Key<'_>>,
     tsig_len: usize,
+    client: Option<IpAddr>,
 ) -> Option<(Vec<u8>, Outcome)> {
     let header = Header::parse(msg).ok()?;
     if header.is_response() {
@@ -201,6 +263,24 @@ fn answer_with(
             ));
         }
     }
+    // RFC 7871 6 and 7.1: a malformed ECS option is FORMERR. With `geo.ecs: false` the option is
+    // not looked at, as by a server without ECS support (no ECS in the answer either).
+    let ecs = match edns {
+        Some(e) if snap.pools.geo_setup().ecs => match ecs::find(&msg[e.options.0..e.options.1]) {
+            Ok(found) => found,
+            Err(_) => {
+                return Some(error_response(
+                    out,
+                    &header,
+                    base_flags,
+                    Some(question),
+                    edns,
+                    RCODE_FORMERR,
+                ))
+            }
+        },
+        _ => None,
+    };
     let qtype = question.qtype;
     let refuse = match qtype {
         // With transfers configured, the transfer hook (dns::TransferHook) answers AXFR and IXFR
@@ -216,11 +296,9 @@ fn answer_with(
 
     let limit = size_limit(transport, edns).saturating_sub(tsig_len);
     let qname = question.name.to_lowercase();
-    let pools = cache::Watched {
-        pools: &snap.pools,
-        reads: std::cell::Cell::new(0),
-        whole: std::cell::Cell::new(None),
-    };
+    // Where the client is: the ECS address (masked to its source prefix), else the resolver.
+    let located = ecs.map(|e| e.addr).or(client).map(crate::geo::canonical);
+    let pools = cache::Watched::new(&snap.pools, located, ecs.is_some());
     let dnssec_ok = edns.is_some_and(|e| e.dnssec_ok);
     let ans = lookup::lookup_dnssec(&snap.zones, &pools, &qname, qtype, dnssec_ok);
     let rcode = match ans.rcode {
@@ -233,15 +311,26 @@ fn answer_with(
     if ans.aa {
         flags |= AA;
     }
-    let reserve = if edns.is_some() { OPT_LEN } else { 0 };
+    let reserve = match (edns, ecs) {
+        (None, _) => 0,
+        (Some(_), None) => OPT_LEN,
+        (Some(_), Some(e)) => OPT_LEN + e.wire_len(),
+    };
     let mut enc = Encoder::new(out, header.id, flags, Some(&question), limit, reserve);
     let truncated = if ans.sigs.is_empty() {
         encode_unsigned(&mut enc, &ans)
     } else {
         super::signed::encode(&mut enc, &ans)
     };
+    // RFC 7871 7.2.1: the scope of the answer actually served; 0 for one that does not depend
+    // on the client, and for a query that asked for no address (source prefix 0).
+    let scope = |e: &ecs::ClientSubnet| match (pools.scope.get(), located) {
+        (Some(s), Some(c)) if e.source > 0 => crate::geo::client_prefix(c.region, s),
+        _ => 0,
+    };
+    let echo = ecs.as_ref().map(|e| (e, scope(e)));
     if let Some(e) = edns {
-        enc.push_opt(EDNS_UDP_SIZE, 0, e.dnssec_ok);
+        enc.push_opt_ecs(EDNS_UDP_SIZE, 0, e.dnssec_ok, echo);
     }
     let mut outcome = Outcome {
         rcode,
@@ -254,21 +343,13 @@ fn answer_with(
         let flags = base_flags | TC | if ans.aa { AA } else { 0 };
         let mut enc = Encoder::new(out, header.id, flags, Some(&question), limit, reserve);
         if let Some(e) = edns {
-            enc.push_opt(EDNS_UDP_SIZE, 0, e.dnssec_ok);
+            enc.push_opt_ecs(EDNS_UDP_SIZE, 0, e.dnssec_ok, echo);
         }
         out = enc.finish();
         outcome.rcode = RCODE_NOERROR;
     }
     if let Some(key) = cache_key {
-        cache::admit(
-            snap.uid,
-            key,
-            &out,
-            outcome,
-            &pools,
-            question.name.len(),
-            edns.is_some(),
-        );
+        cache::admit(snap.uid, key, &out, outcome, &pools, question.name.len(), reserve);
     }
     Some((out, outcome))
 }

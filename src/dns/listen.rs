@@ -132,7 +132,7 @@ fn answer_datagram(
         .and_then(|x| x.intercept(msg, src, Transport::Udp))
         .and_then(|(mut msgs, outcome)| msgs.pop().map(|m| (m, outcome)));
     let Some((mut resp, outcome)) =
-        intercepted.or_else(|| handler::answer_guarded(snap, msg, Transport::Udp, std::mem::take(out)))
+        intercepted.or_else(|| handler::answer_guarded_from(snap, msg, Transport::Udp, std::mem::take(out), src.ip()))
     else {
         observer.dropped(Transport::Udp);
         return None;
@@ -573,7 +573,7 @@ async fn serve_connection(
             continue;
         }
         let snap = snapshot.load();
-        match handler::answer_guarded(&snap, msg.bytes(), Transport::Tcp, Vec::new()) {
+        match handler::answer_guarded_from(&snap, msg.bytes(), Transport::Tcp, Vec::new(), peer.ip()) {
             Some((resp, outcome)) => {
                 queued += 2 + resp.len() as u64;
                 if handle.send(SerialMessage::new(resp, peer)).is_err() {

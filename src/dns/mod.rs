@@ -2,6 +2,7 @@
 //! names hickory-server (its `net` TCP framing).
 
 pub mod cache;
+pub mod explain;
 pub mod handler;
 pub mod listen;
 pub mod outcome;

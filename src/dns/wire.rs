@@ -82,6 +82,8 @@ pub struct Edns {
     pub udp_size: u16,
     pub version: u8,
     pub dnssec_ok: bool,
+    /// Where the OPT RDATA (the options) sits in the message: `start..end`.
+    pub options: (usize, usize),
 }
 
 /// A parsed question: `wire` keeps the name exactly as sent (case included, uncompressed).
@@ -242,6 +244,7 @@ pub fn parse_edns(msg: &[u8], header: &Header, mut pos: usize) -> Result<Option<
                 udp_size: class,
                 version: ((ttl >> 16) & 0xff) as u8,
                 dnssec_ok: ttl & EDNS_DO != 0,
+                options: (p + 10, next),
             });
         }
         pos = next;
@@ -355,12 +358,27 @@ impl Encoder {
 
     /// Appends the OPT record (RFC 6891): our payload size, extended rcode bits, version 0.
     pub fn push_opt(&mut self, udp_size: u16, ext_rcode: u8, dnssec_ok: bool) {
+        self.push_opt_ecs(udp_size, ext_rcode, dnssec_ok, None);
+    }
+
+    /// [`Encoder::push_opt`] carrying an ECS option (RFC 7871): the query's with `scope`.
+    pub fn push_opt_ecs(
+        &mut self,
+        udp_size: u16,
+        ext_rcode: u8,
+        dnssec_ok: bool,
+        ecs: Option<(&crate::geo::ecs::ClientSubnet, u8)>,
+    ) {
         self.buf.push(0);
         self.buf.extend_from_slice(&rtype::OPT.to_be_bytes());
         self.buf.extend_from_slice(&udp_size.to_be_bytes());
         let ttl: u32 = ((ext_rcode as u32) << 24) | if dnssec_ok { EDNS_DO } else { 0 };
         self.buf.extend_from_slice(&ttl.to_be_bytes());
-        self.buf.extend_from_slice(&[0, 0]);
+        let rdlen = ecs.map_or(0, |(e, _)| e.wire_len()) as u16;
+        self.buf.extend_from_slice(&rdlen.to_be_bytes());
+        if let Some((e, scope)) = ecs {
+            e.write(scope, &mut self.buf);
+        }
         self.counts[3] += 1;
     }
 

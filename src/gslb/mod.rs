@@ -109,6 +109,31 @@ pub enum Policy {
     },
     /// One member per answer, chosen in proportion to its weight among the healthy ones.
     Weighted,
+    /// Per client: the first provider in the order that map `map` (an index into
+    /// [`crate::geo::GeoSetup::maps`]) gives the client's location, with healthy members.
+    Geo { map: usize },
+}
+
+impl Policy {
+    /// The policy a geo pool applies for one provider order: each provider a failover step of
+    /// its own, then the pool's providers the order leaves out, together, so that a client is
+    /// answered while any provider of the pool lives.
+    pub fn for_order(pool: &Pool, order: &[ProviderIdx]) -> Policy {
+        let mut steps: Vec<Vec<ProviderIdx>> = order.iter().map(|&p| vec![p]).collect();
+        let mut rest: Vec<ProviderIdx> = Vec::new();
+        for m in &pool.members {
+            if !order.contains(&m.provider) && !rest.contains(&m.provider) {
+                rest.push(m.provider);
+            }
+        }
+        if !rest.is_empty() {
+            steps.push(rest);
+        }
+        Policy::Failover {
+            order: steps,
+            min_healthy: 1,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -147,6 +172,8 @@ pub struct Gslb {
     pub providers: Vec<Provider>,
     pub pools: Vec<Pool>,
     pub targets: Vec<Target>,
+    /// Geo maps and settings (empty without `maps:`).
+    pub geo: std::sync::Arc<crate::geo::GeoSetup>,
 }
 
 /// Current health as the policies see it.
@@ -250,7 +277,13 @@ pub fn member_up(m: &Member, providers: &[ProviderState], health: &Health) -> bo
 }
 
 /// The members of `family` and those the policy chooses among the healthy ones.
-fn choose(pool: &Pool, family: Family, providers: &[ProviderState], health: &Health) -> (Vec<usize>, Vec<usize>) {
+fn choose(
+    pool: &Pool,
+    policy: &Policy,
+    family: Family,
+    providers: &[ProviderState],
+    health: &Health,
+) -> (Vec<usize>, Vec<usize>) {
     let candidates: Vec<usize> = (0..pool.members.len())
         .filter(|&i| pool.members[i].value.family() == family)
         .collect();
@@ -259,8 +292,9 @@ fn choose(pool: &Pool, family: Family, providers: &[ProviderState], health: &Hea
         .copied()
         .filter(|&i| member_up(&pool.members[i], providers, health))
         .collect();
-    let chosen: Vec<usize> = match &pool.policy {
-        Policy::All | Policy::Weighted => up,
+    let chosen: Vec<usize> = match policy {
+        // A geo pool asked without a client (status pages): every healthy member.
+        Policy::All | Policy::Weighted | Policy::Geo { .. } => up,
         Policy::Failover { order, min_healthy } => order
             .iter()
             .map(|group| {
@@ -279,13 +313,24 @@ fn choose(pool: &Pool, family: Family, providers: &[ProviderState], health: &Hea
 /// fallback) applies only when the whole pool has nothing healthy: a pool that still answers A
 /// from live members answers AAAA with nothing rather than with a dead provider's addresses.
 pub fn select(pool: &Pool, family: Family, providers: &[ProviderState], health: &Health) -> Selection {
-    let (candidates, chosen) = choose(pool, family, providers, health);
+    select_with(pool, &pool.policy, family, providers, health)
+}
+
+/// [`select`] under `policy` instead of the pool's own (a geo pool's per-order policy).
+pub fn select_with(
+    pool: &Pool,
+    policy: &Policy,
+    family: Family,
+    providers: &[ProviderState],
+    health: &Health,
+) -> Selection {
+    let (candidates, chosen) = choose(pool, policy, family, providers, health);
     let degraded = pool.members.iter().any(|m| !member_up(m, providers, health));
     let pool_alive = !chosen.is_empty()
         || [Family::V4, Family::V6, Family::Cname]
             .into_iter()
             .filter(|f| *f != family)
-            .any(|f| !choose(pool, f, providers, health).1.is_empty());
+            .any(|f| !choose(pool, policy, f, providers, health).1.is_empty());
     if !chosen.is_empty() || candidates.is_empty() || pool_alive {
         return Selection {
             members: chosen,
@@ -297,7 +342,7 @@ pub fn select(pool: &Pool, family: Family, providers: &[ProviderState], health: 
     // Nothing healthy for this family: fail open, or the configured fallback.
     match &pool.when_all_down {
         AllDown::ServeAll => {
-            let members = match &pool.policy {
+            let members = match policy {
                 // Fail-open failover answers as if healthy: the first group that has members.
                 Policy::Failover { order, .. } => order
                     .iter()
@@ -393,6 +438,7 @@ mod tests {
                     addr: None,
                 })
                 .collect(),
+            geo: Default::default(),
         }
     }
 
@@ -506,6 +552,33 @@ mod tests {
         );
         // all down, fail open: the first group
         assert_eq!(sel(&g, &health([false; 6])).members, [0, 1]);
+    }
+
+    #[test]
+    fn a_geo_order_answers_from_its_first_live_provider_then_the_unnamed_ones() {
+        let g = gslb(Policy::Geo { map: 0 });
+        let pool = &g.pools[0];
+        let sel = |order: &[ProviderIdx], h: &Health| {
+            let ps = g.provider_states(h);
+            select_with(pool, &Policy::for_order(pool, order), Family::V4, &ps, h)
+        };
+        assert_eq!(
+            Policy::for_order(pool, &[2]),
+            Policy::Failover {
+                order: vec![vec![2], vec![0, 1]],
+                min_healthy: 1
+            }
+        );
+        let all = health([true; 6]);
+        assert_eq!(sel(&[2, 1], &all).members, [4, 5], "flexiscale first");
+        let flexi_dead = health([true, true, true, true, false, false]);
+        assert_eq!(sel(&[2, 1], &flexi_dead).members, [2, 3], "then rackspace");
+        // both named providers dead: the pool's others (aws) answer
+        let only_aws = health([true, true, false, false, false, false]);
+        assert_eq!(sel(&[2, 1], &only_aws).members, [0, 1]);
+        // everything dead: fail open to the first step
+        assert_eq!(sel(&[2, 1], &health([false; 6])).members, [4, 5]);
+        assert!(sel(&[2, 1], &health([false; 6])).all_down);
     }
 
     #[test]

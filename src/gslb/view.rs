@@ -6,7 +6,10 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{select, weighted_index, Family, Gslb, Health, Policy, ProviderState, Selection};
+use std::sync::Arc;
+
+use super::{select_with, weighted_index, Family, Gslb, Health, MemberValue, Policy, Pool, ProviderState, Selection};
+use crate::geo::{Canonical, DecisionIdx, GeoMap, GeoSetup};
 use crate::name::Name;
 use crate::zone::lookup::{PoolSource, Rr};
 use crate::zone::rtype;
@@ -41,6 +44,78 @@ pub struct PoolView {
     pub providers: Vec<ProviderState>,
     /// Per pool, per family (v4, v6, cname): the selection.
     pub selections: Vec<[Selection; 3]>,
+    /// Per pool: its answers per provider order when it has `policy: geo`.
+    geo: Vec<Option<GeoPool>>,
+    geo_setup: Arc<GeoSetup>,
+    /// Some pool is a geo pool (read on every cached query: kept rather than searched).
+    any_geo: bool,
+}
+
+/// A geo pool's answers, one per provider order of its map.
+#[derive(Debug)]
+struct GeoPool {
+    map: usize,
+    per_order: Vec<PoolAnswer>,
+    /// Per order, per family (v4, v6, cname): equal ids for equal answers (the scope of an
+    /// answer spans the clients whose orders have its id).
+    answer_id: Vec<[u32; 3]>,
+}
+
+/// A geo pool read for one client: which decision it took, for the ECS scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GeoRead {
+    pool: u32,
+    decision: DecisionIdx,
+    family: usize,
+}
+
+/// A pool's answer for one family under `policy`, and the selection it came from.
+fn family_answer(
+    pool: &Pool,
+    policy: &Policy,
+    f: Family,
+    providers: &[ProviderState],
+    health: &Health,
+) -> (FamilyAnswer, Selection) {
+    let s = select_with(pool, policy, f, providers, health);
+    let ttl = if s.degraded { pool.degraded_ttl } else { pool.ttl };
+    let mut a = FamilyAnswer {
+        ttl,
+        all_down: s.all_down,
+        ..FamilyAnswer::default()
+    };
+    for &i in &s.members {
+        a.rdatas.push(pool.members[i].value.rdata());
+        a.weights.push(pool.members[i].weight);
+    }
+    for v in &s.fallback {
+        a.rdatas.push(v.rdata());
+        a.weights.push(1);
+    }
+    if a.rdatas.len() > 1 {
+        a.ring = a.rdatas.iter().chain(&a.rdatas).cloned().collect();
+    }
+    (a, s)
+}
+
+fn pool_answer(
+    pool: &Pool,
+    policy: &Policy,
+    providers: &[ProviderState],
+    health: &Health,
+) -> (PoolAnswer, [Selection; 3]) {
+    let (v4, s4) = family_answer(pool, policy, Family::V4, providers, health);
+    let (v6, s6) = family_answer(pool, policy, Family::V6, providers, health);
+    let (cname, sc) = family_answer(pool, policy, Family::Cname, providers, health);
+    let answer = PoolAnswer {
+        is_cname: !cname.rdatas.is_empty() || pool.members.iter().any(|m| m.value.family() == Family::Cname),
+        v4,
+        v6,
+        cname,
+        weighted: pool.policy == Policy::Weighted,
+        max_answers: pool.max_answers,
+    };
+    (answer, [s4, s6, sc])
 }
 
 impl PoolView {
@@ -48,46 +123,158 @@ impl PoolView {
         let providers = gslb.provider_states(health);
         let mut pools = Vec::with_capacity(gslb.pools.len());
         let mut selections = Vec::with_capacity(gslb.pools.len());
+        let mut geo = Vec::with_capacity(gslb.pools.len());
         for pool in &gslb.pools {
-            let fam = |f: Family| {
-                let s = select(pool, f, &providers, health);
-                let ttl = if s.degraded { pool.degraded_ttl } else { pool.ttl };
-                let mut a = FamilyAnswer {
-                    ttl,
-                    all_down: s.all_down,
-                    ..FamilyAnswer::default()
-                };
-                for &i in &s.members {
-                    a.rdatas.push(pool.members[i].value.rdata());
-                    a.weights.push(pool.members[i].weight);
-                }
-                for v in &s.fallback {
-                    a.rdatas.push(v.rdata());
-                    a.weights.push(1);
-                }
-                if a.rdatas.len() > 1 {
-                    a.ring = a.rdatas.iter().chain(&a.rdatas).cloned().collect();
-                }
-                (a, s)
+            let map = match pool.policy {
+                Policy::Geo { map } => gslb
+                    .geo
+                    .maps
+                    .get(map)
+                    .filter(|m| !m.orders.is_empty())
+                    .map(|m| (map, m)),
+                _ => None,
             };
-            let (v4, s4) = fam(Family::V4);
-            let (v6, s6) = fam(Family::V6);
-            let (cname, sc) = fam(Family::Cname);
-            pools.push(PoolAnswer {
-                is_cname: !cname.rdatas.is_empty() || pool.members.iter().any(|m| m.value.family() == Family::Cname),
-                v4,
-                v6,
-                cname,
-                weighted: pool.policy == Policy::Weighted,
-                max_answers: pool.max_answers,
-            });
-            selections.push([s4, s6, sc]);
+            let Some((map_idx, map)) = map else {
+                let (answer, sel) = pool_answer(pool, &pool.policy, &providers, health);
+                pools.push(answer);
+                selections.push(sel);
+                geo.push(None);
+                continue;
+            };
+            let mut per_order = Vec::with_capacity(map.orders.len());
+            let mut order_sel = Vec::with_capacity(map.orders.len());
+            let mut distinct: [Vec<(Vec<usize>, Vec<MemberValue>)>; 3] = Default::default();
+            let mut answer_id = Vec::with_capacity(map.orders.len());
+            for order in &map.orders {
+                let (answer, sel) = pool_answer(pool, &Policy::for_order(pool, order), &providers, health);
+                let mut ids = [0u32; 3];
+                for f in 0..3 {
+                    let key = (sel[f].members.clone(), sel[f].fallback.clone());
+                    ids[f] = match distinct[f].iter().position(|k| *k == key) {
+                        Some(i) => i as u32,
+                        None => {
+                            distinct[f].push(key);
+                            (distinct[f].len() - 1) as u32
+                        }
+                    };
+                }
+                per_order.push(answer);
+                order_sel.push(sel);
+                answer_id.push(ids);
+            }
+            // Without a client (status pages, zone transfers): the answer of the default order.
+            let d = map.decisions[map.default as usize].order as usize;
+            pools.push(per_order[d].clone());
+            selections.push(order_sel.swap_remove(d));
+            geo.push(Some(GeoPool {
+                map: map_idx,
+                per_order,
+                answer_id,
+            }));
         }
         PoolView {
             pools,
             providers,
             selections,
+            any_geo: geo.iter().any(Option::is_some),
+            geo,
+            geo_setup: gslb.geo.clone(),
         }
+    }
+
+    /// The geo settings this view was built with.
+    pub fn geo_setup(&self) -> &GeoSetup {
+        &self.geo_setup
+    }
+
+    /// Whether any pool steers by client.
+    pub fn has_geo(&self) -> bool {
+        self.any_geo
+    }
+
+    /// `pool`'s map and the decision it takes for `client`, when `pool` is a geo pool.
+    pub fn geo_decision(&self, pool: u32, client: Canonical) -> Option<(&GeoMap, DecisionIdx)> {
+        let g = self.geo.get(pool as usize)?.as_ref()?;
+        let map = self.geo_setup.maps.get(g.map)?;
+        Some((map, map.decide(client.key)))
+    }
+
+    /// The RRset of `pool` for `qtype` as [`PoolSource::pool_rrset`] gives it, for `client`: a
+    /// geo pool answers from the order of the client's location, and says which decision it
+    /// took (also when that order has nothing of the type: the NODATA depends on the client too).
+    pub fn pool_rrset_for<'a>(
+        &'a self,
+        pool: u32,
+        owner: &Cow<'a, Name>,
+        qtype: u16,
+        client: Option<Canonical>,
+    ) -> (Option<Rr<'a>>, Option<GeoRead>) {
+        let geo = client.and_then(|c| {
+            let g = self.geo.get(pool as usize)?.as_ref()?;
+            let decision = self.geo_setup.maps.get(g.map)?.decide(c.key);
+            Some((g, decision))
+        });
+        let Some((g, decision)) = geo else {
+            return (self.pool_rrset(pool, owner, qtype), None);
+        };
+        let map = &self.geo_setup.maps[g.map];
+        let p = &g.per_order[map.decisions[decision as usize].order as usize];
+        let Some((rtype, fam, single, family)) = family_of(p, qtype) else {
+            return (None, None);
+        };
+        let read = Some(GeoRead { pool, decision, family });
+        if fam.rdatas.is_empty() {
+            return (None, read);
+        }
+        let rr = Rr {
+            owner: owner.clone(),
+            rtype,
+            ttl: fam.ttl,
+            rdatas: self.answer(p, fam, single).into(),
+        };
+        (Some(rr), read)
+    }
+
+    /// [`PoolView::whole_rotation`] of the answer `read` chose.
+    pub fn whole_rotation_geo(&self, read: GeoRead, qtype: u16) -> Option<usize> {
+        let g = self.geo.get(read.pool as usize)?.as_ref()?;
+        let map = self.geo_setup.maps.get(g.map)?;
+        let p = g
+            .per_order
+            .get(map.decisions.get(read.decision as usize)?.order as usize)?;
+        whole(p, qtype)
+    }
+
+    /// The client's class for the answer cache: the decision its address takes in every map
+    /// that a pool uses, folded into one number (equal classes, equal answers). `None` when the
+    /// maps have too many decisions to fold.
+    pub fn client_class(&self, client: Option<Canonical>) -> Option<u64> {
+        if !self.has_geo() {
+            return Some(0);
+        }
+        let Some(c) = client else {
+            return Some(u64::MAX);
+        };
+        let mut class: u64 = 0;
+        for m in &self.geo_setup.maps {
+            class = class
+                .checked_mul(m.decisions.len() as u64 + 1)?
+                .checked_add(m.decide(c.key) as u64)?;
+        }
+        (class != u64::MAX).then_some(class)
+    }
+
+    /// The ECS scope (a prefix length in the geo table's space) of what `read` answered
+    /// `client`: the widest aligned block around it whose every address gets the same answer
+    /// under this view's health.
+    pub fn geo_scope(&self, read: GeoRead, client: Canonical) -> u8 {
+        let Some(g) = self.geo.get(read.pool as usize).and_then(Option::as_ref) else {
+            return 0;
+        };
+        let map = &self.geo_setup.maps[g.map];
+        let order_of = |d: DecisionIdx| map.decisions[d as usize].order as usize;
+        let mine = g.answer_id[order_of(read.decision)][read.family];
+        map.scope(client, |d| g.answer_id[order_of(d)][read.family] == mine)
     }
 
     /// When the answer of `pool` to `qtype` is every record of its selection in a rotation
@@ -95,18 +282,22 @@ impl PoolView {
     /// `PoolView::answer` returns the whole ring window), the number of records; `None`
     /// otherwise. Such an answer can be kept encoded and rotated per query.
     pub fn whole_rotation(&self, pool: u32, qtype: u16) -> Option<usize> {
-        let p = self.pools.get(pool as usize)?;
-        if p.is_cname || p.weighted {
-            return None;
-        }
-        let fam = match qtype {
-            rtype::A => &p.v4,
-            rtype::AAAA => &p.v6,
-            _ => return None,
-        };
-        let n = fam.rdatas.len();
-        (n > 0 && p.max_answers.is_none_or(|m| m >= n)).then_some(n)
+        whole(self.pools.get(pool as usize)?, qtype)
     }
+}
+
+/// [`PoolView::whole_rotation`] of one pool answer.
+fn whole(p: &PoolAnswer, qtype: u16) -> Option<usize> {
+    if p.is_cname || p.weighted {
+        return None;
+    }
+    let fam = match qtype {
+        rtype::A => &p.v4,
+        rtype::AAAA => &p.v6,
+        _ => return None,
+    };
+    let n = fam.rdatas.len();
+    (n > 0 && p.max_answers.is_none_or(|m| m >= n)).then_some(n)
 }
 
 /// A well-spread number per call, for rotations and weighted picks.
@@ -241,20 +432,25 @@ impl PoolView {
     }
 }
 
+/// Which family answer of `p` serves `qtype`: (type answered, answer, single pick, family index
+/// v4 0, v6 1, cname 2). `None` for a type the pool does not answer.
+fn family_of(p: &PoolAnswer, qtype: u16) -> Option<(u16, &FamilyAnswer, bool, usize)> {
+    if p.is_cname {
+        return Some((rtype::CNAME, &p.cname, true, 2));
+    }
+    match qtype {
+        rtype::A => Some((rtype::A, &p.v4, false, 0)),
+        rtype::AAAA => Some((rtype::AAAA, &p.v6, false, 1)),
+        rtype::ANY if !p.v4.rdatas.is_empty() => Some((rtype::A, &p.v4, false, 0)),
+        rtype::ANY => Some((rtype::AAAA, &p.v6, false, 1)),
+        _ => None,
+    }
+}
+
 impl PoolSource for PoolView {
     fn pool_rrset<'a>(&'a self, pool: u32, owner: &Cow<'a, Name>, qtype: u16) -> Option<Rr<'a>> {
         let p = self.pools.get(pool as usize)?;
-        let (rtype, fam, single) = if p.is_cname {
-            (rtype::CNAME, &p.cname, true)
-        } else {
-            match qtype {
-                rtype::A => (rtype::A, &p.v4, false),
-                rtype::AAAA => (rtype::AAAA, &p.v6, false),
-                rtype::ANY if !p.v4.rdatas.is_empty() => (rtype::A, &p.v4, false),
-                rtype::ANY => (rtype::AAAA, &p.v6, false),
-                _ => return None,
-            }
-        };
+        let (rtype, fam, single, _) = family_of(p, qtype)?;
         if fam.rdatas.is_empty() {
             return None;
         }
@@ -298,6 +494,7 @@ mod tests {
                 members,
             }],
             targets: vec![],
+            geo: Default::default(),
         };
         PoolView::build(
             &gslb,

@@ -12,6 +12,7 @@
 // Handlers return `Response` on both paths; boxing the error side would only add noise.
 #![allow(clippy::result_large_err)]
 
+mod explain;
 pub mod serve;
 
 use std::net::SocketAddr;
@@ -78,6 +79,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .route("/explain", get(explain::explain))
         .merge(admin)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .method_not_allowed_fallback(|| async { error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here") })
@@ -197,7 +199,7 @@ fn status_json(st: &HttpState) -> Value {
             let (state, state_reason) = crate::history::pool_state(pool, sels, &snap);
             json!({
                 "name": pool.name.to_string(),
-                "policy": match pool.policy { crate::gslb::Policy::All => "all", crate::gslb::Policy::Failover { .. } => "failover", crate::gslb::Policy::Weighted => "weighted" },
+                "policy": match pool.policy { crate::gslb::Policy::All => "all", crate::gslb::Policy::Failover { .. } => "failover", crate::gslb::Policy::Weighted => "weighted", crate::gslb::Policy::Geo { .. } => "geo" },
                 "ttl": pool.ttl,
                 "degraded_ttl": pool.degraded_ttl,
                 "answering": { "A": answering(0), "AAAA": answering(1), "CNAME": answering(2) },
