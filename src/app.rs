@@ -133,6 +133,12 @@ pub async fn run_notify(
 ) -> anyhow::Result<()> {
     ignore_file_size_signal();
     fd_budget(&config.server, first.setup.gslb.targets.len())?;
+    // Bound before anything is served, so that a taken port fails the start.
+    let cluster = config.cluster.clone();
+    let cluster_listener = cluster
+        .as_ref()
+        .map(|c| bind_tcp(c.listen).with_context(|| format!("cannot bind cluster.listen {}", c.listen)))
+        .transpose()?;
     let snapshot: SharedSnapshot = Arc::new(ArcSwap::new(first));
     let metrics = Arc::new(Metrics::new());
     let observer: Arc<dyn QueryObserver> = metrics.clone();
@@ -191,6 +197,7 @@ pub async fn run_notify(
             .max(config.server.reload_timeout + std::time::Duration::from_secs(5)),
     };
     let mut publisher = Publisher::new(snapshot.clone(), config, overrides, metrics.clone(), probe_rt.handle())?;
+    let cluster_handles = cluster.as_ref().map(|c| publisher.join_cluster(c.clone()));
     let http_state = Arc::new(HttpState {
         snapshot: snapshot.clone(),
         ready: false.into(),
@@ -204,6 +211,7 @@ pub async fn run_notify(
         admin_tx,
         xfr: xfr.status.clone(),
         refusal_log: admin_refusals,
+        cluster: cluster_handles.as_ref().map(|h| h.view.clone()),
     });
     serve_http(
         listeners.http,
@@ -213,6 +221,18 @@ pub async fn run_notify(
         &mut tasks,
         &shutdown,
     )?;
+    if let (Some(cfg), Some(l), Some(h)) = (cluster, cluster_listener, cluster_handles) {
+        crate::cluster::net::spawn(
+            cfg,
+            l,
+            http_limits,
+            h.inbound,
+            h.outgoing,
+            metrics.clone(),
+            &mut tasks,
+            &shutdown,
+        )?;
+    }
     xfr.run(&mut publisher, &mut tasks, &shutdown);
     let (first_round, publisher_task) = run_publisher(publisher, &probe_rt, reload_rx, admin_rx, &shutdown);
     become_ready(first_round, &mut shutdown, &http_state, &snapshot, on_ready).await;

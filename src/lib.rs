@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 pub mod admin;
 pub mod app;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod dns;

@@ -17,7 +17,9 @@ const LAYERS: &[(&str, u8)] = &[
     ("app", 4),
     ("demo", 4),
     ("http", 4),
+    ("cluster::net", 4),
     ("publisher", 3),
+    ("cluster", 3),
     ("snapshot_build", 3),
     ("state_store", 3),
     ("admin", 3),
@@ -34,6 +36,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("zone", 0),
     ("gslb", 0),
     ("health::state", 0),
+    ("cluster::vote", 0),
     ("health::check", 0),
     ("health::failure", 0),
 ];

@@ -354,6 +354,8 @@ mod tests {
                 who: "<b>mallory</b>".into(),
                 since: now - 30,
                 expires: Some(now + 1800),
+                origin: None,
+                stamp_ms: 0,
             }],
             forces: vec![Force {
                 target: "aws@127.0.0.11".into(),
@@ -362,7 +364,10 @@ mod tests {
                 who: "ops".into(),
                 since: now - 10,
                 expires: None,
+                origin: None,
+                stamp_ms: 0,
             }],
+            lifted: vec![],
         };
         let page = render(&v, &admin, now);
         assert!(!page.contains("<script>"), "{page}");

@@ -1,0 +1,119 @@
+//! Several gslbd instances, one decision on health (L3). Each instance keeps probing from its
+//! own vantage point and pushes what its probes conclude, with its operator overrides, to every
+//! peer ([`wire`], [`net`]); every instance applies the same vote rule ([`vote`]) to the fresh
+//! reports, and merges overrides newest-first ([`lww`]). The publisher folds the agreed status
+//! in where a lone instance uses its own (`publisher::cluster`); the query path does not change.
+//!
+//! This file holds what the HTTP face reads ([`ClusterView`]) and the config digest. Imports
+//! `snapshot` (what the digest covers) and its own children.
+
+pub mod lww;
+pub mod net;
+pub mod vote;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+
+use crate::snapshot::Snapshot;
+
+/// One peer as this instance sees it, for /status.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PeerView {
+    pub name: String,
+    pub url: String,
+    /// A valid message arrived from it within `stale_after`.
+    pub reachable: bool,
+    /// When its last valid message arrived (Unix seconds; `None`: never).
+    pub last_seen: Option<f64>,
+    /// The config digest its last message carried.
+    pub config_digest: Option<String>,
+    /// Its digest differs from this instance's.
+    pub config_mismatch: bool,
+}
+
+/// One target's vote, for /status.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TargetVote {
+    pub own_status: Option<&'static str>,
+    pub votes: vote::Votes,
+    pub status: &'static str,
+    /// Fewer than `quorum` instances report on it: this instance's own view decides.
+    pub fallback: bool,
+}
+
+/// What the HTTP face shows of the cluster.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClusterView {
+    pub instance: String,
+    /// `majority` or the number as configured.
+    pub quorum: String,
+    /// Instances that must see a target down.
+    pub quorum_size: usize,
+    pub instances: usize,
+    /// Fewer than `quorum` instances (this one included) are heard from: each target falls back
+    /// to this instance's own view.
+    pub quorum_lost: bool,
+    pub config_digest: String,
+    /// Some peer's config digest differs from this instance's.
+    pub config_mismatch: bool,
+    pub stale_after_secs: f64,
+    pub peers: Vec<PeerView>,
+    #[serde(skip)]
+    pub targets: HashMap<String, TargetVote>,
+}
+
+/// Shared between the publisher (writer) and the HTTP face.
+pub type SharedClusterView = Arc<RwLock<ClusterView>>;
+
+/// Feeds `Debug` text into a SHA-256 without building the string.
+struct Hasher(ring::digest::Context);
+
+impl std::fmt::Write for Hasher {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.update(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// SHA-256 (hex) of what decides answers: providers, pools, members, targets and checks, and
+/// every zone's records. Two instances with the same config and zone files have the same digest;
+/// the `server` and `cluster` sections, which differ per instance, are not part of it. The
+/// digest is of the parsed form, so it is meant for instances of one gslbd version.
+pub fn config_digest(snap: &Snapshot) -> String {
+    use std::fmt::Write;
+    let mut h = Hasher(ring::digest::Context::new(&ring::digest::SHA256));
+    let _ = write!(h, "{:?}\n{:?}\n", snap.setup.gslb, snap.setup.checks);
+    for z in snap.zones.iter() {
+        let _ = writeln!(h, "zone {:?}", z.origin);
+        for (name, node) in z.names() {
+            let _ = writeln!(h, "{name:?} {node:?}");
+        }
+        let _ = writeln!(h, "{:?}", z.nsec3);
+    }
+    let d = h.0.finish();
+    data_encoding::HEXLOWER.encode(d.as_ref())
+}
+
+/// One target's vote for /status: from the view in a cluster; for a lone instance its own
+/// probes are the only vote (`probed`: its probes have reported).
+pub fn target_vote(
+    view: Option<&ClusterView>,
+    key: &str,
+    own: Option<crate::health::state::Status>,
+    probed: bool,
+) -> TargetVote {
+    if let Some(v) = view.and_then(|v| v.targets.get(key)) {
+        return *v;
+    }
+    let own = own.filter(|_| probed);
+    let d = vote::decide(own, std::iter::empty(), 1, 1);
+    TargetVote {
+        own_status: own.map(|s| s.as_str()),
+        votes: d.votes,
+        status: d.status.as_str(),
+        fallback: false,
+    }
+}

@@ -1,0 +1,265 @@
+//! Validation of the `cluster` section into [`ClusterConfig`]: this instance's name, its
+//! listener, its peers, the shared secret (read from `secret_file`), the quorum and the
+//! freshness limit of a report. Every problem is located.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use super::locate::{index, join};
+use super::raw::{RawCluster, RawQuorum};
+use super::{parse_duration_max, Reporter, Source};
+
+/// Most peers one instance may have: every instance sends its whole state to every other one,
+/// so the mesh is meant for a handful of name servers, not a fleet.
+pub const MAX_PEERS: usize = 16;
+/// Fewest bytes of the shared secret (the HMAC-SHA256 key).
+pub const MIN_SECRET_BYTES: usize = 32;
+/// Longest instance name (it appears in metric labels and message headers).
+pub const MAX_NAME_LEN: usize = 63;
+/// Default `stale_after`.
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(10);
+/// Shortest `stale_after`: reports are pushed every [`PUSH_INTERVAL`], so anything shorter would
+/// make healthy peers look stale between two pushes.
+pub const MIN_STALE_AFTER: Duration = Duration::from_secs(2);
+/// Longest `stale_after`.
+pub const MAX_STALE_AFTER: Duration = Duration::from_secs(3600);
+/// How often each instance pushes its whole state to every peer (and at once on a change).
+pub const PUSH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// One other instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub name: String,
+    /// Where its cluster listener is, e.g. `http://127.0.0.22:9180`.
+    pub url: String,
+}
+
+/// The validated `cluster` section.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    pub instance: String,
+    pub listen: SocketAddr,
+    pub peers: Vec<Peer>,
+    /// The HMAC-SHA256 key every message is signed with.
+    pub secret: Vec<u8>,
+    /// Instances that must see a target down (and the fewest instances with fresh reports for
+    /// the vote to count at all).
+    pub quorum: usize,
+    /// `majority` or the number as written, for /status.
+    pub quorum_text: String,
+    pub stale_after: Duration,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    // The secret never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("instance", &self.instance)
+            .field("listen", &self.listen)
+            .field("peers", &self.peers)
+            .field("quorum", &self.quorum)
+            .field("stale_after", &self.stale_after)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterConfig {
+    /// Every configured instance, this one included.
+    pub fn instances(&self) -> usize {
+        self.peers.len() + 1
+    }
+}
+
+fn name_ok(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= MAX_NAME_LEN
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// Validates `cluster` (`None` when absent). `base` resolves `secret_file`.
+pub fn build(raw: Option<&RawCluster>, base: &Path, source: Source, rep: &mut Reporter<'_>) -> Option<ClusterConfig> {
+    let raw = raw?;
+    let before = rep.diags.len();
+    let name_rule = format!("1 to {MAX_NAME_LEN} letters, digits, '-', '_' or '.'");
+    let instance = match raw.instance.as_deref() {
+        Some(n) if name_ok(n) => n.to_string(),
+        Some(n) => {
+            rep.error("cluster.instance", format!("bad instance name {n:?}: use {name_rule}"));
+            String::new()
+        }
+        None => {
+            rep.error("cluster", "cluster needs `instance` (this instance's name)");
+            String::new()
+        }
+    };
+    let listen = match raw.listen.as_deref() {
+        Some(s) => match s.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                rep.error(
+                    "cluster.listen",
+                    format!("bad listen address {s:?}: expected IP:PORT such as 127.0.0.21:9180"),
+                );
+                None
+            }
+        },
+        None => {
+            rep.error(
+                "cluster",
+                "cluster needs `listen` (the address peers reach this instance at)",
+            );
+            None
+        }
+    };
+    if raw.tls.is_some() {
+        rep.error(
+            "cluster.tls",
+            "cluster.tls is not supported by this version: use plain http:// peers inside a private network or tunnel (messages are signed either way)",
+        );
+    }
+    if raw.peers.is_empty() {
+        rep.error("cluster", "cluster needs `peers` (at least one other instance)");
+    }
+    if raw.peers.len() > MAX_PEERS {
+        rep.error(
+            "cluster.peers",
+            format!("{} peers, more than the limit of {MAX_PEERS}", raw.peers.len()),
+        );
+    }
+    let mut peers: Vec<Peer> = Vec::new();
+    for (i, p) in raw.peers.iter().enumerate() {
+        let at = index("cluster.peers", i);
+        if !name_ok(&p.name) {
+            rep.error(
+                &join(&at, "name"),
+                format!("bad peer name {:?}: use {name_rule}", p.name),
+            );
+            continue;
+        }
+        if p.name == instance {
+            rep.error(
+                &join(&at, "name"),
+                format!("peer {:?} has this instance's own name", p.name),
+            );
+            continue;
+        }
+        if peers.iter().any(|q| q.name == p.name) {
+            rep.error(&join(&at, "name"), format!("peer {:?} is listed twice", p.name));
+            continue;
+        }
+        match reqwest::Url::parse(&p.url) {
+            Ok(u) if u.scheme() == "http" && u.host().is_some() && u.port_or_known_default().is_some() => {}
+            Ok(u) if u.scheme() == "https" => {
+                rep.error(
+                    &join(&at, "url"),
+                    format!(
+                        "peer {:?}: https:// needs cluster.tls, which this version does not support",
+                        p.name
+                    ),
+                );
+                continue;
+            }
+            _ => {
+                rep.error(
+                    &join(&at, "url"),
+                    format!(
+                        "peer {:?}: bad url {:?}: expected http://HOST:PORT such as http://127.0.0.22:9180",
+                        p.name, p.url
+                    ),
+                );
+                continue;
+            }
+        }
+        peers.push(Peer {
+            name: p.name.clone(),
+            url: p.url.trim_end_matches('/').to_string(),
+        });
+    }
+    let instances = raw.peers.len() + 1;
+    let (quorum, quorum_text) = match &raw.quorum {
+        None => (instances / 2 + 1, "majority".to_string()),
+        Some(RawQuorum::Text(t)) if t == "majority" => (instances / 2 + 1, "majority".to_string()),
+        Some(RawQuorum::Count(n)) if *n >= 1 && *n as usize <= instances => (*n as usize, n.to_string()),
+        Some(q) => {
+            let shown = match q {
+                RawQuorum::Count(n) => n.to_string(),
+                RawQuorum::Text(t) => format!("{t:?}"),
+            };
+            rep.error(
+                "cluster.quorum",
+                format!(
+                    "bad quorum {shown}: use `majority` or a number from 1 to {instances} (the configured instances)"
+                ),
+            );
+            (0, String::new())
+        }
+    };
+    let stale_after = match &raw.stale_after {
+        None => DEFAULT_STALE_AFTER,
+        Some(d) => match parse_duration_max(d, MAX_STALE_AFTER) {
+            Ok(d) if d >= MIN_STALE_AFTER => d,
+            Ok(_) => {
+                rep.error(
+                    "cluster.stale_after",
+                    format!("stale_after must be at least {}s", MIN_STALE_AFTER.as_secs()),
+                );
+                DEFAULT_STALE_AFTER
+            }
+            Err(e) => {
+                rep.error("cluster.stale_after", e);
+                DEFAULT_STALE_AFTER
+            }
+        },
+    };
+    let secret = match raw.secret_file.as_deref() {
+        None => {
+            rep.error(
+                "cluster",
+                "cluster needs `secret_file` (one line of base64, at least 32 random bytes)",
+            );
+            None
+        }
+        Some(f) => read_secret(&base.join(f), source)
+            .map_err(|e| rep.error("cluster.secret_file", e))
+            .ok(),
+    };
+    if rep.diags.len() > before {
+        return None;
+    }
+    Some(ClusterConfig {
+        instance,
+        listen: listen?,
+        peers,
+        secret: secret?,
+        quorum,
+        quorum_text,
+        stale_after,
+    })
+}
+
+/// Reads a secret file: one line of base64 of at least [`MIN_SECRET_BYTES`] bytes.
+fn read_secret(path: &Path, source: Source) -> Result<Vec<u8>, String> {
+    let text = source
+        .read_capped(path, super::MAX_SECRET_FILE_BYTES)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let line = text.trim();
+    if line.is_empty() || line.contains('\n') {
+        return Err(format!(
+            "{}: the secret must be one line of base64 (e.g. from `head -c 32 /dev/urandom | base64`)",
+            path.display()
+        ));
+    }
+    let secret = data_encoding::BASE64
+        .decode(line.as_bytes())
+        .map_err(|e| format!("{}: the secret is not base64: {e}", path.display()))?;
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(format!(
+            "{}: the secret has {} bytes; at least {MIN_SECRET_BYTES} are needed",
+            path.display(),
+            secret.len()
+        ));
+    }
+    Ok(secret)
+}
