@@ -88,8 +88,11 @@ pub fn config_digest(snap: &Snapshot) -> String {
     let _ = write!(h, "{:?}\n{:?}\n", snap.setup.gslb, snap.setup.checks);
     for z in snap.zones.iter() {
         let _ = writeln!(h, "zone {:?}", z.origin);
-        for (name, node) in z.names() {
-            let _ = writeln!(h, "{name:?} {node:?}");
+        // The zone's own order of names is a hash order: sorted, so that equal zones hash alike.
+        let mut lines: Vec<String> = z.names().map(|(name, node)| format!("{name:?} {node:?}")).collect();
+        lines.sort_unstable();
+        for l in lines {
+            let _ = writeln!(h, "{l}");
         }
         let _ = writeln!(h, "{:?}", z.nsec3);
     }
@@ -115,5 +118,34 @@ pub fn target_vote(
         votes: d.votes,
         status: d.status.as_str(),
         fallback: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn equal_configs_loaded_apart_have_equal_digests_and_a_changed_pool_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let zone = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/example.test.zone");
+        let yaml = |ttl: u32| {
+            format!(
+                "version: 1\nzones: [{zone:?}]\nchecks:\n  aws: {{ type: http, address: 127.0.0.11, port: 80 }}\n\
+                 providers:\n  aws: {{}}\npools:\n  www.example.test.:\n    ttl: {ttl}\n    members:\n\
+                 \x20     - {{ provider: aws, address: 192.0.2.10, check: aws }}\n"
+            )
+        };
+        let digest = |name: &str, ttl: u32| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, yaml(ttl)).unwrap();
+            let cfg = crate::config::load(&p, crate::config::Source::Disk).unwrap();
+            super::config_digest(&crate::snapshot_build::build_snapshot(&cfg, 1).unwrap())
+        };
+        let a = digest("a.yaml", 30);
+        assert_eq!(a.len(), 64);
+        // Many loads: the zone's internal order differs between them, the digest must not.
+        for i in 0..8 {
+            assert_eq!(digest(&format!("b{i}.yaml"), 30), a);
+        }
+        assert_ne!(digest("c.yaml", 31), a);
     }
 }
