@@ -129,6 +129,7 @@ pub fn build(raw: Option<&RawCluster>, base: &Path, source: Source, rep: &mut Re
         );
     }
     let mut peers: Vec<Peer> = Vec::new();
+    let mut names = std::collections::HashSet::new();
     for (i, p) in raw.peers.iter().enumerate() {
         let at = index("cluster.peers", i);
         if !name_ok(&p.name) {
@@ -145,7 +146,7 @@ pub fn build(raw: Option<&RawCluster>, base: &Path, source: Source, rep: &mut Re
             );
             continue;
         }
-        if peers.iter().any(|q| q.name == p.name) {
+        if !names.insert(p.name.as_str()) {
             rep.error(&join(&at, "name"), format!("peer {:?} is listed twice", p.name));
             continue;
         }
@@ -262,4 +263,118 @@ fn read_secret(path: &Path, source: Source) -> Result<Vec<u8>, String> {
         ));
     }
     Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD_SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTAxMjM0NQ==";
+
+    /// Loads a config whose `cluster` section is `cluster` (indented by two), with `key` as
+    /// the contents of cluster.key; the diagnostics, or the section.
+    fn load(cluster: &str, key: &str) -> Result<ClusterConfig, Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cluster.key"), key).unwrap();
+        let path = dir.path().join("c.yaml");
+        let text = format!("version: 1\ncluster:\n{cluster}");
+        match crate::config::load_str(&text, &path, crate::config::Source::Disk) {
+            Ok(c) => Ok((*c.cluster.expect("cluster section")).clone()),
+            Err(d) => Err(d
+                .iter()
+                .map(|d| d.to_string().replace(&dir.path().display().to_string(), "DIR"))
+                .collect()),
+        }
+    }
+
+    const BASE: &str = "  instance: ns1\n  listen: \"127.0.0.21:9180\"\n  secret_file: cluster.key\n  peers:\n    - { name: ns2, url: \"http://127.0.0.22:9180\" }\n    - { name: ns3, url: \"http://127.0.0.23:9180/\" }\n";
+
+    #[test]
+    fn a_good_section_and_its_defaults() {
+        let c = load(BASE, &format!("{GOOD_SECRET}\n")).unwrap();
+        assert_eq!(c.instance, "ns1");
+        assert_eq!(c.instances(), 3);
+        assert_eq!((c.quorum, c.quorum_text.as_str()), (2, "majority"));
+        assert_eq!(c.stale_after, DEFAULT_STALE_AFTER);
+        assert_eq!(c.peers[1].url, "http://127.0.0.23:9180", "trailing slash dropped");
+        assert_eq!(c.secret.len(), 34);
+        assert!(!format!("{c:?}").contains("secret"), "the secret stays out of Debug");
+        let c = load(&format!("{BASE}  quorum: 3\n  stale_after: 2s\n"), GOOD_SECRET).unwrap();
+        assert_eq!((c.quorum, c.stale_after), (3, MIN_STALE_AFTER));
+        let c = load(&format!("{BASE}  stale_after: 1h\n"), GOOD_SECRET).unwrap();
+        assert_eq!(c.stale_after, MAX_STALE_AFTER);
+    }
+
+    #[test]
+    fn every_mistake_is_located_and_explained() {
+        let one = |extra: &str, key: &str| -> String {
+            let e = load(&format!("{BASE}{extra}"), key).unwrap_err();
+            assert_eq!(e.len(), 1, "{e:?}");
+            e[0].clone()
+        };
+        let short = data_encoding::BASE64.encode(&[7u8; 31]);
+        let exact = data_encoding::BASE64.encode(&[7u8; 32]);
+        assert!(load(BASE, &exact).is_ok(), "32 bytes is enough");
+        assert_eq!(
+            one("", &short),
+            "DIR/c.yaml:5:16: DIR/cluster.key: the secret has 31 bytes; at least 32 are needed"
+        );
+        assert!(one("", "not base64!").contains("the secret is not base64"));
+        assert!(one("", &format!("{exact}\n{exact}\n")).contains("must be one line of base64"));
+        assert!(one("", "").contains("must be one line of base64"));
+        assert_eq!(
+            one("  quorum: 4\n", GOOD_SECRET),
+            "DIR/c.yaml:9:11: bad quorum 4: use `majority` or a number from 1 to 3 (the configured instances)"
+        );
+        assert!(one("  quorum: 0\n", GOOD_SECRET).contains("bad quorum 0"));
+        assert!(one("  quorum: most\n", GOOD_SECRET).contains("bad quorum \"most\""));
+        assert!(one("  stale_after: 1s\n", GOOD_SECRET).contains("stale_after must be at least 2s"));
+        assert!(one("  stale_after: 61m\n", GOOD_SECRET).contains("too long: at most 1h"));
+        assert!(one("  tls: { cert_file: c.pem }\n", GOOD_SECRET).contains("cluster.tls is not supported"));
+
+        let errs = load(
+            "  instance: \"ns 1\"\n  listen: nowhere\n  secret_file: missing.key\n  peers:\n    - { name: ns2, url: \"ftp://x\" }\n    - { name: ns2, url: \"http://127.0.0.22:1\" }\n    - { name: \"ns 1\", url: \"https://127.0.0.22:1\" }\n",
+            GOOD_SECRET,
+        )
+        .unwrap_err();
+        let want = [
+            "bad instance name \"ns 1\"",
+            "bad listen address \"nowhere\"",
+            "peer \"ns2\": bad url \"ftp://x\"",
+            "peer \"ns2\" is listed twice",
+            "bad peer name \"ns 1\"",
+            "cannot read DIR/missing.key",
+        ];
+        for w in want {
+            assert!(errs.iter().any(|e| e.contains(w)), "{w} not in {errs:?}");
+        }
+        assert!(load("  instance: ns1\n", GOOD_SECRET)
+            .unwrap_err()
+            .iter()
+            .any(|e| e.contains("cluster needs `listen`")),);
+        let self_peer = load(
+            "  instance: ns1\n  listen: \"127.0.0.21:1\"\n  secret_file: cluster.key\n  peers:\n    - { name: ns1, url: \"http://127.0.0.22:1\" }\n",
+            GOOD_SECRET,
+        )
+        .unwrap_err();
+        assert!(self_peer[0].contains("has this instance's own name"), "{self_peer:?}");
+    }
+
+    #[test]
+    fn the_peer_limit_holds_at_the_limit() {
+        let peers = |n: usize| -> String {
+            (0..n)
+                .map(|i| format!("    - {{ name: p{i}, url: \"http://127.0.0.22:{}\" }}\n", 1000 + i))
+                .collect()
+        };
+        let section = |n: usize| {
+            format!(
+                "  instance: ns1\n  listen: \"127.0.0.21:1\"\n  secret_file: cluster.key\n  peers:\n{}",
+                peers(n)
+            )
+        };
+        assert_eq!(load(&section(MAX_PEERS), GOOD_SECRET).unwrap().peers.len(), MAX_PEERS);
+        let e = load(&section(MAX_PEERS + 1), GOOD_SECRET).unwrap_err();
+        assert!(e[0].contains("17 peers, more than the limit of 16"), "{e:?}");
+    }
 }
