@@ -2,7 +2,8 @@
 # Runs the whole test suite. Installs the Debian packages the interop tests need when they are
 # missing (NSD for the differential test, NSD and Knot as zone-transfer secondaries, Prometheus
 # for the scrape test and its promtool for the alert rules, Chromium for the status page, dig for
-# the examples, lintian for the Debian package), and cargo-deb, which builds that package; then
+# the examples, lintian for the Debian package, iproute2 and nftables for the cluster's network
+# namespace test), and cargo-deb, which builds that package; then
 # runs every test, the ignored interop tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,9 @@ command -v lintian >/dev/null 2>&1 || need+=(lintian)
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
 command -v objcopy >/dev/null 2>&1 || need+=(binutils)
 command -v git >/dev/null 2>&1 || need+=(git)
+# The cluster's network-namespace tests (tests/cluster_netns.rs) cut paths with these.
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)
 if ((${#need[@]})); then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing test dependencies: ${need[*]}"
