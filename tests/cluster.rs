@@ -43,6 +43,7 @@ fn shared(aws: &Endpoint, rack: &Endpoint) -> Shared {
         quorum: "majority".into(),
         stale_after: "2s".into(),
         pool_extra: String::new(),
+        probe_from_listen: true,
     }
 }
 
@@ -108,6 +109,25 @@ fn three_instances_agree_share_admin_actions_catch_up_and_fall_back_without_quor
         assert_eq!(metric(x, "gslbd_cluster_quorum_lost "), 0.0);
         assert_eq!(metric_sum(x, "gslbd_cluster_peer_reachable", &[]), 2.0);
     }
+
+    // One vantage point (ns1) sees aws fail: its own probes say down, the vote says up, and no
+    // instance fails over.
+    aws.fail_for(&["127.0.0.21".parse().unwrap()]);
+    until(Duration::from_secs(5), "ns1's own probes see aws down", || {
+        let t = target(&status(http(&s[0])), "aws@");
+        t["own_status"] == "down" && votes(&t) == (2, 1, 0)
+    });
+    for _ in 0..10 {
+        for x in &s {
+            assert_eq!(www_a(x), set(&BOTH), "false failover");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(target(&status(http(&s[1])), "aws@")["status"], "up");
+    aws.fail_for(&[]);
+    until(Duration::from_secs(5), "ns1 sees aws again", || {
+        votes(&target(&status(http(&s[0])), "aws@")) == (3, 0, 0)
+    });
 
     // A provider really down: every instance drops it (detection is one probe interval with
     // fall 1, plus a push), and they answer alike.
@@ -297,7 +317,9 @@ fn a_wrong_secret_is_refused_and_counted_and_a_different_config_shows_as_a_diges
     assert!(s[0].wait_log("cluster: message refused", Duration::from_secs(1)));
     // ns1 and ns2 form a majority of three: no quorum lost.
     assert_eq!(c["quorum_lost"], false);
-    assert_eq!(votes(&target(&st, "aws@")), (2, 0, 1));
+    until(Duration::from_secs(3), "ns1 counts its own and ns2's votes", || {
+        votes(&target(&status(http(&s[0])), "aws@")) == (2, 0, 1)
+    });
 
     // A message from no configured peer, and an oversized one, are refused and counted too.
     let listen = inst[0].listen;

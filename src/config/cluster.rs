@@ -49,6 +49,8 @@ pub struct ClusterConfig {
     /// `majority` or the number as written, for /status.
     pub quorum_text: String,
     pub stale_after: Duration,
+    /// The local address this instance's plain HTTP and TCP probes leave from.
+    pub probe_source: Option<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -214,6 +216,17 @@ pub fn build(raw: Option<&RawCluster>, base: &Path, source: Source, rep: &mut Re
             }
         },
     };
+    let probe_source = match raw.probe_source.as_deref().map(|s| (s, s.parse::<std::net::IpAddr>())) {
+        None => None,
+        Some((_, Ok(ip))) => Some(ip),
+        Some((s, Err(_))) => {
+            rep.error(
+                "cluster.probe_source",
+                format!("bad probe_source {s:?}: expected an IP address of this host"),
+            );
+            None
+        }
+    };
     let secret = match raw.secret_file.as_deref() {
         None => {
             rep.error(
@@ -237,6 +250,7 @@ pub fn build(raw: Option<&RawCluster>, base: &Path, source: Source, rep: &mut Re
         quorum,
         quorum_text,
         stale_after,
+        probe_source,
     })
 }
 

@@ -44,6 +44,8 @@ pub struct RawCluster {
     pub quorum: Option<RawQuorum>,
     pub stale_after: Option<RawDuration>,
     pub tls: Option<RawClusterTls>,
+    /// The local address plain HTTP and TCP probes leave from.
+    pub probe_source: Option<String>,
 }
 
 /// One peer instance.

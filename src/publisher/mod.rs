@@ -111,7 +111,11 @@ impl Publisher {
         probe_rt: tokio::runtime::Handle,
     ) -> anyhow::Result<Publisher> {
         let (tx, rx) = mpsc::channel(1024);
-        let prober = Arc::new(Prober::with_resolver(config.server.probe_resolver.clone())?);
+        let source = config.cluster.as_ref().and_then(|c| c.probe_source);
+        let prober = Arc::new(Prober::with_source(
+            Arc::new(config.server.probe_resolver.clone()),
+            source,
+        )?);
         let setup = snapshot.load().setup.clone();
         let states = fresh_states(&setup, &HashMap::new());
         let (store, admin) = StateStore::open(config.server.state_file.clone(), metrics.clone());

@@ -43,6 +43,9 @@ pub struct Shared {
     pub stale_after: String,
     /// Extra text appended to the pool (e.g. a different ttl to make a config differ).
     pub pool_extra: String,
+    /// Each instance's probes leave from its cluster listener's address (`probe_source`), so
+    /// that an endpoint can tell the vantage points apart on one host.
+    pub probe_from_listen: bool,
 }
 
 /// Writes `me`'s config: the shared GSLB part (providers aws and rackspace, pool
@@ -64,13 +67,18 @@ pub fn write_config(me: &Instance, all: &[Instance], shared: &Shared, secret: &s
          \x20     - {{ provider: aws, address: 192.0.2.10, check: aws }}\n\
          \x20     - {{ provider: rackspace, address: 198.51.100.10, check: rack }}\n\
          cluster:\n  instance: {}\n  listen: \"{}\"\n  peers:\n{peers}  secret_file: cluster.key\n\
-         \x20 quorum: {}\n  stale_after: {}\n",
+         \x20 quorum: {}\n  stale_after: {}\n{}",
         shared.zone.display(),
         shared.pool_extra,
         me.name,
         me.listen,
         shared.quorum,
         shared.stale_after,
+        if shared.probe_from_listen {
+            format!("  probe_source: {}\n", me.listen.ip())
+        } else {
+            String::new()
+        },
     );
     std::fs::write(me.config(), yaml).unwrap();
 }
