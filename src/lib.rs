@@ -43,6 +43,7 @@ pub mod app;
 pub mod cluster;
 pub mod config;
 pub mod demo;
+pub mod demo_cluster;
 pub mod dns;
 pub mod fsutil;
 pub mod gslb;

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("main", 4),
     ("app", 4),
     ("demo", 4),
+    ("demo_cluster", 4),
     ("http", 4),
     ("cluster::net", 4),
     ("publisher", 3),

@@ -83,6 +83,14 @@ impl Publisher {
         for p in &cfg.peers {
             self.metrics.cluster.peer_reachable.with_label_values(&[&p.name]).set(0);
         }
+        info!(
+            "cluster: instance {} with {} peers, quorum {} of {}; answers follow this instance's own probes until {} instances are heard from",
+            cfg.instance,
+            cfg.peers.len(),
+            cfg.quorum,
+            cfg.instances(),
+            cfg.quorum
+        );
         self.cluster = Some(ClusterLink {
             cfg,
             seen: BTreeMap::new(),
@@ -90,7 +98,8 @@ impl Publisher {
             out,
             view: view.clone(),
             digest: (0, 0, String::new()),
-            quorum_lost: false,
+            // No peer heard from yet: the own view decides until enough of them are.
+            quorum_lost: true,
         });
         self.refresh_cluster();
         ClusterHandles {
