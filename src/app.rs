@@ -279,6 +279,7 @@ impl Transfers {
             )
         });
         if let Some(e) = xfr_engine.as_mut() {
+            e.clock_serials = config.cluster.is_some();
             e.start();
         }
         let xfr_status = xfr_engine.as_ref().map(|e| (e.zones.clone(), e.peers.clone()));
