@@ -163,6 +163,7 @@ fn main() {
         stale_after: "2s".into(),
         pool_extra: String::new(),
         probe_from_listen: false,
+        tls: false,
     };
     for i in &inst {
         write_config(i, &inst, &shared, SECRET);

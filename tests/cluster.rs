@@ -44,6 +44,7 @@ fn shared(aws: &Endpoint, rack: &Endpoint) -> Shared {
         stale_after: "2s".into(),
         pool_extra: String::new(),
         probe_from_listen: true,
+        tls: false,
     }
 }
 
@@ -356,4 +357,96 @@ fn a_wrong_secret_is_refused_and_counted_and_a_different_config_shows_as_a_diges
     // The admin port does not take cluster messages.
     let (code, _) = http_request(http(&s[0]), "POST", "/cluster/v1/state", &[], "{}");
     assert_eq!(code, 404);
+}
+
+#[test]
+fn peers_talk_mutual_tls_when_configured_and_refuse_clients_without_a_certificate() {
+    let aws = Endpoint::start("127.0.0.11");
+    let rack = Endpoint::start("127.0.0.12");
+    let dir = tempfile::tempdir().unwrap();
+    let inst = lab(dir.path(), &[("ns1", "127.0.0.27"), ("ns2", "127.0.0.28")]);
+    let sh = Shared {
+        tls: true,
+        ..shared(&aws, &rack)
+    };
+    write_certs(&inst);
+    for i in &inst {
+        write_config(i, &inst, &sh, SECRET);
+    }
+    let s: Vec<Server> = inst.iter().map(start).collect();
+    assert!(s[0].wait_log("(TLS, peers' certificates required)", Duration::from_secs(5)));
+    until(Duration::from_secs(10), "both hear each other over TLS", || {
+        s.iter().all(|x| {
+            let st = status(http(x));
+            all_reachable(x) && votes(&target(&st, "aws@")) == (2, 0, 0)
+        })
+    });
+    let (code, body) = post_admin(
+        &s[1],
+        TOKEN,
+        "/admin/drain",
+        r#"{"provider": "aws", "reason": "over tls", "who": "ops"}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    until(Duration::from_secs(2), "drain over TLS", || {
+        drains(&admin_state(http(&s[0]))) == [("aws".to_string(), None, Some("ns2".to_string()))]
+    });
+
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let (code, _) = http_request(inst[0].listen, "POST", "/cluster/v1/state", &[], "{}");
+    assert_eq!(code, 0, "plain HTTP is not served on a TLS cluster port");
+    // A TLS client that trusts the CA but has no certificate of its own is refused; the same
+    // client with ns2's certificate gets an HTTP answer (a refusal of its unsigned message).
+    let ask = |with_cert: bool| -> String {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use rustls::pki_types::pem::PemObject;
+            use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(inst[0].dir.join("ca.pem")).unwrap() {
+                roots.add(c.unwrap()).unwrap();
+            }
+            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            let builder = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots);
+            let config = if with_cert {
+                let certs = CertificateDer::pem_file_iter(inst[1].dir.join("cert.pem"))
+                    .unwrap()
+                    .map(|c| c.unwrap())
+                    .collect();
+                let key = PrivateKeyDer::from_pem_file(inst[1].dir.join("key.pem")).unwrap();
+                builder.with_client_auth_cert(certs, key).unwrap()
+            } else {
+                builder.with_no_client_auth()
+            };
+            let tcp = tokio::net::TcpStream::connect(inst[0].listen).await.unwrap();
+            let name = rustls::pki_types::ServerName::IpAddress(inst[0].listen.ip().into());
+            let Ok(mut tls) = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+                .connect(name, tcp)
+                .await
+            else {
+                return String::new();
+            };
+            let _ = tls
+                .write_all(b"POST /cluster/v1/state HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+                .await;
+            let mut buf = Vec::new();
+            let _ = tls.read_to_end(&mut buf).await;
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let without = ask(false);
+    assert!(
+        !without.contains("HTTP/1.1"),
+        "answered without a client certificate: {without}"
+    );
+    let with = ask(true);
+    assert!(with.starts_with("HTTP/1.1 400"), "{with}");
+    assert!(with.contains("refused: malformed"), "{with}");
 }

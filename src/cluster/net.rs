@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use anyhow::Context;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
@@ -28,10 +29,10 @@ use ring::hmac;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::wire::{self, Headers, Inbound, Outgoing, Reject, StateMessage, Verifier};
-use crate::config::cluster::{ClusterConfig, Peer, PUSH_INTERVAL};
+use crate::config::cluster::{ClusterConfig, ClusterTls, Peer, PUSH_INTERVAL};
 use crate::logthrottle::LogThrottle;
 use crate::metrics::Metrics;
 
@@ -77,15 +78,34 @@ pub fn spawn(
         .layer(DefaultBodyLimit::max(wire::MAX_BODY))
         .fallback(|| async { (StatusCode::NOT_FOUND, "no such endpoint\n") })
         .with_state(state);
-    tasks.spawn(crate::http::serve::serve(
-        listener,
-        app,
-        limits,
-        metrics.clone(),
-        shutdown.clone(),
-    ));
-    info!("listening for cluster on {addr}");
-    let client = reqwest::Client::builder().timeout(PUSH_TIMEOUT).no_proxy().build()?;
+    let mut client = reqwest::Client::builder().timeout(PUSH_TIMEOUT).no_proxy();
+    match &cfg.tls {
+        None => {
+            tasks.spawn(crate::http::serve::serve(
+                listener,
+                app,
+                limits,
+                metrics.clone(),
+                shutdown.clone(),
+            ));
+            info!("listening for cluster on {addr}");
+        }
+        Some(tls) => {
+            let acceptor = acceptor(tls).context("cluster.tls")?;
+            tasks.spawn(serve_tls(listener, acceptor, app, limits, shutdown.clone()));
+            info!("listening for cluster on {addr} (TLS, peers' certificates required)");
+            client = client.use_rustls_tls().https_only(true).tls_built_in_root_certs(false);
+            for ca in reqwest::Certificate::from_pem_bundle(&tls.ca_pem)? {
+                client = client.add_root_certificate(ca);
+            }
+            let mut pem = tls.cert_pem.clone();
+            pem.push(b'\n');
+            pem.extend_from_slice(&tls.key_pem);
+            client = client.identity(reqwest::Identity::from_pem(&pem)?);
+        }
+    }
+    let client = client.build()?;
+
     let key = hmac::Key::new(hmac::HMAC_SHA256, &cfg.secret);
     let seq = Arc::new(AtomicU64::new(now_ms().saturating_mul(1000)));
     for peer in &cfg.peers {
@@ -153,6 +173,83 @@ async fn receive(
             };
             (code, format!("refused: {}\n", r.label()))
         }
+    }
+}
+
+/// The TLS side of the listener: this instance's certificate, and peers' client certificates
+/// required, signed by the configured CA.
+fn acceptor(tls: &ClusterTls) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(&tls.ca_pem) {
+        roots.add(c?)?;
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .context("ca_file")?;
+    let certs = CertificateDer::pem_slice_iter(&tls.cert_pem).collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_slice(&tls.key_pem)?;
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .context("cert_file and key_file")?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves `app` over TLS: at most `limits.max_connections` at once (more are closed at once),
+/// the handshake and the request head each within `header_timeout`, one request per
+/// connection, answered within `request_timeout`. Pushes come from a handful of peers, so one
+/// request per connection costs a handshake per push and bounds every connection's life.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: Router,
+    limits: crate::http::serve::HttpLimits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.wait_for(|v| *v) => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(_) => {
+                // Out of descriptors: the connection stays queued; wait rather than spin.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            continue;
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            let stream = match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    debug!(peer = %peer.ip(), "cluster: TLS handshake failed: {e}");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut().insert(ConnectInfo(peer));
+                tower::ServiceExt::oneshot(app.clone(), req)
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .keep_alive(false)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(limits.request_timeout, conn).await;
+        });
     }
 }
 

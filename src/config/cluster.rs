@@ -27,6 +27,19 @@ pub const MAX_STALE_AFTER: Duration = Duration::from_secs(3600);
 /// How often each instance pushes its whole state to every peer (and at once on a change).
 pub const PUSH_INTERVAL: Duration = Duration::from_millis(500);
 
+/// Largest certificate, key or CA file read for `cluster.tls`.
+pub const MAX_TLS_FILE_BYTES: u64 = 1 << 20;
+
+/// The PEM files of `cluster.tls`, read and checked at load: this instance's certificate chain
+/// and key (presented to peers both as a server and as a client), and the CA that peers'
+/// certificates must be signed by.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterTls {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    pub ca_pem: Vec<u8>,
+}
+
 /// One other instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
@@ -51,6 +64,8 @@ pub struct ClusterConfig {
     pub stale_after: Duration,
     /// The local address this instance's plain HTTP and TCP probes leave from.
     pub probe_source: Option<std::net::IpAddr>,
+    /// Mutual TLS between peers (`https://` peer URLs); `None`: plain HTTP.
+    pub tls: Option<ClusterTls>,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -62,6 +77,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("peers", &self.peers)
             .field("quorum", &self.quorum)
             .field("stale_after", &self.stale_after)
+            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -115,12 +131,8 @@ pub fn build(raw: Option<&RawCluster>, base: &Path, source: Source, rep: &mut Re
             None
         }
     };
-    if raw.tls.is_some() {
-        rep.error(
-            "cluster.tls",
-            "cluster.tls is not supported by this version: use plain http:// peers inside a private network or tunnel (messages are signed either way)",
-        );
-    }
+    let tls = raw.tls.as_ref().and_then(|t| read_tls(t, base, source, rep));
+    let scheme = if raw.tls.is_some() { "https" } else { "http" };
     if raw.peers.is_empty() {
         rep.error("cluster", "cluster needs `peers` (at least one other instance)");
     }
@@ -153,22 +165,21 @@ pub fn build(raw: Option<&RawCluster>, base: &Path, source: Source, rep: &mut Re
             continue;
         }
         match reqwest::Url::parse(&p.url) {
-            Ok(u) if u.scheme() == "http" && u.host().is_some() && u.port_or_known_default().is_some() => {}
-            Ok(u) if u.scheme() == "https" => {
-                rep.error(
-                    &join(&at, "url"),
-                    format!(
-                        "peer {:?}: https:// needs cluster.tls, which this version does not support",
-                        p.name
-                    ),
-                );
+            Ok(u) if u.scheme() == scheme && u.host().is_some() && u.port_or_known_default().is_some() => {}
+            Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {
+                let why = if scheme == "https" {
+                    "with cluster.tls, peers are https://"
+                } else {
+                    "https:// needs cluster.tls"
+                };
+                rep.error(&join(&at, "url"), format!("peer {:?}: {why}", p.name));
                 continue;
             }
             _ => {
                 rep.error(
                     &join(&at, "url"),
                     format!(
-                        "peer {:?}: bad url {:?}: expected http://HOST:PORT such as http://127.0.0.22:9180",
+                        "peer {:?}: bad url {:?}: expected {scheme}://HOST:PORT such as {scheme}://127.0.0.22:9180",
                         p.name, p.url
                     ),
                 );
@@ -251,6 +262,53 @@ pub fn build(raw: Option<&RawCluster>, base: &Path, source: Source, rep: &mut Re
         quorum_text,
         stale_after,
         probe_source,
+        tls,
+    })
+}
+
+/// Reads and checks the three PEM files of `cluster.tls`.
+fn read_tls(t: &super::raw::RawClusterTls, base: &Path, source: Source, rep: &mut Reporter<'_>) -> Option<ClusterTls> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut read = |key: &str, f: &Option<String>| -> Option<Vec<u8>> {
+        let at = format!("cluster.tls.{key}");
+        let Some(f) = f else {
+            rep.error("cluster.tls", format!("cluster.tls needs `{key}`"));
+            return None;
+        };
+        let path = base.join(f);
+        let bytes = match source.read_capped(&path, MAX_TLS_FILE_BYTES) {
+            Ok(t) => t.into_bytes(),
+            Err(e) => {
+                rep.error(&at, format!("cannot read {}: {e}", path.display()));
+                return None;
+            }
+        };
+        let ok = match key {
+            "key_file" => PrivateKeyDer::from_pem_slice(&bytes).is_ok(),
+            _ => {
+                let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
+                certs.is_ok_and(|c| !c.is_empty())
+            }
+        };
+        if !ok {
+            let what = if key == "key_file" {
+                "a PEM private key"
+            } else {
+                "PEM certificates"
+            };
+            rep.error(&at, format!("{} does not hold {what}", path.display()));
+            return None;
+        }
+        Some(bytes)
+    };
+    let cert_pem = read("cert_file", &t.cert_file);
+    let key_pem = read("key_file", &t.key_file);
+    let ca_pem = read("ca_file", &t.ca_file);
+    Some(ClusterTls {
+        cert_pem: cert_pem?,
+        key_pem: key_pem?,
+        ca_pem: ca_pem?,
     })
 }
 
@@ -344,7 +402,34 @@ mod tests {
         assert!(one("  quorum: most\n", GOOD_SECRET).contains("bad quorum \"most\""));
         assert!(one("  stale_after: 1s\n", GOOD_SECRET).contains("stale_after must be at least 2s"));
         assert!(one("  stale_after: 61m\n", GOOD_SECRET).contains("too long: at most 1h"));
-        assert!(one("  tls: { cert_file: c.pem }\n", GOOD_SECRET).contains("cluster.tls is not supported"));
+        assert!(
+            one("  instance: x\n", GOOD_SECRET).contains("duplicate"),
+            "keys are checked"
+        );
+        let https = BASE.replace("http://127.0.0.22", "https://127.0.0.22");
+        let e = load(&https, GOOD_SECRET).unwrap_err();
+        assert!(e[0].contains("peer \"ns2\": https:// needs cluster.tls"), "{e:?}");
+        // TLS: every file needed, each holding PEM, and https:// peers.
+        let e = load(&format!("{BASE}  tls: {{ cert_file: cluster.key }}\n"), GOOD_SECRET).unwrap_err();
+        for w in [
+            "cluster.tls needs `key_file`",
+            "cluster.tls needs `ca_file`",
+            "DIR/cluster.key does not hold PEM certificates",
+            "peer \"ns2\": with cluster.tls, peers are https://",
+        ] {
+            assert!(e.iter().any(|x| x.contains(w)), "{w} not in {e:?}");
+        }
+        let e = load(
+            &format!("{BASE}  tls: {{ cert_file: cluster.key, key_file: cluster.key, ca_file: none.pem }}\n"),
+            GOOD_SECRET,
+        )
+        .unwrap_err();
+        assert!(
+            e.iter()
+                .any(|x| x.contains("DIR/cluster.key does not hold a PEM private key")),
+            "{e:?}"
+        );
+        assert!(e.iter().any(|x| x.contains("cannot read DIR/none.pem")), "{e:?}");
 
         let errs = load(
             "  instance: \"ns 1\"\n  listen: nowhere\n  secret_file: missing.key\n  peers:\n    - { name: ns2, url: \"ftp://x\" }\n    - { name: ns2, url: \"http://127.0.0.22:1\" }\n    - { name: \"ns 1\", url: \"https://127.0.0.22:1\" }\n",

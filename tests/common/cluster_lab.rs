@@ -28,8 +28,8 @@ impl Instance {
     pub fn config(&self) -> PathBuf {
         self.dir.join("gslbd.yaml")
     }
-    pub fn url(&self) -> String {
-        format!("http://{}", self.listen)
+    pub fn url(&self, tls: bool) -> String {
+        format!("{}://{}", if tls { "https" } else { "http" }, self.listen)
     }
 }
 
@@ -46,6 +46,9 @@ pub struct Shared {
     /// Each instance's probes leave from its cluster listener's address (`probe_source`), so
     /// that an endpoint can tell the vantage points apart on one host.
     pub probe_from_listen: bool,
+    /// `cluster.tls` with cert.pem, key.pem and ca.pem in each instance's directory (see
+    /// [`write_certs`]), and https:// peers.
+    pub tls: bool,
 }
 
 /// Writes `me`'s config: the shared GSLB part (providers aws and rackspace, pool
@@ -57,7 +60,7 @@ pub fn write_config(me: &Instance, all: &[Instance], shared: &Shared, secret: &s
     let peers: String = all
         .iter()
         .filter(|i| i.name != me.name)
-        .map(|i| format!("    - {{ name: {}, url: \"{}\" }}\n", i.name, i.url()))
+        .map(|i| format!("    - {{ name: {}, url: \"{}\" }}\n", i.name, i.url(shared.tls)))
         .collect();
     let checks: String = shared.checks.iter().map(|(n, c)| format!("  {n}: {c}\n")).collect();
     let yaml = format!(
@@ -78,6 +81,10 @@ pub fn write_config(me: &Instance, all: &[Instance], shared: &Shared, secret: &s
             format!("  probe_source: {}\n", me.listen.ip())
         } else {
             String::new()
+        } + if shared.tls {
+            "  tls: { cert_file: cert.pem, key_file: key.pem, ca_file: ca.pem }\n"
+        } else {
+            ""
         },
     );
     std::fs::write(me.config(), yaml).unwrap();
@@ -156,6 +163,29 @@ pub fn drains(admin: &Value) -> Vec<(String, Option<String>, Option<String>)> {
             )
         })
         .collect()
+}
+
+/// A CA, and for each instance a certificate for its listen address signed by it, written as
+/// ca.pem, cert.pem and key.pem into its directory.
+pub fn write_certs(all: &[Instance]) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "gslbd cluster test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    for i in all {
+        std::fs::create_dir_all(&i.dir).unwrap();
+        let p = CertificateParams::new(vec![i.listen.ip().to_string()]).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, &issuer).unwrap();
+        std::fs::write(i.dir.join("ca.pem"), ca_cert.pem()).unwrap();
+        std::fs::write(i.dir.join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(i.dir.join("key.pem"), key.serialize_pem()).unwrap();
+    }
 }
 
 pub fn zone() -> PathBuf {
