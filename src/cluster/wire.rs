@@ -66,7 +66,6 @@ impl From<WireStatus> for Status {
 
 /// What one instance's own probes conclude about one target (after rise/fall).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Report {
     /// `check@address`, the same on every instance with the same config.
     pub target: String,
@@ -79,8 +78,8 @@ pub struct Report {
 }
 
 /// An instance's whole state, as pushed to every peer.
+/// Fields a later version adds at this level are ignored rather than refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StateMessage {
     pub instance: String,
     /// SHA-256 of what the instance's config and zones make it answer (hex).
