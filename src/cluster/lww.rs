@@ -131,29 +131,41 @@ pub fn exists(s: &Subject, setup: &GslbSetup) -> bool {
 }
 
 /// Marks what a local admin action changed, from the state before it (`before`) to the state
-/// after it (`after`): new or replaced overrides get `origin` and `now_ms`; overrides it removed
-/// become [`Lifted`] entries by `who`. Lifted entries of subjects that hold an override again are
-/// dropped.
+/// after it (`after`): new or replaced overrides get `origin` and a stamp; overrides it removed
+/// become [`Lifted`] entries by `who`. The stamp is `now_ms`, or one more than the newest entry
+/// this instance holds for the subject when that is later (a peer's clock ahead of ours): an
+/// action taken here always supersedes what was shown to the operator who took it.
 pub fn stamp(before: &AdminState, after: &mut AdminState, origin: Option<&str>, who: &str, now_ms: u64) {
     let origin = origin.map(str::to_string);
+    let prev = entries(before);
+    let at = |s: &Subject| match prev.get(s) {
+        Some(e) => now_ms.max(e.stamp().0.saturating_add(1)),
+        None => now_ms,
+    };
     for d in &mut after.drains {
         if !before.drains.contains(d) {
             d.origin.clone_from(&origin);
-            d.stamp_ms = now_ms;
+            d.stamp_ms = at(&Subject::Drain {
+                provider: d.provider.clone(),
+                member: d.member.clone(),
+            });
         }
     }
     for f in &mut after.forces {
         if !before.forces.contains(f) {
             f.origin.clone_from(&origin);
-            f.stamp_ms = now_ms;
+            f.stamp_ms = at(&Subject::Force {
+                target: f.target.clone(),
+            });
         }
     }
     let now = entries(after);
-    for (s, _) in entries(before) {
-        if now.contains_key(&s) {
+    for (s, e) in &prev {
+        if now.contains_key(s) || matches!(e, Entry::Lifted(_)) {
             continue;
         }
-        let (kind, provider, member, target) = match s {
+        let stamp_ms = at(s);
+        let (kind, provider, member, target) = match s.clone() {
             Subject::Drain { provider, member } => ("drain", Some(provider), member, None),
             Subject::Force { target } => ("force", None, None, Some(target)),
         };
@@ -164,7 +176,7 @@ pub fn stamp(before: &AdminState, after: &mut AdminState, origin: Option<&str>, 
             target,
             who: who.into(),
             origin: origin.clone(),
-            stamp_ms: now_ms,
+            stamp_ms,
         });
     }
     let now = rebuild(entries(after));
@@ -291,6 +303,26 @@ mod tests {
         merge(&mut a, &b, &s, 1010);
         assert_eq!(drained(&a), [("aws".to_string(), Some("ns2".to_string()))]);
         assert!(a.lifted.is_empty());
+    }
+
+    #[test]
+    fn an_action_taken_here_beats_what_a_peer_with_a_clock_ahead_left_here() {
+        let s = setup();
+        // ns2's clock runs a minute ahead: its undrain is stamped in our future.
+        let mut peer = AdminState::default();
+        drain(&mut peer, &s, "ns2", "aws", 5_000_000);
+        undrain(&mut peer, &s, "ns2", "aws", 5_060_000);
+        let mut local = AdminState::default();
+        merge(&mut local, &peer, &s, 5000);
+        assert!(local.drains.is_empty() && local.lifted.len() == 1);
+        // A drain taken here now still holds, stamped just after the lifting it replaces.
+        drain(&mut local, &s, "ns1", "aws", 5_001_000);
+        assert_eq!(drained(&local), [("aws".to_string(), Some("ns1".to_string()))]);
+        assert_eq!(local.drains[0].stamp_ms, 5_060_001);
+        assert!(local.lifted.is_empty());
+        // and it wins at the peer too.
+        merge(&mut peer, &local, &s, 5000);
+        assert_eq!(drained(&peer), drained(&local));
     }
 
     #[test]
