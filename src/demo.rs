@@ -7,7 +7,8 @@
 //! short how-to. Each stand-in answers `GET /healthz` with 200 while healthy and 503 while
 //! failed; `POST /fail` and `POST /recover` flip it, and `GET /` shows its state.
 //! `POST /fail?from=IP` fails it only for probes from that address: one vantage point's view,
-//! which `gslbd demo --cluster` ([`crate::demo_cluster`]) shows being outvoted.
+//! which `gslbd demo --cluster` (`demo_cluster`, which builds on this module) shows being
+//! outvoted.
 
 use std::future::Future;
 use std::io::Write;
@@ -54,9 +55,6 @@ pub struct DemoArgs {
 /// Runs the demo until `stop` completes. Exit codes as for `serve`: 0 after a clean shutdown,
 /// 64 for bad configuration, 1 for a runtime failure (such as an address already in use).
 pub fn run(args: &DemoArgs, stop: impl Future<Output = ()> + Send + 'static) -> ExitCode {
-    if args.cluster {
-        return crate::demo_cluster::run(stop);
-    }
     let ov = Overrides {
         dns_listen: args.dns_listen.clone(),
         http_listen: args.http_listen.map(Some),

@@ -53,4 +53,5 @@ complete -c gslbd -n "__fish_gslbd_using_subcommand demo" -l dns-listen -d 'DNS 
 complete -c gslbd -n "__fish_gslbd_using_subcommand demo" -l http-listen -d 'HTTP listen address for /healthz and /ready [default: 127.0.0.1:9153]' -r
 complete -c gslbd -n "__fish_gslbd_using_subcommand demo" -l log-format -d 'Log format' -r -f -a "text\t''
 json\t''"
+complete -c gslbd -n "__fish_gslbd_using_subcommand demo" -l cluster -d 'Three instances in one cluster on 127.0.0.21-23 (DNS :5353, HTTP :9153, cluster :9180), each probing from its own address'
 complete -c gslbd -n "__fish_gslbd_using_subcommand demo" -s h -l help -d 'Print help'
