@@ -476,4 +476,47 @@ mod tests {
         let e = load(&section(MAX_PEERS + 1), GOOD_SECRET).unwrap_err();
         assert!(e[0].contains("17 peers, more than the limit of 16"), "{e:?}");
     }
+
+    #[test]
+    fn name_and_tls_file_limits_hold_at_the_limit() {
+        let long = "n".repeat(MAX_NAME_LEN);
+        let section = |name: &str| BASE.replace("instance: ns1", &format!("instance: {name}"));
+        assert_eq!(load(&section(&long), GOOD_SECRET).unwrap().instance, long);
+        let e = load(&section(&format!("{long}n")), GOOD_SECRET).unwrap_err();
+        assert!(e[0].contains("bad instance name"), "{e:?}");
+
+        // A real certificate, its file padded with text outside the PEM block to exactly the
+        // limit, then one byte more.
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.21".to_string()]).unwrap();
+        let pem = cert.cert.pem();
+        let key = cert.signing_key.serialize_pem();
+        let tls_section = BASE.replace("http://", "https://")
+            + "  tls: { cert_file: cert.pem, key_file: key.pem, ca_file: cert.pem }\n";
+        let with_cert = |len: usize| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut text = pem.clone();
+            let padding = len - text.len();
+            text.push_str(&"#".repeat(padding - 1));
+            text.push('\n');
+            assert_eq!(text.len(), len);
+            std::fs::write(dir.path().join("cert.pem"), &text).unwrap();
+            std::fs::write(dir.path().join("key.pem"), &key).unwrap();
+            std::fs::write(dir.path().join("cluster.key"), GOOD_SECRET).unwrap();
+            let path = dir.path().join("c.yaml");
+            crate::config::load_str(
+                &format!("version: 1\ncluster:\n{tls_section}"),
+                &path,
+                crate::config::Source::Disk,
+            )
+            .map(|c| c.cluster.unwrap().tls.is_some())
+            .map_err(|d| d.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+        };
+        let limit = MAX_TLS_FILE_BYTES as usize;
+        assert_eq!(with_cert(limit), Ok(true));
+        let e = with_cert(limit + 1).unwrap_err();
+        assert!(
+            e.iter().any(|x| x.contains("larger than the limit of 1048576 bytes")),
+            "{e:?}"
+        );
+    }
 }
