@@ -48,7 +48,8 @@ pub struct TargetVote {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ClusterView {
     pub instance: String,
-    /// `majority` or the number as configured.
+    /// `majority` (a string) or the number as configured (a number).
+    #[serde(serialize_with = "quorum_as_configured")]
     pub quorum: String,
     /// Instances that must see a target down.
     pub quorum_size: usize,
@@ -63,6 +64,13 @@ pub struct ClusterView {
     pub peers: Vec<PeerView>,
     #[serde(skip)]
     pub targets: HashMap<String, TargetVote>,
+}
+
+fn quorum_as_configured<S: serde::Serializer>(q: &str, s: S) -> Result<S::Ok, S::Error> {
+    match q.parse::<u64>() {
+        Ok(n) => s.serialize_u64(n),
+        Err(_) => s.serialize_str(q),
+    }
 }
 
 /// Shared between the publisher (writer) and the HTTP face.
@@ -147,5 +155,18 @@ mod tests {
             assert_eq!(digest(&format!("b{i}.yaml"), 30), a);
         }
         assert_ne!(digest("c.yaml", 31), a);
+    }
+
+    #[test]
+    fn quorum_shows_as_configured() {
+        let v = |q: &str| {
+            let view = super::ClusterView {
+                quorum: q.into(),
+                ..Default::default()
+            };
+            serde_json::to_value(view).unwrap()["quorum"].clone()
+        };
+        assert_eq!(v("majority"), serde_json::json!("majority"));
+        assert_eq!(v("2"), serde_json::json!(2));
     }
 }
