@@ -398,6 +398,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_state_file_from_before_clusters_loads_and_one_with_origins_round_trips() {
+        let old = r#"{"drains":[{"provider":"aws","member":null,"reason":"r","who":"ops","since":100,"expires":null}],
+                      "forces":[{"target":"aws@127.0.0.11","up":false,"reason":"r","who":"ops","since":100}]}"#;
+        let st: AdminState = serde_json::from_str(old).unwrap();
+        assert_eq!((st.drains[0].origin.as_deref(), st.drains[0].stamp_ms), (None, 0));
+        assert_eq!(st.forces[0].origin, None);
+        assert!(st.lifted.is_empty());
+        let s = setup();
+        let mut new = st.clone();
+        undrain(&mut new, &s, "ns1", "aws", 200_000);
+        let text = serde_json::to_string(&new).unwrap();
+        assert!(text.contains("\"lifted\":[{\"kind\":\"drain\""), "{text}");
+        assert_eq!(serde_json::from_str::<AdminState>(&text).unwrap(), new);
+        // Without lifted entries the file has no `lifted` key at all, as before.
+        assert!(!serde_json::to_string(&st).unwrap().contains("lifted"));
+    }
+
     fn undrain_from(st: &mut AdminState, from: &AdminState, s: &GslbSetup, origin: &str, ms: u64) {
         *st = from.clone();
         undrain(st, s, origin, "aws", ms);
