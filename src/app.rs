@@ -132,7 +132,10 @@ pub async fn run_notify(
     on_ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
     ignore_file_size_signal();
-    fd_budget(&config.server, first.setup.gslb.targets.len())?;
+    let cluster_conns = config.cluster.as_ref().map_or(0, |c| {
+        crate::cluster::net::max_connections(c) as u64 + c.peers.len() as u64
+    });
+    fd_budget(&config.server, first.setup.gslb.targets.len(), cluster_conns)?;
     // Bound before anything is served, so that a taken port fails the start.
     let cluster = config.cluster.clone();
     let cluster_listener = cluster
@@ -570,7 +573,9 @@ fn raise_nofile_limit() -> std::io::Result<u64> {
 /// TCP and the state file their descriptors: no client of one listener can then starve the
 /// others or make a healthy target look down. A limit too low for the caps fails the start with
 /// the numbers, rather than quietly serving with caps other than those configured.
-fn fd_budget(server: &crate::config::ServerConfig, targets: usize) -> anyhow::Result<()> {
+/// `cluster` is what a cluster needs besides: its listener's connections and one push
+/// connection per peer.
+fn fd_budget(server: &crate::config::ServerConfig, targets: usize, cluster: u64) -> anyhow::Result<()> {
     let limit = match raise_nofile_limit() {
         Ok(n) => n,
         Err(e) => {
@@ -578,12 +583,12 @@ fn fd_budget(server: &crate::config::ServerConfig, targets: usize) -> anyhow::Re
             return Ok(());
         }
     };
-    let need = fd_need(server, targets);
+    let need = fd_need(server, targets) + cluster;
     if need > limit {
         anyhow::bail!(
             "open file limit (RLIMIT_NOFILE) is {limit}, too low for the connection caps: \
              server.http_max_connections {} + server.tcp_max_connections {} + {} for {targets} \
-             health targets, listeners, the state file and transfers need {need}; raise the limit \
+             health targets, listeners, the state file, transfers and the cluster need {need}; raise the limit \
              (ulimit -n, systemd LimitNOFILE=) or lower the caps",
             server.http_max_connections,
             server.tcp_max_connections,

@@ -36,6 +36,13 @@ use crate::config::cluster::{ClusterConfig, ClusterTls, Peer, PUSH_INTERVAL};
 use crate::logthrottle::LogThrottle;
 use crate::metrics::Metrics;
 
+/// Connections the cluster listener holds at once: a few per peer (a push in flight and one
+/// closing), at least 8, at most 64. A peer opens one at a time, so this is plenty for peers and
+/// keeps anyone else from holding many descriptors through this port.
+pub fn max_connections(cfg: &ClusterConfig) -> usize {
+    (4 * cfg.peers.len()).clamp(8, 64)
+}
+
 /// Time a push may take before it counts as failed.
 const PUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -67,6 +74,10 @@ pub fn spawn(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
+    let limits = crate::http::serve::HttpLimits {
+        max_connections: max_connections(&cfg),
+        ..limits
+    };
     let state = Arc::new(ServerState {
         verifier: Verifier::new(&cfg.secret, &cfg.instance, cfg.peers.iter().map(|p| p.name.clone())),
         inbound,
@@ -342,5 +353,31 @@ async fn push(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listener_cap_is_four_per_peer_within_8_and_64() {
+        let cfg = |n: usize| ClusterConfig {
+            instance: "ns0".into(),
+            listen: "127.0.0.1:1".parse().unwrap(),
+            peers: (0..n)
+                .map(|i| Peer {
+                    name: format!("p{i}"),
+                    url: "http://127.0.0.1:1".into(),
+                })
+                .collect(),
+            secret: vec![0; 32],
+            quorum: 1,
+            quorum_text: "1".into(),
+            stale_after: Duration::from_secs(10),
+            probe_source: None,
+            tls: None,
+        };
+        assert_eq!([1, 2, 3, 10, 16].map(|n| max_connections(&cfg(n))), [8, 8, 12, 40, 64]);
     }
 }
