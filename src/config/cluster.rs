@@ -165,8 +165,14 @@ pub fn build(raw: Option<&RawCluster>, base: &Path, source: Source, rep: &mut Re
             continue;
         }
         match reqwest::Url::parse(&p.url) {
-            Ok(u) if u.scheme() == scheme && u.host().is_some() && u.port_or_known_default().is_some() => {}
-            Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {
+            Ok(u)
+                if u.scheme() == scheme
+                    && u.host().is_some()
+                    && u.port_or_known_default().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && u.username().is_empty() => {}
+            Ok(u) if u.scheme() != scheme && (u.scheme() == "https" || u.scheme() == "http") => {
                 let why = if scheme == "https" {
                     "with cluster.tls, peers are https://"
                 } else {
@@ -432,7 +438,7 @@ mod tests {
         assert!(e.iter().any(|x| x.contains("cannot read DIR/none.pem")), "{e:?}");
 
         let errs = load(
-            "  instance: \"ns 1\"\n  listen: nowhere\n  secret_file: missing.key\n  peers:\n    - { name: ns2, url: \"ftp://x\" }\n    - { name: ns2, url: \"http://127.0.0.22:1\" }\n    - { name: \"ns 1\", url: \"https://127.0.0.22:1\" }\n",
+            "  instance: \"ns 1\"\n  listen: nowhere\n  secret_file: missing.key\n  peers:\n    - { name: ns2, url: \"ftp://x\" }\n    - { name: ns2, url: \"http://127.0.0.22:1\" }\n    - { name: ns3, url: \"http://127.0.0.23:1/base\" }\n    - { name: \"ns 1\", url: \"https://127.0.0.22:1\" }\n",
             GOOD_SECRET,
         )
         .unwrap_err();
@@ -440,6 +446,7 @@ mod tests {
             "bad instance name \"ns 1\"",
             "bad listen address \"nowhere\"",
             "peer \"ns2\": bad url \"ftp://x\"",
+            "peer \"ns3\": bad url \"http://127.0.0.23:1/base\"",
             "peer \"ns2\" is listed twice",
             "bad peer name \"ns 1\"",
             "cannot read DIR/missing.key",
