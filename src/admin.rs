@@ -25,6 +25,14 @@ pub struct Drain {
     pub since: u64,
     #[serde(default)]
     pub expires: Option<u64>,
+    /// The instance that took the action (`None` on an instance without `cluster`, and in state
+    /// files written before clusters existed).
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// When the action was taken, in ms since the Unix epoch: the newest action on a subject wins
+    /// across a cluster (0 in older state files: `since` counts then).
+    #[serde(default)]
+    pub stamp_ms: u64,
 }
 
 /// A target forced up or down regardless of its probes.
@@ -37,6 +45,32 @@ pub struct Force {
     pub since: u64,
     #[serde(default)]
     pub expires: Option<u64>,
+    /// The instance that took the action (`None` on an instance without `cluster`, and in state
+    /// files written before clusters existed).
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// When the action was taken, in ms since the Unix epoch: the newest action on a subject wins
+    /// across a cluster (0 in older state files: `since` counts then).
+    #[serde(default)]
+    pub stamp_ms: u64,
+}
+
+/// An undrain, or a force cleared, kept so that it beats an older drain or force that another
+/// instance of a cluster still holds (newest action per subject wins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lifted {
+    /// `drain` or `force`.
+    pub kind: String,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub member: Option<String>,
+    #[serde(default)]
+    pub target: Option<String>,
+    pub who: String,
+    #[serde(default)]
+    pub origin: Option<String>,
+    pub stamp_ms: u64,
 }
 
 /// Everything operators have overridden.
@@ -47,6 +81,9 @@ pub struct AdminState {
     pub drains: Vec<Drain>,
     #[serde(default)]
     pub forces: Vec<Force>,
+    /// Undrains and cleared forces (see [`Lifted`]); empty without a cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifted: Vec<Lifted>,
 }
 
 /// One admin request.
@@ -109,7 +146,7 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-fn parse_member(v: &str) -> Option<MemberValue> {
+pub(crate) fn parse_member(v: &str) -> Option<MemberValue> {
     match v.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V4(a)) => Some(MemberValue::V4(a)),
         Ok(std::net::IpAddr::V6(a)) => Some(MemberValue::V6(a)),
@@ -164,6 +201,8 @@ impl AdminState {
                     who: who.clone(),
                     since: now,
                     expires,
+                    origin: None,
+                    stamp_ms: 0,
                 });
                 // who and reason are the client's text: escaped so that they cannot forge a line.
                 Ok(format!("admin: {} drained {what}{until}: {}", esc(&who), esc(&reason)))
@@ -209,6 +248,8 @@ impl AdminState {
                             who: who.clone(),
                             since: now,
                             expires,
+                            origin: None,
+                            stamp_ms: 0,
                         });
                         Ok(format!(
                             "admin: {} forced target {target} {state}: {}",
@@ -335,6 +376,8 @@ mod tests {
             who: "w".into(),
             since: 0,
             expires: Some(10),
+            origin: None,
+            stamp_ms: 0,
         });
         assert!(st.expire(5).is_empty());
         assert_eq!(st.expire(10).len(), 1);

@@ -132,7 +132,16 @@ pub async fn run_notify(
     on_ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
     ignore_file_size_signal();
-    fd_budget(&config.server, first.setup.gslb.targets.len())?;
+    let cluster_conns = config.cluster.as_ref().map_or(0, |c| {
+        crate::cluster::net::max_connections(c) as u64 + c.peers.len() as u64
+    });
+    fd_budget(&config.server, first.setup.gslb.targets.len(), cluster_conns)?;
+    // Bound before anything is served, so that a taken port fails the start.
+    let cluster = config.cluster.clone();
+    let cluster_listener = cluster
+        .as_ref()
+        .map(|c| bind_tcp(c.listen).with_context(|| format!("cannot bind cluster.listen {}", c.listen)))
+        .transpose()?;
     let snapshot: SharedSnapshot = Arc::new(ArcSwap::new(first));
     let metrics = Arc::new(Metrics::new());
     let observer: Arc<dyn QueryObserver> = metrics.clone();
@@ -196,6 +205,7 @@ pub async fn run_notify(
             .max(config.server.reload_timeout + std::time::Duration::from_secs(5)),
     };
     let mut publisher = Publisher::new(snapshot.clone(), config, overrides, metrics.clone(), probe_rt.handle())?;
+    let cluster_handles = cluster.as_ref().map(|c| publisher.join_cluster(c.clone()));
     let http_state = Arc::new(HttpState {
         snapshot: snapshot.clone(),
         ready: false.into(),
@@ -209,6 +219,7 @@ pub async fn run_notify(
         admin_tx,
         xfr: xfr.status.clone(),
         refusal_log: admin_refusals,
+        cluster: cluster_handles.as_ref().map(|h| h.view.clone()),
     });
     serve_http(
         listeners.http,
@@ -218,6 +229,18 @@ pub async fn run_notify(
         &mut tasks,
         &shutdown,
     )?;
+    if let (Some(cfg), Some(l), Some(h)) = (cluster, cluster_listener, cluster_handles) {
+        crate::cluster::net::spawn(
+            cfg,
+            l,
+            http_limits,
+            h.inbound,
+            h.outgoing,
+            metrics.clone(),
+            &mut tasks,
+            &shutdown,
+        )?;
+    }
     xfr.run(&mut publisher, &mut tasks, &shutdown);
     let (first_round, publisher_task) = run_publisher(publisher, &probe_rt, reload_rx, admin_rx, &shutdown);
     become_ready(first_round, &mut shutdown, &http_state, &snapshot, on_ready).await;
@@ -264,6 +287,7 @@ impl Transfers {
             )
         });
         if let Some(e) = xfr_engine.as_mut() {
+            e.clock_serials = config.cluster.is_some();
             e.start();
         }
         let xfr_status = xfr_engine.as_ref().map(|e| (e.zones.clone(), e.peers.clone()));
@@ -554,7 +578,9 @@ fn raise_nofile_limit() -> std::io::Result<u64> {
 /// TCP and the state file their descriptors: no client of one listener can then starve the
 /// others or make a healthy target look down. A limit too low for the caps fails the start with
 /// the numbers, rather than quietly serving with caps other than those configured.
-fn fd_budget(server: &crate::config::ServerConfig, targets: usize) -> anyhow::Result<()> {
+/// `cluster` is what a cluster needs besides: its listener's connections and one push
+/// connection per peer.
+fn fd_budget(server: &crate::config::ServerConfig, targets: usize, cluster: u64) -> anyhow::Result<()> {
     let limit = match raise_nofile_limit() {
         Ok(n) => n,
         Err(e) => {
@@ -562,12 +588,12 @@ fn fd_budget(server: &crate::config::ServerConfig, targets: usize) -> anyhow::Re
             return Ok(());
         }
     };
-    let need = fd_need(server, targets);
+    let need = fd_need(server, targets) + cluster;
     if need > limit {
         anyhow::bail!(
             "open file limit (RLIMIT_NOFILE) is {limit}, too low for the connection caps: \
              server.http_max_connections {} + server.tcp_max_connections {} + {} for {targets} \
-             health targets, listeners, the state file and transfers need {need}; raise the limit \
+             health targets, listeners, the state file, transfers and the cluster need {need}; raise the limit \
              (ulimit -n, systemd LimitNOFILE=) or lower the caps",
             server.http_max_connections,
             server.tcp_max_connections,

@@ -6,6 +6,9 @@
 //! real server exactly as `gslbd serve` with no arguments would, and once it is ready prints a
 //! short how-to. Each stand-in answers `GET /healthz` with 200 while healthy and 503 while
 //! failed; `POST /fail` and `POST /recover` flip it, and `GET /` shows its state.
+//! `POST /fail?from=IP` fails it only for probes from that address: one vantage point's view,
+//! which `gslbd demo --cluster` (`demo_cluster`, which builds on this module) shows being
+//! outvoted.
 
 use std::future::Future;
 use std::io::Write;
@@ -15,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
@@ -43,6 +46,10 @@ pub struct DemoArgs {
     /// HTTP listen address for /healthz and /ready [default: 127.0.0.1:9153].
     #[arg(long = "http-listen", value_name = "ADDR")]
     pub http_listen: Option<SocketAddr>,
+    /// Three instances in one cluster on 127.0.0.21-23 (DNS :5353, HTTP :9153, cluster :9180),
+    /// each probing from its own address.
+    #[arg(long, conflicts_with_all = ["dns_listen", "http_listen"])]
+    pub cluster: bool,
 }
 
 /// Runs the demo until `stop` completes. Exit codes as for `serve`: 0 after a clean shutdown,
@@ -104,7 +111,7 @@ pub fn run(args: &DemoArgs, stop: impl Future<Output = ()> + Send + 'static) -> 
 
 /// Binds every stand-in (failing with the address that could not be bound), then serves them
 /// until `shutdown` becomes true.
-fn start_stand_ins(shutdown: &watch::Receiver<bool>) -> anyhow::Result<()> {
+pub(crate) fn start_stand_ins(shutdown: &watch::Receiver<bool>) -> anyhow::Result<()> {
     let mut bound = Vec::new();
     for (name, addr) in STAND_INS {
         let addr: SocketAddr = addr.parse().context("stand-in address")?;
@@ -128,10 +135,12 @@ fn start_stand_ins(shutdown: &watch::Receiver<bool>) -> anyhow::Result<()> {
             name,
             addr,
             healthy: AtomicBool::new(true),
+            failing_for: std::sync::Mutex::new(Vec::new()),
         }));
         let mut sd = shutdown.clone();
         tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let app = router.into_make_service_with_connect_info::<SocketAddr>();
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                 let _ = sd.wait_for(|v| *v).await;
             });
             if let Err(e) = serve.await {
@@ -147,6 +156,8 @@ struct StandIn {
     name: &'static str,
     addr: SocketAddr,
     healthy: AtomicBool,
+    /// Probers (by source address) it fails for while otherwise healthy.
+    failing_for: std::sync::Mutex<Vec<std::net::IpAddr>>,
 }
 
 impl StandIn {
@@ -181,8 +192,12 @@ fn stand_in_router(st: Arc<StandIn>) -> Router {
         .with_state(st)
 }
 
-async fn healthz(State(st): State<Arc<StandIn>>) -> (StatusCode, &'static str) {
-    if st.healthy.load(Ordering::Acquire) {
+async fn healthz(
+    State(st): State<Arc<StandIn>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> (StatusCode, &'static str) {
+    let for_them = !st.failing_for.lock().map(|f| f.contains(&peer.ip())).unwrap_or(false);
+    if st.healthy.load(Ordering::Acquire) && for_them {
         (StatusCode::OK, "ok")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "failed")
@@ -198,11 +213,34 @@ async fn show(State(st): State<Arc<StandIn>>) -> String {
     )
 }
 
-async fn fail(State(st): State<Arc<StandIn>>) -> String {
-    st.set(false)
+/// `?from=IP`: fail only for probes from that address.
+#[derive(serde::Deserialize)]
+struct FailFrom {
+    from: Option<std::net::IpAddr>,
+}
+
+async fn fail(State(st): State<Arc<StandIn>>, Query(q): Query<FailFrom>) -> String {
+    match q.from {
+        None => st.set(false),
+        Some(ip) => {
+            if let Ok(mut f) = st.failing_for.lock() {
+                if !f.contains(&ip) {
+                    f.push(ip);
+                }
+            }
+            info!(
+                "{} stand-in now fails probes from {ip} (GET /healthz answers 503 to them)",
+                st.name
+            );
+            format!("{}: failed for probes from {ip}\n", st.name)
+        }
+    }
 }
 
 async fn recover(State(st): State<Arc<StandIn>>) -> String {
+    if let Ok(mut f) = st.failing_for.lock() {
+        f.clear();
+    }
     st.set(true)
 }
 

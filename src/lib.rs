@@ -43,8 +43,10 @@
 #![forbid(unsafe_code)]
 pub mod admin;
 pub mod app;
+pub mod cluster;
 pub mod config;
 pub mod demo;
+pub mod demo_cluster;
 pub mod dns;
 pub mod dnssec;
 pub mod fsutil;

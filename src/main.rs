@@ -312,6 +312,7 @@ fn main() -> ExitCode {
     match cli.command {
         AnyCommand::Public(Command::Check(args)) => check(&args),
         AnyCommand::Public(Command::Serve(args)) => serve(&args),
+        AnyCommand::Public(Command::Demo(args)) if args.cluster => gslbd::demo_cluster::run(wait_for_stop_signal()),
         AnyCommand::Public(Command::Demo(args)) => gslbd::demo::run(&args, wait_for_stop_signal()),
         AnyCommand::Public(Command::Keygen(args)) => keygen(&args),
         AnyCommand::Public(Command::Explain(args)) => explain(&args),

@@ -94,6 +94,94 @@ pub struct Metrics {
     pub xfr_transfers: IntCounterVec,
     pub xfr_refused: IntCounterVec,
     pub dnssec: crate::metrics_dnssec::DnssecMetrics,
+    /// Peer instances (`cluster`).
+    pub cluster: ClusterMetrics,
+}
+
+/// The metrics of a cluster of instances (registered also without one, so that dashboards
+/// see them at zero).
+pub struct ClusterMetrics {
+    /// 1 while a valid message from the peer arrived within `stale_after`.
+    pub peer_reachable: IntGaugeVec,
+    /// Messages by direction (`in`, `out`) and result (`ok`, or why one was refused or failed).
+    pub messages: IntCounterVec,
+    /// Message body bytes by direction.
+    pub bytes: IntCounterVec,
+    /// Fresh reports per target and status (`up`, `down`, `stale`).
+    pub target_votes: IntGaugeVec,
+    /// 1 while fewer than `quorum` instances are heard from (every target on the own view).
+    pub quorum_lost: IntGauge,
+    /// Entries of a peer's message about providers, members or targets this config lacks.
+    pub unknown_subjects: IntCounter,
+}
+
+impl ClusterMetrics {
+    fn new(r: &Registry) -> ClusterMetrics {
+        let m = ClusterMetrics {
+            peer_reachable: reg(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "gslbd_cluster_peer_reachable",
+                        "1 while a valid message from the peer arrived within stale_after",
+                    ),
+                    &["peer"],
+                )
+                .expect("valid metric"),
+            ),
+            messages: reg(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "gslbd_cluster_messages_total",
+                        "Cluster messages by direction and result (ok, or why refused or failed)",
+                    ),
+                    &["direction", "result"],
+                )
+                .expect("valid metric"),
+            ),
+            bytes: reg(
+                r,
+                IntCounterVec::new(
+                    Opts::new("gslbd_cluster_bytes_total", "Cluster message body bytes by direction"),
+                    &["direction"],
+                )
+                .expect("valid metric"),
+            ),
+            target_votes: reg(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "gslbd_target_votes",
+                        "Instances whose fresh report says up or down, or that have no fresh report (stale), per target",
+                    ),
+                    &["target", "status"],
+                )
+                .expect("valid metric"),
+            ),
+            quorum_lost: reg(
+                r,
+                IntGauge::new(
+                    "gslbd_cluster_quorum_lost",
+                    "1 while fewer than quorum instances are heard from and answers follow this instance's own probes",
+                )
+                .expect("valid metric"),
+            ),
+            unknown_subjects: reg(
+                r,
+                IntCounter::new(
+                    "gslbd_cluster_unknown_subjects_total",
+                    "Overrides or reports from peers about providers, members or targets this config lacks (ignored)",
+                )
+                .expect("valid metric"),
+            ),
+        };
+        for dir in ["in", "out"] {
+            m.messages.with_label_values(&[dir, "ok"]);
+            m.bytes.with_label_values(&[dir]);
+        }
+        m
+    }
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
@@ -403,6 +491,7 @@ impl Metrics {
                 .expect("valid metric"),
             ),
             dnssec: crate::metrics_dnssec::DnssecMetrics::new(&r),
+            cluster: ClusterMetrics::new(&r),
             registry: r,
         };
         m.state_file_ok.set(1);

@@ -266,8 +266,11 @@ mod tests {
                 who: "ops".into(),
                 since: 1,
                 expires: Some(100),
+                origin: None,
+                stamp_ms: 0,
             }],
             forces: vec![],
+            lifted: vec![],
         };
         sf.save(&st).unwrap();
         assert_eq!(sf.load().unwrap().state, st);
@@ -288,6 +291,8 @@ mod tests {
             who: "ops".into(),
             since: 1,
             expires: None,
+            origin: None,
+            stamp_ms: 0,
         }
     }
 
@@ -299,6 +304,8 @@ mod tests {
             who: "ops".into(),
             since: 1,
             expires: None,
+            origin: None,
+            stamp_ms: 0,
         }
     }
 
@@ -383,6 +390,7 @@ mod tests {
         let st = AdminState {
             drains: vec![drain("aws", None, &"x".repeat(MAX_STATE_FILE_BYTES as usize))],
             forces: vec![],
+            lifted: vec![],
         };
         let e = sf.save(&st).unwrap_err();
         assert!(e.contains("more than the limit of 8388608"), "{e}");
@@ -436,6 +444,7 @@ mod tests {
         AdminState {
             drains: vec![drain(provider, None, "maintenance")],
             forces: vec![],
+            lifted: vec![],
         }
     }
 

@@ -1,5 +1,5 @@
-//! `gslbd demo`: the built-in example with stand-in clouds on 127.0.0.11-13:18080, driven the
-//! way the printed how-to tells a newcomer to drive it. The demo binds fixed addresses, so only
+//! `gslbd demo` and `gslbd demo --cluster`: the built-in example with stand-in clouds on
+//! 127.0.0.11-13:18080, driven the way the printed how-to tells a newcomer to drive it. The demo binds fixed addresses, so only
 //! one demo runs at a time: everything that starts one lives in a single test.
 
 mod common;
@@ -115,6 +115,158 @@ fn demo_serves_the_example_and_a_failed_cloud_leaves_and_rejoins() {
     // Ctrl-C: clean shutdown, exit 0.
     s.signal("INT");
     assert_eq!(s.wait_exit(Duration::from_secs(10)), Some(0), "{}", s.log_text());
+    drop(s);
+
+    // The same stand-ins serve the cluster demo, so it runs here, after the single one.
+    cluster_demo_outvotes_one_vantage_point_and_shares_a_drain(&all, &without_aws);
+}
+
+/// `gslbd demo --cluster`, driven as its how-to says.
+fn cluster_demo_outvotes_one_vantage_point_and_shares_a_drain(all: &BTreeSet<String>, without_aws: &BTreeSet<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::sync::{Arc, Mutex};
+    let mut child = ChildGuard::new(
+        Command::new(bin())
+            .args(["demo", "--cluster"])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = child.0.as_ref().unwrap().id();
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let c = child.0.as_mut().unwrap();
+    for stream in [
+        Box::new(c.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(c.stderr.take().unwrap()),
+    ] {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(stream).lines().map_while(Result::ok) {
+                log.lock().unwrap().push(l);
+            }
+        });
+    }
+    let text = || log.lock().unwrap().join("\n");
+    let t0 = Instant::now();
+    while !text().contains("Ctrl-C stops the demo.") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the cluster demo did not start:\n{}",
+            text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for needle in [
+        "gslbd demo --cluster: instances ns1, ns2, ns3 on 127.0.0.21, 127.0.0.22, 127.0.0.23",
+        "dig @127.0.0.21 -p 5353 +short www.example.test A",
+        "curl -X POST 'http://127.0.0.11:18080/fail?from=127.0.0.21'",
+    ] {
+        assert!(text().contains(needle), "no `{needle}`:\n{}", text());
+    }
+    let dns: Vec<SocketAddr> = ["127.0.0.21:5353", "127.0.0.22:5353", "127.0.0.23:5353"]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    let www = |d: SocketAddr| -> BTreeSet<String> {
+        udp_query(d, &query_msg("www.example.test.", RecordType::A, None))
+            .answers
+            .iter()
+            .map(|r| r.data.to_string())
+            .collect()
+    };
+    let until = |what: &str, f: &dyn Fn() -> bool| {
+        let t0 = Instant::now();
+        while !f() {
+            assert!(t0.elapsed() < Duration::from_secs(10), "{what}:\n{}", text());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    until("all three answer every cloud", &|| dns.iter().all(|d| &www(*d) == all));
+    let ns1: SocketAddr = "127.0.0.21:9153".parse().unwrap();
+    let aws: SocketAddr = AWS.parse().unwrap();
+    let aws_target = |http: SocketAddr| -> serde_json::Value {
+        let st: serde_json::Value = serde_json::from_str(&http_get(http, "/status").1).unwrap();
+        st["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["key"] == "aws@127.0.0.11")
+            .unwrap()
+            .clone()
+    };
+
+    // aws fails for ns1's probes only: ns1 sees it down and is outvoted; nobody drops it.
+    let (code, body) = http_request(aws, "POST", "/fail?from=127.0.0.21", &[], "");
+    assert_eq!(code, 200, "{body}");
+    until("ns1 sees aws down", &|| aws_target(ns1)["own_status"] == "down");
+    let t = aws_target(ns1);
+    assert_eq!(
+        (t["votes"]["up"].as_u64(), t["votes"]["down"].as_u64()),
+        (Some(2), Some(1)),
+        "{t}"
+    );
+    assert_eq!(t["status"], "up");
+    for _ in 0..5 {
+        for d in &dns {
+            assert_eq!(&www(*d), all, "false failover at {d}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // aws down for everyone: all three drop it.
+    assert_eq!(http_request(aws, "POST", "/fail", &[], "").0, 200);
+    until("all drop aws", &|| dns.iter().all(|d| &www(*d) == without_aws));
+    assert_eq!(http_request(aws, "POST", "/recover", &[], "").0, 200);
+    until("aws back everywhere", &|| dns.iter().all(|d| &www(*d) == all));
+
+    // A drain on ns1 reaches ns3, with its origin.
+    let (code, body) = http_request(
+        ns1,
+        "POST",
+        "/admin/drain",
+        &[
+            ("Authorization", "Bearer demo-token-0123456789"),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"provider":"rackspace","reason":"demo","who":"test"}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    let ns3: SocketAddr = "127.0.0.23:9153".parse().unwrap();
+    until("ns3 has ns1's drain", &|| {
+        let (_, body) = http_request(
+            ns3,
+            "GET",
+            "/admin/state",
+            &[("Authorization", "Bearer demo-token-0123456789")],
+            "",
+        );
+        body.contains("\"origin\":\"ns1\"") && !www(dns[2]).contains("198.51.100.10")
+    });
+
+    // Ctrl-C: all three stop, exit 0, the temporary files are gone.
+    let ok = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let c = child.0.as_mut().unwrap();
+    let t0 = Instant::now();
+    let code = loop {
+        if let Some(st) = c.try_wait().unwrap() {
+            break st.code();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the cluster demo did not stop:\n{}",
+            text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(0), "{}", text());
+    assert!(!std::env::temp_dir().join(format!("gslbd-demo-cluster-{pid}")).exists());
 }
 
 #[test]
@@ -123,4 +275,8 @@ fn demo_rejects_bad_usage_with_64() {
     assert_eq!(code, 64, "{stderr}");
     let (code, _, stderr) = run_cli(&["demo", "--zone", "zones/example.test.zone"]);
     assert_eq!(code, 64, "{stderr}");
+    // The cluster demo's addresses are fixed: listen flags do not combine with it.
+    let (code, _, stderr) = run_cli(&["demo", "--cluster", "--dns-listen", "127.0.0.1:0"]);
+    assert_eq!(code, 64, "{stderr}");
+    assert!(stderr.contains("--cluster"), "{stderr}");
 }

@@ -96,7 +96,7 @@ fn cases() -> Vec<Case> {
             "unknown top-level key",
             "pools:",
             "pool:",
-            &["gslbd.yaml:12:1: unknown field `pool`, expected one of `version`, `server`, `zones`, `checks`, `providers`, `pools`, `tsig_keys`, `transfers`, `geo`, `maps`"],
+            &["gslbd.yaml:12:1: unknown field `pool`, expected one of `version`, `server`, `zones`, `checks`, `providers`, `pools`, `tsig_keys`, `transfers`, `geo`, `maps`, `cluster`"],
         ),
         cfg(
             "unknown server key",

@@ -3,7 +3,8 @@
 # missing (NSD for the differential test, NSD and Knot as zone-transfer secondaries, Unbound as
 # the validating resolver of tests/dnssec_validate.rs, Prometheus
 # for the scrape test and its promtool for the alert rules, Chromium for the status page, dig for
-# the examples, lintian for the Debian package), and cargo-deb, which builds that package; then
+# the examples, lintian for the Debian package, iproute2 and nftables for the cluster's network
+# namespace test), and cargo-deb, which builds that package; then
 # runs every test, the ignored interop tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,9 @@ command -v objcopy >/dev/null 2>&1 || need+=(binutils)
 command -v git >/dev/null 2>&1 || need+=(git)
 # gdnsd with its geoip plugin (tests/geo_gdnsd.rs).
 command -v gdnsd >/dev/null 2>&1 || [ -x /usr/sbin/gdnsd ] || need+=(gdnsd)
+# The cluster's network-namespace tests (tests/cluster_netns.rs) cut paths with these.
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)
 if ((${#need[@]})); then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing test dependencies: ${need[*]}"

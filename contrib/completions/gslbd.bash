@@ -98,7 +98,7 @@ _gslbd() {
             return 0
             ;;
         gslbd__subcmd__demo)
-            opts="-h --dns-listen --http-listen --log-format --help"
+            opts="-h --dns-listen --http-listen --cluster --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

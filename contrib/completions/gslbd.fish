@@ -55,6 +55,7 @@ complete -c gslbd -n "__fish_gslbd_using_subcommand demo" -l dns-listen -d 'DNS 
 complete -c gslbd -n "__fish_gslbd_using_subcommand demo" -l http-listen -d 'HTTP listen address for /healthz and /ready [default: 127.0.0.1:9153]' -r
 complete -c gslbd -n "__fish_gslbd_using_subcommand demo" -l log-format -d 'Log format' -r -f -a "text\t''
 json\t''"
+complete -c gslbd -n "__fish_gslbd_using_subcommand demo" -l cluster -d 'Three instances in one cluster on 127.0.0.21-23 (DNS :5353, HTTP :9153, cluster :9180), each probing from its own address'
 complete -c gslbd -n "__fish_gslbd_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c gslbd -n "__fish_gslbd_using_subcommand keygen" -l zone -d 'The zone the key signs, e.g. example.test' -r
 complete -c gslbd -n "__fish_gslbd_using_subcommand keygen" -l algorithm -d 'The signing algorithm' -r -f -a "ecdsap256sha256\t'Algorithm 13, ECDSA P-256 with SHA-256'

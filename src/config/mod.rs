@@ -2,6 +2,7 @@
 //! collects every problem as a located [`Diagnostic`] rather than stopping at the first.
 //! Relative paths resolve against the directory of the config file.
 
+pub mod cluster;
 pub mod dnssec;
 pub mod embedded;
 pub mod geo;
@@ -147,6 +148,8 @@ pub struct Config {
     pub locations: Locations,
     /// Zone transfers out (`tsig_keys`, `transfers`).
     pub transfers: std::sync::Arc<xfr::TransferConfig>,
+    /// Peer instances that agree on health (`cluster`); `None` for a lone instance.
+    pub cluster: Option<std::sync::Arc<cluster::ClusterConfig>>,
 }
 
 /// Collects diagnostics with positions from one config file.
@@ -325,6 +328,7 @@ pub fn load_str(text: &str, path: &Path, source: Source) -> Result<Config, Vec<D
         });
     }
     let transfers = std::sync::Arc::new(xfr::build(&raw, &base, source, &mut rep));
+    let cluster = cluster::build(raw.cluster.as_ref(), &base, source, &mut rep).map(std::sync::Arc::new);
     let diags = rep.diags;
     if !diags.is_empty() {
         return Err(diags);
@@ -337,6 +341,7 @@ pub fn load_str(text: &str, path: &Path, source: Source) -> Result<Config, Vec<D
         raw,
         locations,
         transfers,
+        cluster,
     })
 }
 

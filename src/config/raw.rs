@@ -33,6 +33,8 @@ pub struct RawConfig {
     /// Geo maps by name: location or network to an order of providers.
     #[serde(default, deserialize_with = "unique")]
     pub maps: BTreeMap<String, RawMap>,
+    /// Peer instances that agree on health (see `config/cluster.rs`).
+    pub cluster: Option<RawCluster>,
 }
 
 /// The `geo` section.
@@ -57,6 +59,47 @@ pub struct RawMap {
     pub locations: BTreeMap<String, Vec<String>>,
     /// Order providers by distance where no location key matches.
     pub nearest: Option<bool>,
+}
+
+/// The `cluster` section: this instance, its peers, the shared secret and the vote rule.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub instance: Option<String>,
+    pub listen: Option<String>,
+    #[serde(default)]
+    pub peers: Vec<RawPeer>,
+    pub secret_file: Option<String>,
+    pub quorum: Option<RawQuorum>,
+    pub stale_after: Option<RawDuration>,
+    pub tls: Option<RawClusterTls>,
+    /// The local address plain HTTP and TCP probes leave from.
+    pub probe_source: Option<String>,
+}
+
+/// One peer instance.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPeer {
+    pub name: String,
+    pub url: String,
+}
+
+/// `majority` or a number of instances.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawQuorum {
+    Count(u64),
+    Text(String),
+}
+
+/// TLS files of the cluster listener and client.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawClusterTls {
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub ca_file: Option<String>,
 }
 
 /// A TSIG key: the algorithm and the shared secret (base64), inline or in a file.
@@ -397,6 +440,7 @@ pub fn part_errors(text: &str) -> Vec<(String, Option<String>)> {
             Some("checks") => entries::<RawCheck>("checks", v, &mut out),
             Some("providers") => entries::<RawProvider>("providers", v, &mut out),
             Some("pools") => entries::<RawPool>("pools", v, &mut out),
+            Some("cluster") => check::<RawCluster>(v, "cluster".into(), &mut out),
             // unknown top-level keys are what `parse` reports itself
             _ => {}
         }

@@ -59,6 +59,8 @@ pub struct HttpState {
     pub xfr: Option<(crate::xfr::engine::ZoneTable, crate::xfr::notify::PeerTable)>,
     /// Refused admin requests are logged through this (see [`crate::logthrottle`]).
     pub refusal_log: Arc<crate::logthrottle::LogThrottle>,
+    /// The cluster as the publisher last saw it (`None`: no `cluster` configured).
+    pub cluster: Option<crate::cluster::SharedClusterView>,
 }
 
 /// The largest admin request body: the JSON of one action is a few hundred bytes.
@@ -121,6 +123,7 @@ fn status_json(st: &HttpState) -> Value {
     let admin = st.admin.read().map(|a| a.clone()).unwrap_or_default();
     let history = st.history.read();
     let since = |kind, name: &str| history.as_ref().ok().map(|h| h.since(kind, name));
+    let cluster = st.cluster.as_ref().and_then(|c| c.read().ok().map(|v| v.clone()));
     let target_json: Vec<Value> = g
         .targets
         .iter()
@@ -128,6 +131,7 @@ fn status_json(st: &HttpState) -> Value {
         .map(|(i, t)| {
             let info = targets.get(&t.key);
             let forced = admin.forces.iter().find(|f| f.target == t.key);
+            let vote = crate::cluster::target_vote(cluster.as_ref(), &t.key, info.map(|x| x.state.status), info.is_some_and(|x| x.state.probes > 0));
             json!({
                 "key": t.key,
                 "check": t.check,
@@ -139,7 +143,10 @@ fn status_json(st: &HttpState) -> Value {
                 "last_reason": info.map(|x| x.last_reason.clone()),
                 "last_probe_ms": info.map(|x| x.last_duration.as_secs_f64() * 1000.0),
                 "probes": info.map(|x| x.state.probes),
-                "forced": forced.map(|f| json!({"up": f.up, "reason": f.reason, "who": f.who, "since": f.since, "expires": f.expires})),
+                "forced": forced.map(|f| json!({"up": f.up, "reason": f.reason, "who": f.who, "since": f.since, "expires": f.expires, "origin": f.origin})),
+                "own_status": vote.own_status,
+                "votes": vote.votes,
+                "vote_fallback": vote.fallback,
             })
         })
         .collect();
@@ -156,7 +163,7 @@ fn status_json(st: &HttpState) -> Value {
                 "members_up": ps.members_up,
                 "members_total": ps.members_total,
                 "drained": p.drained || drain.is_some(),
-                "drain": drain.map(|d| json!({"reason": d.reason, "who": d.who, "since": d.since, "expires": d.expires})),
+                "drain": drain.map(|d| json!({"reason": d.reason, "who": d.who, "since": d.since, "expires": d.expires, "origin": d.origin})),
                 "since": since(crate::history::Kind::Provider, &p.name),
             })
         })
@@ -223,6 +230,7 @@ fn status_json(st: &HttpState) -> Value {
         "transfers": transfers_json(st),
         "dnssec": dnssec_status::json(&snap),
         "state_file": st.state_file.read().ok().and_then(|s| s.clone()),
+        "cluster": cluster,
         "recent_transitions": history.as_ref().map(|h| h.recent().cloned().collect::<Vec<_>>()).unwrap_or_default(),
     })
 }

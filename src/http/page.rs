@@ -93,6 +93,7 @@ pub fn render(v: &Value, admin: &AdminState, now: u64) -> String {
         v["zones"].as_array().map_or(0, Vec::len),
         when(now),
     );
+    cluster(&mut h, v, now);
     providers(&mut h, v, now);
     pools(&mut h, v, now);
     targets(&mut h, v, admin, now);
@@ -101,6 +102,47 @@ pub fn render(v: &Value, admin: &AdminState, now: u64) -> String {
     transfers(&mut h, v);
     h.push_str("<p><a href=\"/status\">JSON</a> &middot; <a href=\"/metrics\">metrics</a></p></body></html>");
     h
+}
+
+/// The cluster, when there is one: the quorum state and each peer.
+fn cluster(h: &mut String, v: &Value, now: u64) {
+    let c = &v["cluster"];
+    if c.is_null() {
+        return;
+    }
+    let lost = c["quorum_lost"].as_bool() == Some(true);
+    let _ = write!(
+        h,
+        "<h2>Cluster</h2><p class=\"{}\" id=\"cluster-quorum\">instance <b>{}</b> &middot; quorum {} ({} of {}) &middot; {}</p>\
+         <table><tr><th>peer</th><th>reachable</th><th>last message</th><th>config</th></tr>",
+        if lost { "down" } else { "up" },
+        esc(s(&c["instance"])),
+        esc(s(&c["quorum"])),
+        c["quorum_size"],
+        c["instances"],
+        if lost {
+            "QUORUM LOST: answers follow this instance's own probes"
+        } else {
+            "answers follow the vote"
+        },
+    );
+    for p in c["peers"].as_array().into_iter().flatten() {
+        let reachable = p["reachable"].as_bool() == Some(true);
+        let config = match (p["config_digest"].as_str(), p["config_mismatch"].as_bool()) {
+            (None, _) => "",
+            (Some(_), Some(true)) => "DIFFERS",
+            (Some(_), _) => "same",
+        };
+        let _ = write!(
+            h,
+            "<tr class=\"{}\" id=\"peer-{name}\"><td>{name}</td><td>{}</td>{}<td>{config}</td></tr>",
+            if reachable { "up" } else { "down" },
+            if reachable { "yes" } else { "NO" },
+            since_cell(now, p["last_seen"].as_f64().map(|t| t as u64)),
+            name = esc(s(&p["name"])),
+        );
+    }
+    h.push_str("</table>");
 }
 
 fn providers(h: &mut String, v: &Value, now: u64) {
@@ -354,6 +396,8 @@ mod tests {
                 who: "<b>mallory</b>".into(),
                 since: now - 30,
                 expires: Some(now + 1800),
+                origin: None,
+                stamp_ms: 0,
             }],
             forces: vec![Force {
                 target: "aws@127.0.0.11".into(),
@@ -362,7 +406,10 @@ mod tests {
                 who: "ops".into(),
                 since: now - 10,
                 expires: None,
+                origin: None,
+                stamp_ms: 0,
             }],
+            lifted: vec![],
         };
         let page = render(&v, &admin, now);
         assert!(!page.contains("<script>"), "{page}");
@@ -390,5 +437,32 @@ mod tests {
         let empty = render(&json!({}), &AdminState::default(), now);
         assert!(empty.contains("No transitions since the start."));
         assert!(empty.contains("None: every provider and target follows its probes."));
+    }
+
+    #[test]
+    fn the_cluster_section_shows_the_quorum_and_each_peer() {
+        let now = 1_000_000;
+        let v = json!({
+            "cluster": {"instance": "ns1", "quorum": "majority", "quorum_size": 2, "instances": 3, "quorum_lost": true,
+                        "peers": [
+                            {"name": "ns2", "reachable": true, "last_seen": (now - 1) as f64, "config_digest": "a", "config_mismatch": false},
+                            {"name": "<ns3>", "reachable": false, "last_seen": null, "config_digest": null, "config_mismatch": false},
+                            {"name": "ns4", "reachable": true, "last_seen": now as f64, "config_digest": "b", "config_mismatch": true}]},
+        });
+        let page = render(&v, &AdminState::default(), now);
+        assert!(
+            page.contains("instance <b>ns1</b> &middot; quorum majority (2 of 3) &middot; QUORUM LOST"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<tr class=\"up\" id=\"peer-ns2\"><td>ns2</td><td>yes</td>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<td>&lt;ns3&gt;</td><td>NO</td><td></td><td></td>"),
+            "{page}"
+        );
+        assert!(page.contains("<td>DIFFERS</td>"), "{page}");
+        assert!(!render(&json!({}), &AdminState::default(), now).contains("<h2>Cluster</h2>"));
     }
 }

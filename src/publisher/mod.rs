@@ -15,6 +15,7 @@
 //! (status, admin and reload requests) import it.
 
 mod builder;
+mod cluster;
 mod fold;
 mod gauges;
 mod reload;
@@ -30,6 +31,7 @@ use tracing::{error, info};
 
 use self::builder::Builder;
 pub use self::builder::MAX_BLOCKED_BUILDS;
+pub use self::cluster::ClusterHandles;
 use self::fold::{fresh_states, Coalescer};
 pub use self::fold::{TargetInfo, TargetTable};
 use self::gauges::{log_changes, update_gauges};
@@ -45,6 +47,14 @@ use crate::metrics::Metrics;
 use crate::snapshot::SharedSnapshot;
 use crate::snapshot_build::Overrides;
 use crate::state_store::{StateFileStatus, StateStore};
+
+/// Milliseconds since the Unix epoch (when a replicated admin action was taken).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
 
 /// A reload request; the reply carries the new generation or every diagnostic.
 pub type ReloadReply = oneshot::Sender<Result<u64, Vec<String>>>;
@@ -86,6 +96,8 @@ pub struct Publisher {
     build: BuildFn,
     /// Recent transitions, readable by the HTTP layer.
     pub history: crate::history::SharedHistory,
+    /// Peers agreeing on health (`cluster`); `None` for a lone instance.
+    cluster: Option<cluster::ClusterLink>,
 }
 
 impl Publisher {
@@ -99,7 +111,11 @@ impl Publisher {
         probe_rt: tokio::runtime::Handle,
     ) -> anyhow::Result<Publisher> {
         let (tx, rx) = mpsc::channel(1024);
-        let prober = Arc::new(Prober::with_resolver(config.server.probe_resolver.clone())?);
+        let source = config.cluster.as_ref().and_then(|c| c.probe_source);
+        let prober = Arc::new(Prober::with_source(
+            Arc::new(config.server.probe_resolver.clone()),
+            source,
+        )?);
         let setup = snapshot.load().setup.clone();
         let states = fresh_states(&setup, &HashMap::new());
         let (store, admin) = StateStore::open(config.server.state_file.clone(), metrics.clone());
@@ -126,6 +142,7 @@ impl Publisher {
             builder: Builder::new(),
             build: Arc::new(build_from_disk),
             history: crate::history::History::shared(crate::admin::now()),
+            cluster: None,
         })
     }
 
@@ -196,6 +213,13 @@ impl Publisher {
         let mut building: Option<PendingReload> = None;
         loop {
             let sleep = self.coalesce.closed();
+            let peers = self.cluster.as_mut().map(|c| &mut c.inbound);
+            let from_peer = async {
+                match peers {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             let idle = building.is_none();
             let built = async {
                 match building.as_mut() {
@@ -224,6 +248,7 @@ impl Publisher {
                         self.finish_reload(b, outcome);
                     }
                 }
+                Some(m) = from_peer => self.cluster_inbound(m),
                 Some(req) = admin.recv() => {
                     let result = self.admin_action(req.action);
                     let _ = req.reply.send(result);
@@ -236,16 +261,24 @@ impl Publisher {
                         }
                         self.persist_admin();
                         self.publish_health();
+                    } else if self.cluster.is_some() {
+                        // Peers' reports go stale with time alone.
+                        self.publish_health();
                     }
                 }
             }
         }
     }
 
-    /// Health from the probes, with the operators' overrides on top.
+    /// Health from the probes (in a cluster, the instances' vote), with the operators'
+    /// overrides on top.
     fn health(&self, setup: &GslbSetup) -> Health {
+        let target_up = match self.decisions(setup) {
+            Some(d) => d.iter().map(|d| d.status == Status::Up).collect(),
+            None => self.states.iter().map(|s| s.state.status == Status::Up).collect(),
+        };
         let mut h = Health {
-            target_up: self.states.iter().map(|s| s.state.status == Status::Up).collect(),
+            target_up,
             drained: vec![false; setup.gslb.providers.len()],
             drained_members: Vec::new(),
         };
@@ -263,7 +296,13 @@ impl Publisher {
             Action::Undrain { .. } => "undrain",
             Action::Force { .. } => "force",
         };
+        let who = match &action {
+            Action::Drain { who, .. } | Action::Undrain { who, .. } | Action::Force { who, .. } => who.clone(),
+        };
         let line = self.admin.apply(action, &setup, crate::admin::now())?;
+        if let Some(instance) = self.cluster_instance() {
+            crate::cluster::lww::stamp(&before, &mut self.admin, Some(&instance), &who, now_ms());
+        }
         if let Err(e) = self.store.save(&self.admin) {
             self.admin = before;
             error!("admin: {e}; action not applied");
@@ -286,6 +325,7 @@ impl Publisher {
 
     /// Swaps in a snapshot with the current health (zones and setup shared with the old one).
     fn publish_health(&mut self) {
+        self.refresh_cluster();
         if let Ok(mut v) = self.admin_view.write() {
             v.clone_from(&self.admin);
         }

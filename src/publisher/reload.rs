@@ -112,6 +112,9 @@ impl Publisher {
         if cfg.server.udp_threads != self.running.server.udp_threads {
             warn!("reload: server.udp_threads changed in the config; it takes effect at the next restart");
         }
+        if cfg.cluster != self.running.cluster {
+            warn!("reload: the cluster section changed in the config; it takes effect at the next restart");
+        }
         if self.swaps.is_none() && !cfg.transfers.is_empty() {
             warn!("reload: zone transfers were not configured at start; they take effect at the next restart");
         }

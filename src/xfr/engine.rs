@@ -40,6 +40,20 @@ pub fn clock_serial(floor: u32, now: u64) -> u32 {
     floor.wrapping_add(now.saturating_sub(CLOCK_EPOCH).min(0x7fff_ffff) as u32)
 }
 
+/// The least serial the next increase may take: the zone file's serial, or with `clock` its
+/// [`clock_serial`] at `now`. With clock serials every instance of a cluster numbers its
+/// versions on one shared scale (seconds), so a secondary that transfers from several instances
+/// sees serials that only grow with time, whichever instance it asks, as long as their clocks
+/// agree to within the time between changes (the instances agree on health within about a
+/// second, so they change at about the same time).
+pub fn bump_floor(zone_floor: u32, clock: bool, now: u64) -> u32 {
+    if clock {
+        clock_serial(zone_floor, now)
+    } else {
+        zone_floor
+    }
+}
+
 /// Per-zone facts for `/status` beside the NOTIFY states.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ZoneStatus {
@@ -179,6 +193,9 @@ pub struct Engine {
     notifies: HashMap<(Name, SocketAddr), JoinHandle<()>>,
     /// Each zone's settings, shared by its published states until the config changes.
     acls: HashMap<Name, Arc<ZoneTransfer>>,
+    /// Serials follow the clock (see [`bump_floor`]): set for an instance of a cluster, whose
+    /// secondaries may transfer from several instances.
+    pub clock_serials: bool,
 }
 
 impl Engine {
@@ -200,6 +217,7 @@ impl Engine {
             peers: Arc::default(),
             notifies: HashMap::new(),
             acls: HashMap::new(),
+            clock_serials: false,
         }
     }
 
@@ -275,7 +293,9 @@ impl Engine {
                 None => {
                     let floor = soa_serial(&source_soa);
                     let serial = match self.serials.map.get(&apex.to_string()) {
-                        Some(&last) => serial::next(last, floor),
+                        Some(&last) => {
+                            serial::next(last, bump_floor(floor, self.clock_serials, crate::dns::tsig::now()))
+                        }
                         None => clock_serial(floor, crate::dns::tsig::now()),
                     };
                     let soa = soa_rec(apex, soa_ttl, &source_soa, serial);
@@ -366,7 +386,10 @@ impl Engine {
         let Some(p) = w.pending.take() else { return };
         let old = w.state.clone();
         let floor = soa_serial(&p.source_soa);
-        let new_serial = serial::next(old.serial, floor);
+        let new_serial = serial::next(
+            old.serial,
+            bump_floor(floor, self.clock_serials, crate::dns::tsig::now()),
+        );
         let soa = soa_rec(apex, p.soa_ttl, &p.source_soa, new_serial);
         let records = with_soa_sigs(p.records, p.signing.as_deref(), &soa);
         let mut history = old.history.clone();
@@ -484,6 +507,26 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn clock_serials_put_every_instance_on_one_scale() {
+        let t = CLOCK_EPOCH + 1_000_000;
+        // Alone: one more than the last serial, the zone file's serial as the floor.
+        assert_eq!(serial::next(41, bump_floor(7, false, t)), 42);
+        // In a cluster: two instances that changed at t and t + 5 s, whatever their own
+        // counters were, number the later change higher, and each keeps increasing.
+        let a = serial::next(3, bump_floor(7, true, t));
+        let b = serial::next(500, bump_floor(7, true, t + 5));
+        assert!(serial::gt(b, a), "{b} > {a}");
+        assert_eq!(a, 7 + 1_000_000);
+        let a2 = serial::next(a, bump_floor(7, true, t));
+        assert_eq!(a2, a + 1, "several changes within a second still increase");
+        // A date-based zone file serial raises the whole scale: the clock is added to it.
+        assert_eq!(
+            serial::next(5, bump_floor(2_026_120_601, true, t)),
+            2_026_120_601 + 1_000_000
+        );
+    }
+
     use std::path::Path;
     use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! run time (healthy, 503, hanging, flapping, or stopped so that connects are refused).
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,6 +27,8 @@ pub struct Endpoint {
     pub hits: Arc<AtomicU64>,
     /// When each failing (503) response was written, for propagation measurements.
     pub fails: Arc<Mutex<Vec<Instant>>>,
+    /// Clients answered 503 whatever the mode: one vantage point's view of a failure.
+    failing_for: Arc<Mutex<Vec<IpAddr>>>,
 }
 
 impl Endpoint {
@@ -38,15 +40,29 @@ impl Endpoint {
         let quit = Arc::new(AtomicBool::new(false));
         let hits = Arc::new(AtomicU64::new(0));
         let fails = Arc::new(Mutex::new(Vec::new()));
-        let (m, q, h, f) = (mode.clone(), quit.clone(), hits.clone(), fails.clone());
-        std::thread::spawn(move || serve(Some(listener), addr, m, q, h, f));
+        let failing_for = Arc::new(Mutex::new(Vec::new()));
+        let (m, q, h, f, ff) = (
+            mode.clone(),
+            quit.clone(),
+            hits.clone(),
+            fails.clone(),
+            failing_for.clone(),
+        );
+        std::thread::spawn(move || serve(Some(listener), addr, m, q, h, f, ff));
         Endpoint {
             addr,
             mode,
             quit,
             hits,
             fails,
+            failing_for,
         }
+    }
+
+    /// Answers 503 to requests from `clients` (connections whose source is one of them), as
+    /// the mode says to everyone else.
+    pub fn fail_for(&self, clients: &[IpAddr]) {
+        *self.failing_for.lock().unwrap() = clients.to_vec();
     }
 
     /// An http check of this endpoint as a YAML flow mapping, e.g. for `checks:` entries.
@@ -76,6 +92,7 @@ fn serve(
     quit: Arc<AtomicBool>,
     hits: Arc<AtomicU64>,
     fails: Arc<Mutex<Vec<Instant>>>,
+    failing_for: Arc<Mutex<Vec<IpAddr>>>,
 ) {
     let flip = Arc::new(AtomicU64::new(0));
     while !quit.load(Ordering::SeqCst) {
@@ -97,8 +114,13 @@ fn serve(
         };
         l.set_nonblocking(true).unwrap();
         match l.accept() {
-            Ok((mut s, _)) => {
+            Ok((mut s, peer)) => {
                 hits.fetch_add(1, Ordering::SeqCst);
+                let m = if failing_for.lock().unwrap().contains(&peer.ip()) {
+                    Mode::Fail503 as u8
+                } else {
+                    m
+                };
                 let flip = flip.clone();
                 let fails = fails.clone();
                 std::thread::spawn(move || {

@@ -5,8 +5,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use tokio::net::TcpStream;
-
 use super::{host_header_value, io_failure, USER_AGENT};
 use crate::health::check::{Check, CheckKind, Method};
 use crate::health::failure::Failure;
@@ -33,7 +31,7 @@ pub const MAX_INTERIM: usize = 16;
 /// `Host` and `User-Agent` reqwest would send, reads the response head (status line and headers,
 /// at most [`HEAD_CAP`]) and judges the status; the body is never read. Interim 1xx responses
 /// are skipped as hyper skips them (at most [`MAX_INTERIM`]); `101` is final, as in hyper.
-pub(super) async fn probe(check: &Check, target: IpAddr) -> Result<(), Failure> {
+pub(super) async fn probe(check: &Check, target: IpAddr, source: Option<IpAddr>) -> Result<(), Failure> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = SocketAddr::new(target, check.port);
     let host = match check.host.as_deref() {
@@ -60,7 +58,7 @@ pub(super) async fn probe(check: &Check, target: IpAddr) -> Result<(), Failure> 
         "{} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
         check.method
     );
-    let mut s = match TcpStream::connect(addr).await {
+    let mut s = match super::connect(addr, source).await {
         Ok(s) => s,
         Err(e) => return Err(io_failure(&e)),
     };

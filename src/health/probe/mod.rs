@@ -126,6 +126,8 @@ pub struct Prober {
     http: http_client::Clients,
     /// Every host-name lookup of every probe goes through this.
     resolver: Arc<dyn Resolve>,
+    /// The local address probes leave from (`cluster.probe_source`); `None`: the kernel's choice.
+    source: Option<IpAddr>,
 }
 
 impl fmt::Debug for Prober {
@@ -149,9 +151,19 @@ impl Prober {
 
     /// Like [`Prober::new`] but resolving URL host names with any reqwest resolver (tests).
     pub fn with_dns_resolver(resolver: Arc<dyn Resolve>) -> Result<Prober, ProbeError> {
+        Prober::with_source(resolver, None)
+    }
+
+    /// Like [`Prober::with_dns_resolver`], the connections of plain HTTP and TCP checks leaving
+    /// from `source` (when it is of the target's address family): on a host with several
+    /// addresses that picks the network probes take, and instances on one host probe as
+    /// distinct vantage points. HTTPS checks and checks with a `url` go through reqwest's pooled
+    /// clients, shared by targets of both families, and leave from the kernel's choice.
+    pub fn with_source(resolver: Arc<dyn Resolve>, source: Option<IpAddr>) -> Result<Prober, ProbeError> {
         Ok(Prober {
             http: http_client::Clients::new(resolver.clone())?,
             resolver,
+            source,
         })
     }
 
@@ -178,10 +190,10 @@ impl Prober {
     async fn run(&self, check: &Check, target: IpAddr) -> Result<(), Failure> {
         match check.kind {
             CheckKind::Tcp => match &check.url {
-                None => tcp::probe(SocketAddr::new(target, check.port)).await,
-                Some(u) => tcp::probe_url(&self.resolver, u).await,
+                None => tcp::probe(SocketAddr::new(target, check.port), self.source).await,
+                Some(u) => tcp::probe_url(&self.resolver, u, self.source).await,
             },
-            CheckKind::Http if http_plain::applies(check) => http_plain::probe(check, target).await,
+            CheckKind::Http if http_plain::applies(check) => http_plain::probe(check, target, self.source).await,
             CheckKind::Http | CheckKind::Https => self.http.probe(check, target).await,
         }
     }
@@ -198,6 +210,22 @@ fn host_header_value(ip: IpAddr, port: u16, scheme: &str) -> String {
         h
     } else {
         format!("{h}:{port}")
+    }
+}
+
+/// A TCP connection to `addr`, from `source` when one is set and of `addr`'s family.
+async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> std::io::Result<tokio::net::TcpStream> {
+    match source {
+        Some(ip) if ip.is_ipv4() == addr.is_ipv4() => {
+            let sock = if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            sock.bind(SocketAddr::new(ip, 0))?;
+            sock.connect(addr).await
+        }
+        _ => tokio::net::TcpStream::connect(addr).await,
     }
 }
 
@@ -223,6 +251,35 @@ fn dns_failure(d: &DnsError) -> Failure {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn plain_http_and_tcp_probes_leave_from_the_source_address() {
+        use super::testutil::*;
+        use crate::health::check::{Check, CheckKind};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((s, peer)) = listener.accept().await {
+                log.lock().unwrap().push(peer.ip());
+                tokio::spawn(respond(s, "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_string()));
+            }
+        });
+        let source: IpAddr = "127.0.0.77".parse().unwrap();
+        let p = Prober::with_source(Arc::new(ProbeResolver::System), Some(source)).unwrap();
+        let mut tcp = Check::new("t", CheckKind::Tcp, addr.port());
+        tcp.timeout = Duration::from_secs(3);
+        assert!(p.probe(&http_spec(addr), addr.ip()).await.ok());
+        assert!(p.probe(&tcp, addr.ip()).await.ok());
+        // Without a source, the kernel picks 127.0.0.1; a source of the other family is not used.
+        assert!(prober().probe(&tcp, addr.ip()).await.ok());
+        let v6 = Prober::with_source(Arc::new(ProbeResolver::System), Some("::1".parse().unwrap())).unwrap();
+        assert!(v6.probe(&tcp, addr.ip()).await.ok());
+        let localhost: IpAddr = "127.0.0.1".parse().unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(*seen.lock().unwrap(), [source, source, localhost, localhost]);
+    }
+
     use super::testutil::*;
     use super::*;
     use crate::health::failure::LOCAL_PREFIX;

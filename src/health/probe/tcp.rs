@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use reqwest::dns::Resolve;
 use reqwest::Url;
-use tokio::net::TcpStream;
 
 use super::{dns_failure, io_failure};
 use crate::health::failure::Failure;
@@ -16,8 +15,8 @@ use crate::health::resolve::DnsError;
 /// The connection is accepted. It is then closed with a reset (zero linger), as HAProxy's checks
 /// do: no FIN exchange, and no socket left in TIME_WAIT for a minute per probe, which at
 /// thousands of targets would keep as many sockets, and their ports, busy.
-pub(super) async fn probe(addr: SocketAddr) -> Result<(), Failure> {
-    match TcpStream::connect(addr).await {
+pub(super) async fn probe(addr: SocketAddr, source: Option<IpAddr>) -> Result<(), Failure> {
+    match super::connect(addr, source).await {
         Ok(s) => {
             let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
             Ok(())
@@ -28,7 +27,7 @@ pub(super) async fn probe(addr: SocketAddr) -> Result<(), Failure> {
 
 /// A `tcp` check with a URL: connect to the URL's host (looked up by `resolver`) and port (the
 /// scheme's default when none is given), trying each address in turn.
-pub(super) async fn probe_url(resolver: &Arc<dyn Resolve>, u: &str) -> Result<(), Failure> {
+pub(super) async fn probe_url(resolver: &Arc<dyn Resolve>, u: &str, source: Option<IpAddr>) -> Result<(), Failure> {
     let url = Url::parse(u).map_err(|e| Failure::InvalidUrl(e.to_string()))?;
     let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
         return Err(Failure::InvalidUrl("no host or port".to_string()));
@@ -52,7 +51,7 @@ pub(super) async fn probe_url(resolver: &Arc<dyn Resolve>, u: &str) -> Result<()
     };
     let mut last = Failure::Dns(DnsError::NoAddress.to_string());
     for a in addrs {
-        match probe(a).await {
+        match probe(a, source).await {
             Ok(()) => return Ok(()),
             Err(e) => last = e,
         }
