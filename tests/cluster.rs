@@ -45,6 +45,7 @@ fn shared(aws: &Endpoint, rack: &Endpoint) -> Shared {
         pool_extra: String::new(),
         probe_from_listen: true,
         tls: false,
+        sign_with: None,
     }
 }
 
@@ -449,4 +450,48 @@ fn peers_talk_mutual_tls_when_configured_and_refuse_clients_without_a_certificat
     let with = ask(true);
     assert!(with.starts_with("HTTP/1.1 400"), "{with}");
     assert!(with.contains("refused: malformed"), "{with}");
+}
+
+#[test]
+fn instances_signing_one_zone_with_the_same_keys_agree_on_the_config_digest() {
+    let aws = Endpoint::start("127.0.0.11");
+    let rack = Endpoint::start("127.0.0.12");
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gslbd"))
+        .args([
+            "keygen",
+            "--zone",
+            "example.test",
+            "--algorithm",
+            "ecdsap256sha256",
+            "--ksk",
+            "--dir",
+        ])
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let inst = lab(dir.path(), &[("ns1", "127.0.0.31"), ("ns2", "127.0.0.32")]);
+    let sh = Shared {
+        sign_with: Some(keys),
+        ..shared(&aws, &rack)
+    };
+    for i in &inst {
+        write_config(i, &inst, &sh, SECRET);
+    }
+    let s: Vec<Server> = inst.iter().map(start).collect();
+    until(Duration::from_secs(10), "ns1 and ns2 hear each other", || {
+        s.iter().all(all_reachable)
+    });
+    // Each instance made its own signatures (ECDSA signatures differ every time); the digest
+    // covers what the zone says, so the two agree.
+    for (me, other) in [(0, "ns2"), (1, "ns1")] {
+        let st = status(http(&s[me]));
+        let p = peer(&st, other);
+        assert_eq!(p["config_digest"], st["cluster"]["config_digest"], "{st}");
+        assert_eq!(p["config_mismatch"], false);
+        assert_eq!(st["cluster"]["config_mismatch"], false);
+    }
 }

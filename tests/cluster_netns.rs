@@ -102,6 +102,7 @@ fn a_cluster_in_network_namespaces_outvotes_a_cut_path_and_agrees_on_real_failur
         pool_extra: String::new(),
         probe_from_listen: false,
         tls: false,
+        sign_with: None,
     };
     for i in &inst {
         write_config(i, &inst, &shared, SECRET);

@@ -88,7 +88,8 @@ impl std::fmt::Write for Hasher {
 
 /// SHA-256 (hex) of what decides answers: providers, pools, members, targets and checks, and
 /// every zone's records. Two instances with the same config and zone files have the same digest;
-/// the `server` and `cluster` sections, which differ per instance, are not part of it. The
+/// the `server` and `cluster` sections, which differ per instance, are not part of it, nor are
+/// RRSIGs (see below). The
 /// digest is of the parsed form, so it is meant for instances of one gslbd version.
 pub fn config_digest(snap: &Snapshot) -> String {
     use std::fmt::Write;
@@ -97,7 +98,19 @@ pub fn config_digest(snap: &Snapshot) -> String {
     for z in snap.zones.iter() {
         let _ = writeln!(h, "zone {:?}", z.origin);
         // The zone's own order of names is a hash order: sorted, so that equal zones hash alike.
-        let mut lines: Vec<String> = z.names().map(|(name, node)| format!("{name:?} {node:?}")).collect();
+        // RRSIGs are left out: two instances signing the same zone with the same keys make
+        // different signatures (ECDSA is randomised, expiries are jittered).
+        let mut lines: Vec<String> = z
+            .names()
+            .map(|(name, node)| {
+                let sets: Vec<_> = node
+                    .rrsets
+                    .iter()
+                    .filter(|s| s.rtype != crate::zone::rtype::RRSIG)
+                    .collect();
+                format!("{name:?} {sets:?} {:?}", node.pool)
+            })
+            .collect();
         lines.sort_unstable();
         for l in lines {
             let _ = writeln!(h, "{l}");

@@ -49,6 +49,8 @@ pub struct Shared {
     /// `cluster.tls` with cert.pem, key.pem and ca.pem in each instance's directory (see
     /// [`write_certs`]), and https:// peers.
     pub tls: bool,
+    /// The zone is signed by gslbd with the keys in this directory (`dnssec.sign`).
+    pub sign_with: Option<PathBuf>,
 }
 
 /// Writes `me`'s config: the shared GSLB part (providers aws and rackspace, pool
@@ -65,13 +67,18 @@ pub fn write_config(me: &Instance, all: &[Instance], shared: &Shared, secret: &s
     let checks: String = shared.checks.iter().map(|(n, c)| format!("  {n}: {c}\n")).collect();
     let yaml = format!(
         "version: 1\nserver:\n  coalesce: 0ms\n  admin_token: {TOKEN}\n  state_file: state.json\n\
-         zones: [{:?}]\nchecks:\n{checks}providers:\n  aws: {{}}\n  rackspace: {{}}\n\
+         zones:\n  - file: {:?}\n{}checks:\n{checks}providers:\n  aws: {{}}\n  rackspace: {{}}\n\
          pools:\n  www.example.test.:\n    ttl: 30\n{}    members:\n\
          \x20     - {{ provider: aws, address: 192.0.2.10, check: aws }}\n\
          \x20     - {{ provider: rackspace, address: 198.51.100.10, check: rack }}\n\
          cluster:\n  instance: {}\n  listen: \"{}\"\n  peers:\n{peers}  secret_file: cluster.key\n\
          \x20 quorum: {}\n  stale_after: {}\n{}",
         shared.zone.display(),
+        shared
+            .sign_with
+            .as_ref()
+            .map(|k| format!("    dnssec: {{ sign: true, keys_dir: {k:?} }}\n"))
+            .unwrap_or_default(),
         shared.pool_extra,
         me.name,
         me.listen,
