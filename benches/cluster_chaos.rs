@@ -164,6 +164,7 @@ fn main() {
         pool_extra: String::new(),
         probe_from_listen: false,
         tls: false,
+        sign_with: None,
     };
     for i in &inst {
         write_config(i, &inst, &shared, SECRET);
