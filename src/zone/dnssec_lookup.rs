@@ -47,6 +47,16 @@ pub fn push_all_sigs<'a>(zone: &'a Zone, node: &'a Node, owner: Cow<'a, Name>, a
         .map(|(s, id)| s.sig_groups(id))
         .unwrap_or_default();
     let Some(rrsigs) = node.get(rtype::RRSIG) else { return };
+    if groups.is_empty() {
+        // RRSIGs added after the zone's DNSSEC data was built: the RRset as it is.
+        ans.answer.push(Rr {
+            owner,
+            rtype: rtype::RRSIG,
+            ttl: rrsigs.ttl,
+            rdatas: Rdatas::Packed(&rrsigs.rdatas),
+        });
+        return;
+    }
     let index = ans.answer.len();
     for (i, g) in groups.iter().enumerate() {
         let rr = Rr {
