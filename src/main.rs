@@ -432,7 +432,7 @@ mod tests {
         assert_eq!(subs(&public), subs(&parsed));
         assert_eq!(
             subs(&parsed).iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-            ["serve", "check", "demo"]
+            ["serve", "check", "demo", "explain"]
         );
         assert_eq!(public.get_about().map(|a| a.to_string()), Some(ABOUT.to_string()));
         assert!(parsed.find_subcommand("package-files").is_some_and(|s| s.is_hide_set()));
