@@ -229,8 +229,9 @@ impl Name {
 
     /// RFC 4034 section 6.1 canonical ordering (labels compared right to left, case-folded).
     pub fn canonical_cmp(&self, other: &Name) -> std::cmp::Ordering {
-        let a: Vec<&[u8]> = self.labels().collect();
-        let b: Vec<&[u8]> = other.labels().collect();
+        // On the stack for names of up to 16 labels: DO questions compare names per NSEC lookup.
+        let a: smallvec::SmallVec<[&[u8]; 16]> = self.labels().collect();
+        let b: smallvec::SmallVec<[&[u8]; 16]> = other.labels().collect();
         for (x, y) in a.iter().rev().zip(b.iter().rev()) {
             let ord = x
                 .iter()

@@ -1,7 +1,9 @@
 //! Differential test: the same zones served by NSD (Debian package `nsd`, run by the test from a temp
 //! dir on a loopback port with `minimal-responses: yes`) and by gslbd; every question of a
 //! names x types cross product must get the same rcode, AA/TC flags and the same three
-//! sections, over UDP with and without EDNS and over TCP. Every UDP question is asked twice:
+//! sections, over UDP with and without EDNS and over TCP; the signed zones also with the DO bit
+//! and several EDNS sizes, so RRSIGs, NSEC/NSEC3 proofs and what truncation drops must agree
+//! too. Every UDP question is asked twice:
 //! the second answer (from gslbd's answer cache) must equal the first byte for byte.
 //!
 //! NSD must be installed: the tests are `#[ignore]`d for a plain `cargo test`, and `tests/run.sh`

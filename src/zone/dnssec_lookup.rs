@@ -48,6 +48,16 @@ pub fn push_all_sigs<'a>(zone: &'a Zone, node: &'a Node, owner: Cow<'a, Name>, a
         .map(|(s, id)| s.sig_groups(id))
         .unwrap_or_default();
     let Some(rrsigs) = node.get(rtype::RRSIG) else { return };
+    if groups.is_empty() {
+        // RRSIGs added after the zone's DNSSEC data was built: the RRset as it is.
+        ans.answer.push(Rr {
+            owner,
+            rtype: rtype::RRSIG,
+            ttl: rrsigs.ttl,
+            rdatas: Rdatas::Packed(&rrsigs.rdatas),
+        });
+        return;
+    }
     let index = ans.answer.len();
     for (i, g) in groups.iter().enumerate() {
         let rr = Rr {
@@ -750,6 +760,88 @@ mod tests {
             let got: Vec<u16> = s.rdatas.iter().map(|d| u16::from_be_bytes([d[16], d[17]])).collect();
             assert_eq!((got, s.ttl), (tags, ttl));
         }
+    }
+
+    /// Random names below each signed fixture (deep, wildcard-like and odd labels, any case),
+    /// asked with DO: every negative answer that is not a referral carries the signed SOA and
+    /// NSEC or NSEC3 records, and every RRset filed with RRSIGs is one the answer holds.
+    #[test]
+    fn random_do_questions_always_carry_a_denial() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let labels = [
+            "www", "WWW", "*", "wild", "a", "b", "c", "ent", "ent2", "deep", "old", "new", "x", "insecure", "secure",
+            "sub", "-", "0", "zz~",
+        ];
+        let types = [
+            rtype::A,
+            rtype::AAAA,
+            rtype::MX,
+            rtype::TXT,
+            rtype::DS,
+            rtype::NS,
+            rtype::CNAME,
+            rtype::RRSIG,
+            rtype::NSEC,
+            rtype::NSEC3,
+            rtype::ANY,
+        ];
+        let mut negative = 0;
+        for zone in ["nsec.test", "nsec3.test", "optout.test"] {
+            let zones = fixture(zone);
+            for _ in 0..3000 {
+                let depth = 1 + (next() % 6) as usize;
+                let mut q = String::new();
+                for _ in 0..depth {
+                    q.push_str(labels[(next() % labels.len() as u64) as usize]);
+                    q.push('.');
+                }
+                q.push_str(zone);
+                q.push('.');
+                let qname = n(&q).to_lowercase();
+                let t = types[(next() % types.len() as u64) as usize];
+                let ans = lookup_dnssec(&zones, &NoPools, &qname, t, true);
+                for s in &ans.sigs {
+                    let list = match s.section {
+                        ANSWER => &ans.answer,
+                        AUTHORITY => &ans.authority,
+                        _ => &ans.additional,
+                    };
+                    assert!(s.index < list.len(), "{q} {t}: RRSIGs filed for a missing RRset");
+                    assert_eq!(s.rr.owner, list[s.index].owner, "{q} {t}");
+                }
+                let referral = !ans.aa;
+                let cname_answer = ans
+                    .answer
+                    .iter()
+                    .any(|r| r.rtype == rtype::CNAME || r.rtype == rtype::DNAME);
+                if ans.answer.is_empty() && !referral && !cname_answer {
+                    negative += 1;
+                    let soa = ans.authority.iter().position(|r| r.rtype == rtype::SOA);
+                    let soa = soa.unwrap_or_else(|| panic!("{q} {t}: negative answer without SOA"));
+                    assert!(
+                        ans.sigs.iter().any(|s| s.section == AUTHORITY && s.index == soa),
+                        "{q} {t}: SOA unsigned"
+                    );
+                    assert!(
+                        ans.authority
+                            .iter()
+                            .any(|r| r.rtype == rtype::NSEC || r.rtype == rtype::NSEC3),
+                        "{q} {t}: negative answer without NSEC or NSEC3: {:?}",
+                        ans.authority
+                    );
+                }
+            }
+        }
+        assert!(
+            negative > 1000,
+            "only {negative} negative answers: the names do not exercise denial"
+        );
     }
 
     #[test]

@@ -344,19 +344,21 @@ fn add_additional<'a, P: PoolSource>(zones: &'a ZoneSet, pools: &'a P, ans: &mut
             }
         }
     }
-    // Every target's A before any AAAA, as NSD orders them (and as referrals order glue).
+    if targets.is_empty() {
+        return;
+    }
+    // The targets' nodes, looked up once; then every target's A before any AAAA, as NSD orders
+    // them (and as referrals order glue).
+    let found: smallvec::SmallVec<[(&'a Name, &'a Node, &'a Zone); 4]> = targets
+        .iter()
+        .filter(|(t, zone)| zones.find(t).is_some_and(|z| z.origin == zone.origin) && !zone.is_below_cut(t))
+        .filter_map(|(t, zone)| zone.entry_wire(t.wire()).map(|(stored, node)| (stored, node, *zone)))
+        .collect();
     for qt in [rtype::A, rtype::AAAA] {
-        for (t, zone) in &targets {
-            if zones.find(t).is_none_or(|z| z.origin != zone.origin) || zone.is_below_cut(t) {
-                continue;
-            }
-            let Some((stored, node)) = zone.entry_wire(t.wire()) else {
-                continue;
-            };
-            let owner: Cow<'a, Name> = Cow::Borrowed(stored);
+        for &(stored, node, zone) in &found {
             let pooled = match node.pool {
                 Some(p) => pools
-                    .pool_rrset(p, &owner, qt)
+                    .pool_rrset(p, &Cow::Borrowed(stored), qt)
                     .filter(|rr| rr.rtype == qt)
                     .map(|rr| (p, rr)),
                 None => None,
