@@ -90,12 +90,13 @@ fn sign_pools(zones: &ZoneSet, setup: &GslbSetup, pools: &PoolView, signing: &[A
             if closest.is_some_and(|c| Arc::ptr_eq(c, z)) {
                 let served = pools.served_sets(i as u32);
                 let mut types: Vec<u16> = served.iter().map(|s| s.0).collect();
+                types.sort_unstable();
                 types.dedup();
                 if let Some(zone) = zones.get(&z.origin) {
-                    sigs.sign_denial(z, zone, &pool.name, &types, now);
+                    sigs.sign_denial(z, zone, i as u32, &pool.name, &types, now);
                 }
                 for (t, ttl, set) in served {
-                    sets.push((pool.name.clone(), t, ttl, set));
+                    sets.push((i as u32, pool.name.clone(), t, ttl, set));
                 }
             }
         }

@@ -89,6 +89,8 @@ pub fn sign_zones(
             let mut cache = caches.zone.lock().unwrap_or_else(|e| e.into_inner());
             let r = sign::sign_zone(zone, &keys, d.policy, now, &mut cache, &|p| pool_types(setup, p));
             cache.sweep();
+            // DO queries read the signatures and the chain through the zone's DNSSEC index.
+            zone.refresh_signed();
             r
         };
         match stats {

@@ -4,12 +4,15 @@
 //! reused across reloads; located errors for broken key files.
 
 mod common;
+#[path = "common/unbound.rs"]
+mod unbound;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use common::*;
+use unbound::Unbound;
 
 const TOKEN: &str = "test-token-0123456789";
 
@@ -507,27 +510,14 @@ fn a_validating_resolver_sees_secure_answers_from_a_secondary_through_failovers(
     .unwrap();
     let _nsd = daemon("nsd", &["-d", "-c", nsd_dir.join("nsd.conf").to_str().unwrap()]);
 
-    // Unbound validating, with the zone's DS as its only trust anchor and NSD as the zone's server
-    // (`test.` is one of unbound's built-in empty zones, RFC 6761, until told otherwise).
-    let ub_port = free_port();
-    let ub_dir = dir.path().join("unbound");
-    std::fs::create_dir(&ub_dir).unwrap();
-    let u = ub_dir.display();
-    std::fs::write(
-        ub_dir.join("unbound.conf"),
-        format!(
-            "server:\n  interface: 127.0.0.1\n  port: {ub_port}\n  username: \"\"\n  chroot: \"\"\n  directory: \"{u}\"\n  \
-             pidfile: \"{u}/unbound.pid\"\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"{u}/unbound.log\"\n  \
-             do-not-query-localhost: no\n  module-config: \"validator iterator\"\n  trust-anchor: \"{}\"\n  \
-             cache-max-ttl: 1\n  cache-max-negative-ttl: 1\n  qname-minimisation: no\n  val-log-level: 2\n  \
-             local-zone: \"test.\" nodefault\n  aggressive-nsec: no\n\
-             remote-control:\n  control-enable: no\n\
-             stub-zone:\n  name: \"example.test.\"\n  stub-addr: 127.0.0.1@{nsd_port}\n",
-            ds.trim()
-        ),
-    )
-    .unwrap();
-    let _unbound = daemon("unbound", &["-d", "-c", ub_dir.join("unbound.conf").to_str().unwrap()]);
+    // Unbound validating, with the zone's DS as its only trust anchor and NSD as the zone's
+    // server.
+    let unbound = Unbound::start(
+        &ds,
+        &[("example.test.", format!("127.0.0.1:{nsd_port}").parse().unwrap())],
+        "  cache-max-ttl: 1\n  cache-max-negative-ttl: 1\n  qname-minimisation: no\n  aggressive-nsec: no\n",
+    );
+    let ub_port = unbound.addr.port();
 
     let gslbd_serial = || serial(&axfr(&s));
     let wait_nsd = |want: u32| {
@@ -543,7 +533,7 @@ fn a_validating_resolver_sees_secure_answers_from_a_secondary_through_failovers(
         );
     };
     wait_nsd(gslbd_serial());
-    let unbound_log = || std::fs::read_to_string(ub_dir.join("unbound.log")).unwrap_or_default();
+    let unbound_log = || unbound.log();
 
     // Every kind of answer validates: static, pool (all and weighted), wildcard, NXDOMAIN, NODATA.
     // The resolver keeps answers a second at most and proves nothing from cached NSEC3 records,

@@ -12,42 +12,17 @@
 //! installs Unbound and runs it, and without Unbound it fails and says so.
 
 mod common;
+#[path = "common/unbound.rs"]
+mod unbound;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::*;
+use unbound::Unbound;
 
 const ZONES: [&str; 3] = ["nsec.test", "nsec3.test", "optout.test"];
 
-struct Unbound {
-    _child: ChildGuard,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-/// Every IPv4 block but 127.0.0.0/8.
-const NOT_LOOPBACK: [&str; 8] = [
-    "0.0.0.0/2",
-    "64.0.0.0/3",
-    "96.0.0.0/4",
-    "112.0.0.0/5",
-    "120.0.0.0/6",
-    "124.0.0.0/7",
-    "126.0.0.0/8",
-    "128.0.0.0/1",
-];
-
 fn start_unbound(gslbd: SocketAddr, zones: &[&str]) -> Unbound {
-    let bin = ["/usr/sbin/unbound", "/usr/local/sbin/unbound"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("unbound is not installed: run tests/run.sh (it installs it)");
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let port = free_port();
     let mut anchors = String::new();
     // A zone whose parent is served too is reached through the parent's DS, not anchored.
     for z in zones
@@ -56,70 +31,12 @@ fn start_unbound(gslbd: SocketAddr, zones: &[&str]) -> Unbound {
     {
         anchors.push_str(&std::fs::read_to_string(fixture(&format!("signed/{z}.ds"))).unwrap());
     }
-    std::fs::write(dir.path().join("anchors"), anchors).unwrap();
-    let mut conf = format!(
-        "server:\n  interface: 127.0.0.1\n  port: {port}\n  do-ip6: no\n  do-ip4: yes\n  username: \"\"\n  \
-         chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  logfile: \"{d}/unbound.log\"\n  \
-         use-syslog: no\n  verbosity: 1\n  val-log-level: 2\n  do-not-query-localhost: no\n  \
-         access-control: 127.0.0.0/8 allow\n  module-config: \"validator iterator\"\n  \
-         trust-anchor-file: \"{d}/anchors\"\n  num-threads: 1\n  so-reuseport: no\n  \
-         local-zone: \"test.\" nodefault\n"
-    );
-    for block in NOT_LOOPBACK {
-        conf.push_str(&format!("  do-not-query-address: {block}\n"));
-    }
-    conf.push_str("remote-control:\n  control-enable: no\n");
-    for z in zones {
-        conf.push_str(&format!(
-            "stub-zone:\n  name: \"{z}\"\n  stub-addr: {}@{}\n",
-            gslbd.ip(),
-            gslbd.port()
-        ));
-    }
-    let conf_path = dir.path().join("unbound.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = ChildGuard::new(
-        Command::new(bin)
-            .args(["-d", "-c"])
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let probe = query_msg("nsec.test.", RecordType::SOA, None);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if udp_exchange(addr, &probe, Duration::from_millis(300)).is_some() {
-            return Unbound {
-                _child: child,
-                addr,
-                _dir: dir,
-            };
-        }
-    }
-    drop(child);
-    panic!(
-        "Unbound did not start; log: {:?}",
-        std::fs::read_to_string(dir.path().join("unbound.log"))
-    );
+    let stubs: Vec<(&str, SocketAddr)> = zones.iter().map(|z| (*z, gslbd)).collect();
+    Unbound::start(&anchors, &stubs, "")
 }
 
-/// Asks the resolver with RD and DO set (over TCP when the UDP answer is truncated); returns
-/// the response.
 fn resolve(unbound: &Unbound, name: &str, t: RecordType) -> Message {
-    let n: gslbd::name::Name = name.parse().unwrap();
-    let mut q = gslbd::dns::wire::query_message(rand_id(), &n, u16::from(t), Some(true));
-    q[2] |= 0x01; // RD
-    let reply = (0..3)
-        .find_map(|_| udp_exchange(unbound.addr, &q, Duration::from_secs(5)))
-        .unwrap_or_else(|| panic!("no answer from Unbound for {name} {t:?}"));
-    let m = Message::from_vec(&reply).unwrap();
-    if m.metadata.truncation {
-        return tcp_query(unbound.addr, &q);
-    }
-    m
+    unbound.resolve(name, t)
 }
 
 fn gslbd_serving(files: &[(String, std::path::PathBuf)]) -> Server {

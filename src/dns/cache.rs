@@ -253,6 +253,8 @@ pub(crate) struct Watched<'p> {
     pub(crate) geo: std::cell::Cell<Option<crate::gslb::view::GeoRead>>,
     /// The narrowest scope (longest prefix, in the geo table's space) of the geo answers read.
     pub(crate) scope: std::cell::Cell<Option<u8>>,
+    /// The signatures published with the pool answers (zones gslbd signs).
+    pub(crate) sigs: Option<&'p crate::dnssec::state::PoolSigs>,
 }
 
 impl<'p> Watched<'p> {
@@ -270,7 +272,14 @@ impl<'p> Watched<'p> {
             geo_reads: std::cell::Cell::new(0),
             geo: std::cell::Cell::new(None),
             scope: std::cell::Cell::new(None),
+            sigs: None,
         }
+    }
+
+    /// The same, attaching the signatures in `sigs` to DO answers from pools of signed zones.
+    pub(crate) fn with_sigs(mut self, sigs: &'p crate::dnssec::state::PoolSigs) -> Watched<'p> {
+        self.sigs = (!sigs.is_empty() || !sigs.denial.is_empty()).then_some(sigs);
+        self
     }
 }
 
@@ -298,16 +307,34 @@ impl lookup::PoolSource for Watched<'_> {
         });
         Some(rr)
     }
+
+    fn pool_rrsigs<'a>(&'a self, pool: u32, rr: &lookup::Rr<'_>) -> Option<crate::zone::Rdatas<'a>> {
+        self.sigs?
+            .get(pool, rr.rtype, rr.rdatas.iter())
+            .map(crate::zone::Rdatas::Borrowed)
+    }
+
+    fn pool_denial(&self, pool: u32) -> Option<lookup::PoolDenial<'_>> {
+        let d = self.sigs?.denial_of(pool)?;
+        Some(lookup::PoolDenial {
+            owner: &d.owner,
+            rtype: d.rtype,
+            ttl: d.ttl,
+            rdata: &d.rdata,
+            rrsigs: &d.rrsigs,
+        })
+    }
 }
 
 /// Where the records of a pool answer rotated whole sit in its encoded response, for the cache:
 /// `(offset, record size, records)`. Only for the plain shape (the pool's RRset alone in the
 /// answer section, every record of the question's type and owned by a pointer to the question,
-/// nothing in authority, only the OPT record in additional), checked byte by byte; `None`
-/// otherwise.
+/// followed by nothing or, for a DO question on a signed zone, by its RRSIGs only; nothing in
+/// authority, only the OPT record in additional), checked byte by byte; `None` otherwise. The
+/// RRSIGs stay where they are: they cover the set, whatever order its records go out in.
 fn rotation_layout(resp: &[u8], qname_len: usize, qtype: u16, n: usize, opt_len: usize) -> Option<Rotation> {
     let count = |i: usize| u16::from_be_bytes([resp[4 + 2 * i], resp[5 + 2 * i]]) as usize;
-    if resp.len() < HEADER_LEN || count(1) != n || count(2) != 0 || count(3) != (opt_len > 0) as usize {
+    if n == 0 || resp.len() < HEADER_LEN || count(1) < n || count(2) != 0 || count(3) != (opt_len > 0) as usize {
         return None;
     }
     if u16::from_be_bytes([resp[2], resp[3]]) & TC != 0 {
@@ -315,19 +342,23 @@ fn rotation_layout(resp: &[u8], qname_len: usize, qtype: u16, n: usize, opt_len:
     }
     let start = HEADER_LEN + qname_len + 4;
     let end = resp.len().checked_sub(opt_len)?;
-    let len = end.checked_sub(start)?;
-    if n == 0 || len % n != 0 {
+    // One record owned by the question's name: (type, length), when whole before `end`.
+    let record = |at: usize| -> Option<(u16, usize)> {
+        let rr = resp.get(at..at + 12).filter(|_| at + 12 <= end)?;
+        let len = 12 + u16::from_be_bytes([rr[10], rr[11]]) as usize;
+        (rr[..2] == [0xc0, HEADER_LEN as u8] && at + len <= end).then(|| (u16::from_be_bytes([rr[2], rr[3]]), len))
+    };
+    let (_, size) = record(start)?;
+    let plain = (0..n).all(|k| record(start + k * size) == Some((qtype, size)));
+    if !plain {
         return None;
     }
-    let size = len / n;
-    let plain = (0..n).all(|k| {
-        let rr = &resp[start + k * size..start + (k + 1) * size];
-        size >= 12
-            && rr[..2] == [0xc0, HEADER_LEN as u8]
-            && u16::from_be_bytes([rr[2], rr[3]]) == qtype
-            && u16::from_be_bytes([rr[10], rr[11]]) as usize == size - 12
-    });
-    plain.then_some(Rotation { start, size, n })
+    let mut at = start + n * size;
+    for _ in n..count(1) {
+        let (_, len) = record(at).filter(|(t, _)| *t == rtype::RRSIG)?;
+        at += len;
+    }
+    (at == end).then_some(Rotation { start, size, n })
 }
 
 /// Hits and misses of this thread's table so far (for tests: a cache that is never hit would

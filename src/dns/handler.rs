@@ -298,7 +298,7 @@ fn answer_with(
     let qname = question.name.to_lowercase();
     // Where the client is: the ECS address (masked to its source prefix), else the resolver.
     let located = ecs.map(|e| e.addr).or(client).map(crate::geo::canonical);
-    let pools = cache::Watched::new(&snap.pools, located, ecs.is_some());
+    let pools = cache::Watched::new(&snap.pools, located, ecs.is_some()).with_sigs(&snap.pool_sigs);
     let dnssec_ok = edns.is_some_and(|e| e.dnssec_ok);
     let ans = lookup::lookup_dnssec(&snap.zones, &pools, &qname, qtype, dnssec_ok);
     let rcode = match ans.rcode {

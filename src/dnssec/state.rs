@@ -70,10 +70,8 @@ impl ZoneSigning {
     }
 }
 
-/// Owner, type and set digest of one signed pool RRset.
-type SetKey = (Name, u16, [u8; 16]);
-/// One RRset to sign: owner, type, TTL, RDATAs.
-pub type SetToSign = (Name, u16, u32, Vec<Box<[u8]>>);
+/// One RRset to sign: the pool's number, owner, type, TTL, RDATAs.
+pub type SetToSign = (u32, Name, u16, u32, Vec<Box<[u8]>>);
 
 /// The denial record (NSEC or NSEC3) at a pool name for the types the pool serves now, with
 /// its RRSIGs. It replaces the zone build's record at the same owner, which lists every type
@@ -83,58 +81,70 @@ pub struct Denial {
     pub owner: Name,
     pub rtype: u16,
     pub ttl: u32,
-    pub rdata: Box<[u8]>,
-    pub rrsigs: Vec<Arc<[u8]>>,
+    /// One RDATA (a slice, as answers borrow it).
+    pub rdata: Box<[Box<[u8]>]>,
+    pub rrsigs: Box<[Box<[u8]>]>,
 }
 
-/// Pool answers' signatures by owner, type and set.
+/// One signed pool set: its RDATAs sorted, and their RRSIGs.
+#[derive(Debug, Clone)]
+struct SignedSet {
+    sorted: Box<[Box<[u8]>]>,
+    rrsigs: Box<[Box<[u8]>]>,
+}
+
+/// Pool answers' signatures by pool and type, then by set; the denial records at pool names.
 #[derive(Debug, Default, Clone)]
 pub struct PoolSigs {
-    map: HashMap<SetKey, Vec<Arc<[u8]>>>,
+    /// A pool serves a handful of distinct sets per type (its `max_answers` windows, weighted
+    /// picks, geo choices): found by comparing sets, no digest per query.
+    sets: HashMap<(u32, u16), Vec<SignedSet>, foldhash::fast::RandomState>,
     /// The denial records at pool names, by their owner (the pool name for NSEC, the hashed
-    /// name for NSEC3).
+    /// name for NSEC3): what transfers replace.
     pub denial: HashMap<Name, Denial>,
+    /// The same records by pool number: what DO queries for a type the pool lacks get.
+    by_pool: HashMap<u32, Denial, foldhash::fast::RandomState>,
     /// Earliest expiry among them, and when they must be made anew, per zone origin.
     pub stats: Vec<(Name, Stats)>,
 }
 
-/// The order-independent identity of a set of RDATAs.
-fn set_digest<'a>(rdatas: impl IntoIterator<Item = &'a [u8]>) -> [u8; 16] {
-    let mut v: Vec<&[u8]> = rdatas.into_iter().collect();
-    v.sort_unstable();
-    v.dedup();
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    for r in v {
-        ctx.update(&(r.len() as u16).to_be_bytes());
-        ctx.update(r);
-    }
-    let mut d = [0u8; 16];
-    d.copy_from_slice(&ctx.finish().as_ref()[..16]);
-    d
-}
-
 impl PoolSigs {
-    /// The RRSIG RDATAs for the RRset `owner`/`rtype` made of `rdatas` (in any order), when
-    /// the pool can serve that set now.
-    pub fn get<'a>(
-        &self,
-        owner: &Name,
+    /// The RRSIG RDATAs for the RRset of `pool` of type `rtype` made of `rdatas` (in any order,
+    /// without duplicates), when the pool can serve that set now. No allocation: the query path
+    /// calls it for every DO answer at a pool name of a signed zone.
+    pub fn get<'s, 'a>(
+        &'s self,
+        pool: u32,
         rtype: u16,
-        rdatas: impl IntoIterator<Item = &'a [u8]>,
-    ) -> Option<&[Arc<[u8]>]> {
-        self.map
-            .get(&(owner.clone(), rtype, set_digest(rdatas)))
-            .map(|v| v.as_slice())
+        rdatas: impl Iterator<Item = &'a [u8]> + Clone,
+    ) -> Option<&'s [Box<[u8]>]> {
+        let n = rdatas.clone().count();
+        self.sets
+            .get(&(pool, rtype))?
+            .iter()
+            .find(|s| {
+                s.sorted.len() == n
+                    && rdatas
+                        .clone()
+                        .all(|r| s.sorted.binary_search_by(|x| (**x).cmp(r)).is_ok())
+            })
+            .map(|s| &s.rrsigs[..])
     }
 
+    /// The denial record at the name of `pool` for what it serves now (zones gslbd signs).
+    pub fn denial_of(&self, pool: u32) -> Option<&Denial> {
+        self.by_pool.get(&pool)
+    }
+
+    /// The number of signed sets.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.sets.values().map(Vec::len).sum()
     }
 
     /// Makes the denial record at pool name `name` of `zone` list `pool_types` (what the pool
     /// serves now) besides the name's static types, and signs it. Nothing when the zone build
     /// made no denial record there.
-    pub fn sign_denial(&mut self, zs: &ZoneSigning, zone: &Zone, name: &Name, pool_types: &[u16], now: u64) {
+    pub fn sign_denial(&mut self, zs: &ZoneSigning, zone: &Zone, pool: u32, name: &Name, pool_types: &[u16], now: u64) {
         let Some(node) = zone.node(name) else { return };
         let mut types: Vec<u16> = node
             .rrsets
@@ -165,16 +175,15 @@ impl PoolSigs {
         };
         rdata.extend(type_bitmap(&types));
         let rrsigs = self.sign_with(zs, now, &owner, t, ttl, &rdata);
-        self.denial.insert(
-            owner.clone(),
-            Denial {
-                owner,
-                rtype: t,
-                ttl,
-                rdata: rdata.into(),
-                rrsigs,
-            },
-        );
+        let d = Denial {
+            owner: owner.clone(),
+            rtype: t,
+            ttl,
+            rdata: Box::new([rdata.into_boxed_slice()]),
+            rrsigs: rrsigs.iter().map(|r| Box::from(&r[..])).collect(),
+        };
+        self.by_pool.insert(pool, d.clone());
+        self.denial.insert(owner, d);
     }
 
     fn sign_with(
@@ -198,7 +207,7 @@ impl PoolSigs {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.sets.is_empty()
     }
 
     /// Signs every set in `sets` (owner, type, TTL, RDATAs) with the zone-signing keys of
@@ -212,7 +221,7 @@ impl PoolSigs {
         let mut signer = Signer::new(&zone.origin, zone.policy, now, &mut cache);
         let queued: Vec<Vec<Slot>> = sets
             .iter()
-            .map(|(owner, t, ttl, rdatas)| {
+            .map(|(_, owner, t, ttl, rdatas)| {
                 signer.queue(
                     &roles.zsk,
                     owner,
@@ -224,10 +233,18 @@ impl PoolSigs {
             })
             .collect();
         signer.flush();
-        for ((owner, t, _, rdatas), slots) in sets.iter().zip(queued) {
-            let sigs = slots.into_iter().map(|s| signer.resolve(s)).collect();
-            self.map
-                .insert((owner.clone(), *t, set_digest(rdatas.iter().map(|r| &r[..]))), sigs);
+        for ((pool, _, t, _, rdatas), slots) in sets.iter().zip(queued) {
+            let rrsigs = slots.into_iter().map(|s| Box::from(&signer.resolve(s)[..])).collect();
+            let mut sorted = rdatas.clone();
+            sorted.sort();
+            sorted.dedup();
+            let list = self.sets.entry((*pool, *t)).or_default();
+            if !list.iter().any(|s| *s.sorted == *sorted) {
+                list.push(SignedSet {
+                    sorted: sorted.into(),
+                    rrsigs,
+                });
+            }
         }
         count(&signer.stats);
         self.stats.push((zone.origin.clone(), signer.stats));

@@ -387,11 +387,18 @@ impl PoolView {
     /// Every distinct RRset the pool can answer with under the current health, as sets (sorted
     /// RDATA, no order): the one set of an `all` answer, each window of a `max_answers` rotation,
     /// each single pick of a `weighted` or CNAME pool, and the RRsets [`PoolView::materialised`]
-    /// gives secondaries. What a signer signs when the view is published.
+    /// gives secondaries; for a geo pool, all of these for the answer of each provider order of
+    /// its map (what each client location gets under the current health). What a signer signs
+    /// when the view is published.
     pub fn served_sets(&self, pool: u32) -> Vec<PlainRRset> {
-        let Some(p) = self.pools.get(pool as usize) else {
+        let Some(first) = self.pools.get(pool as usize) else {
             return Vec::new();
         };
+        let per_order = self
+            .geo
+            .get(pool as usize)
+            .and_then(Option::as_ref)
+            .map_or(&[][..], |g| &g.per_order[..]);
         let mut out: Vec<PlainRRset> = Vec::new();
         let mut add = |t: u16, ttl: u32, mut set: Vec<Box<[u8]>>| {
             set.sort();
@@ -400,35 +407,42 @@ impl PoolView {
                 out.push((t, ttl, set));
             }
         };
-        let fams: &[(u16, &FamilyAnswer)] = if p.is_cname {
-            &[(rtype::CNAME, &p.cname)]
-        } else {
-            &[(rtype::A, &p.v4), (rtype::AAAA, &p.v6)]
-        };
-        for &(t, a) in fams {
-            let n = a.rdatas.len();
-            if n == 0 {
-                continue;
-            }
-            if n == 1 {
-                add(t, a.ttl, a.rdatas.clone());
-            } else if p.weighted || p.is_cname {
-                for (r, &w) in a.rdatas.iter().zip(&a.weights) {
-                    if w > 0 || !p.weighted || a.weights.iter().all(|&w| w == 0) {
-                        add(t, a.ttl, vec![r.clone()]);
-                    }
-                }
-            } else {
-                let take = p.max_answers.unwrap_or(n).min(n);
-                for start in 0..n {
-                    add(t, a.ttl, a.ring[start..start + take].to_vec());
-                }
-            }
+        for p in std::iter::once(first).chain(per_order) {
+            sets_of(p, &mut add);
         }
         for (t, ttl, set) in self.materialised(pool) {
             add(t, ttl, set);
         }
         out
+    }
+}
+
+/// Every set `p` can serve, given to `add` (type, TTL, RDATAs in any order).
+fn sets_of(p: &PoolAnswer, add: &mut impl FnMut(u16, u32, Vec<Box<[u8]>>)) {
+    let fams: &[(u16, &FamilyAnswer)] = if p.is_cname {
+        &[(rtype::CNAME, &p.cname)]
+    } else {
+        &[(rtype::A, &p.v4), (rtype::AAAA, &p.v6)]
+    };
+    for &(t, a) in fams {
+        let n = a.rdatas.len();
+        if n == 0 {
+            continue;
+        }
+        if n == 1 {
+            add(t, a.ttl, a.rdatas.clone());
+        } else if p.weighted || p.is_cname {
+            for (r, &w) in a.rdatas.iter().zip(&a.weights) {
+                if w > 0 || !p.weighted || a.weights.iter().all(|&w| w == 0) {
+                    add(t, a.ttl, vec![r.clone()]);
+                }
+            }
+        } else {
+            let take = p.max_answers.unwrap_or(n).min(n);
+            for start in 0..n {
+                add(t, a.ttl, a.ring[start..start + take].to_vec());
+            }
+        }
     }
 }
 

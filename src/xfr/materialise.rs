@@ -45,7 +45,7 @@ pub fn materialise_signed(zone: &Zone, pools: &PoolView, sigs: Option<&PoolSigs>
         }
         if let Some(pool) = node.pool {
             for (t, ttl, rdatas) in pools.materialised(pool) {
-                let rrsigs = sigs.and_then(|s| s.get(name, t, rdatas.iter().map(|r| &r[..])));
+                let rrsigs = sigs.and_then(|s| s.get(pool, t, rdatas.iter().map(|r| &r[..])));
                 for rrsig in rrsigs.into_iter().flatten() {
                     out.push(Rec {
                         owner: name.clone(),
@@ -65,8 +65,13 @@ pub fn materialise_signed(zone: &Zone, pools: &PoolView, sigs: Option<&PoolSigs>
             }
         }
     }
-    for d in sigs.iter().flat_map(|s| s.denial.values()) {
-        for rrsig in &d.rrsigs {
+    // Only this zone's: the denial records of every signed zone's pools are kept together.
+    let ours = sigs
+        .iter()
+        .flat_map(|s| s.denial.values())
+        .filter(|d| d.owner.is_subdomain_of(&zone.origin));
+    for d in ours {
+        for rrsig in d.rrsigs.iter() {
             out.push(Rec {
                 owner: d.owner.clone(),
                 rtype: rtype::RRSIG,
@@ -78,7 +83,7 @@ pub fn materialise_signed(zone: &Zone, pools: &PoolView, sigs: Option<&PoolSigs>
             owner: d.owner.clone(),
             rtype: d.rtype,
             ttl: d.ttl,
-            rdata: d.rdata.clone(),
+            rdata: d.rdata[0].clone(),
         });
     }
     for r in &zone.nsec3 {

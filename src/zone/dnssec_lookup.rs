@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use super::answer::{is_new, push_soa, Answer, Rr, Sig, ANSWER, AUTHORITY};
+use super::lookup::PoolDenial;
 use super::nsec3::{Chain, Cover, Entry};
 use super::set::{Node, Zone};
 use super::signed::Signed;
@@ -271,7 +272,17 @@ pub fn nxdomain<'a>(zone: &'a Zone, qname: &Name, ce_labels: usize, ans: &mut An
 /// NODATA at `node` (RFC 4035 3.1.3.1, RFC 5155 7.2.3-7.2.5): the SOA and the NSEC or NSEC3 of
 /// the name (`source`: the wildcard for a synthesised answer), as NSD chooses them. At an empty
 /// non-terminal NSD puts the NSEC3 proof before the SOA.
-pub fn nodata<'a>(zone: &'a Zone, node: &'a Node, source: &Name, qtype: u16, ans: &mut Answer<'a>) {
+///
+/// At a pool name of a zone gslbd signs, `pool_denial` is the record for what the pool serves
+/// now; it replaces the zone's, whose type list is what the pool could ever serve.
+pub fn nodata<'a>(
+    zone: &'a Zone,
+    node: &'a Node,
+    source: &Name,
+    qtype: u16,
+    pool_denial: Option<PoolDenial<'a>>,
+    ans: &mut Answer<'a>,
+) {
     let Some(s) = signed(zone) else {
         push_soa_signed(zone, ans);
         return;
@@ -280,6 +291,28 @@ pub fn nodata<'a>(zone: &'a Zone, node: &'a Node, source: &Name, qtype: u16, ans
         // A pool name: only the name's own NSEC or NSEC3, when the signed file has one, proves
         // NODATA for it; any other record of the chain would prove it does not exist.
         push_soa_signed(zone, ans);
+        if let Some(d) = pool_denial {
+            let rr = Rr {
+                owner: Cow::Borrowed(d.owner),
+                rtype: d.rtype,
+                ttl: d.ttl,
+                rdatas: Rdatas::Borrowed(d.rdata),
+            };
+            ans.authority.push(rr);
+            if !d.rrsigs.is_empty() {
+                ans.sigs.push(Sig {
+                    section: AUTHORITY,
+                    index: ans.authority.len() - 1,
+                    rr: Rr {
+                        owner: Cow::Borrowed(d.owner),
+                        rtype: rtype::RRSIG,
+                        ttl: d.ttl,
+                        rdatas: Rdatas::Borrowed(d.rrsigs),
+                    },
+                });
+            }
+            return;
+        }
         match &s.nsec3 {
             Some(chain) => {
                 if let Some(e) = exact(chain, source) {

@@ -18,6 +18,29 @@ pub const MAX_CHAIN: usize = 12;
 /// `owner` (A or AAAA members, or one CNAME). `None` means the pool has nothing for that type.
 pub trait PoolSource {
     fn pool_rrset<'a>(&'a self, pool: u32, owner: &Cow<'a, Name>, qtype: u16) -> Option<Rr<'a>>;
+
+    /// The RRSIG RDATAs over `rr`, an RRset [`PoolSource::pool_rrset`] gave for `pool`, when
+    /// the pool's zone is one gslbd signs (made when the answers were published, never here).
+    /// `None` otherwise: the answer goes out unsigned.
+    fn pool_rrsigs<'a>(&'a self, _pool: u32, _rr: &Rr<'_>) -> Option<Rdatas<'a>> {
+        None
+    }
+
+    /// The denial record at the name of `pool` listing what the pool serves now, with its
+    /// RRSIGs, for a zone gslbd signs: it proves NODATA there instead of the zone's record.
+    fn pool_denial(&self, _pool: u32) -> Option<PoolDenial<'_>> {
+        None
+    }
+}
+
+/// The NSEC or NSEC3 record at a pool name for the pool's current answers, and its RRSIGs.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolDenial<'a> {
+    pub owner: &'a Name,
+    pub rtype: u16,
+    pub ttl: u32,
+    pub rdata: &'a [Box<[u8]>],
+    pub rrsigs: &'a [Box<[u8]>],
 }
 
 /// A `PoolSource` with no pools, for static zones.
@@ -136,7 +159,7 @@ fn answer_node<'a, P: PoolSource>(
             let follow = (rr.rtype == rtype::CNAME && qtype != rtype::CNAME)
                 .then(|| rr.rdatas.first().map(|d| Name::from_wire_unchecked(d).to_lowercase()))
                 .flatten();
-            ans.answer.push(rr);
+            push_pooled(pools, pool, ans, ANSWER, rr);
             return match follow {
                 Some(target) => Step::Follow(target),
                 None => Step::Done,
@@ -177,11 +200,33 @@ fn answer_node<'a, P: PoolSource>(
     }
     // NODATA (RFC 2308 2.2): the name exists, the type does not.
     if ans.dnssec {
-        sec::nodata(zone, node, source, qtype, ans);
+        let denial = node.pool.and_then(|p| pools.pool_denial(p));
+        sec::nodata(zone, node, source, qtype, denial, ans);
     } else {
         push_soa(zone, ans);
     }
     Step::Done
+}
+
+/// Pushes `rr`, an RRset `pools` gave for `pool`, to `section`, with the RRSIGs published for
+/// it when the question had DO and gslbd signs the zone.
+fn push_pooled<'a, P: PoolSource>(pools: &'a P, pool: u32, ans: &mut Answer<'a>, section: u8, rr: Rr<'a>) {
+    let sig = ans
+        .dnssec
+        .then(|| pools.pool_rrsigs(pool, &rr))
+        .flatten()
+        .map(|rdatas| Rr {
+            owner: rr.owner.clone(),
+            rtype: rtype::RRSIG,
+            ttl: rr.ttl,
+            rdatas,
+        });
+    let list = ans.section_mut(section);
+    list.push(rr);
+    let index = list.len() - 1;
+    if let Some(rr) = sig {
+        ans.sigs.push(Sig { section, index, rr });
+    }
 }
 
 /// Pushes `rr`, an RRset of `node`, to `section`, with its RRSIGs when the question had DO.
@@ -314,12 +359,14 @@ fn add_additional<'a, P: PoolSource>(zones: &'a ZoneSet, pools: &'a P, ans: &mut
             let pooled = match node.pool {
                 Some(p) => pools
                     .pool_rrset(p, &Cow::Borrowed(stored), qt)
-                    .filter(|rr| rr.rtype == qt),
+                    .filter(|rr| rr.rtype == qt)
+                    .map(|rr| (p, rr)),
                 None => None,
             };
             match pooled {
-                // Pool answers are made per query: no signature of the zone file covers them.
-                Some(rr) if is_new(&ans.additional, &rr) => ans.additional.push(rr),
+                // Pool answers are made per query: only the signatures published with them (a
+                // zone gslbd signs) cover them, never one of the zone file.
+                Some((p, rr)) if is_new(&ans.additional, &rr) => push_pooled(pools, p, ans, ADDITIONAL, rr),
                 Some(_) => {}
                 None => {
                     if let Some(rr) = node.get(qt).map(|set| Rr::from_set(stored, set)) {

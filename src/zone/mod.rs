@@ -131,7 +131,7 @@ pub enum Rdatas<'a> {
 }
 
 impl<'a> Rdatas<'a> {
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + Clone + '_ {
         let (packed, list) = match self {
             Rdatas::Packed(p) => (Some(p.iter()), None),
             Rdatas::PackedRun(rest) => (Some(RdataIter { rest }), None),

@@ -665,10 +665,19 @@ impl Zone {
     }
 
     /// Rebuilds [`signed`](Self::signed) from the records as they are now, for a signer that
-    /// adds RRSIG, NSEC or NSEC3 records to a built zone; each RRSIG group takes the TTL of the
-    /// RRSIG RRset of its name.
+    /// adds RRSIG, NSEC or NSEC3 records to a built zone; each RRSIG group takes the original TTL
+    /// its signatures name (the TTL of the RRset they cover, as served).
     pub fn refresh_signed(&mut self) {
-        self.signed = self.build_signed(&[]).map(Box::new);
+        super::nsec3::sort_records(&mut self.nsec3);
+        let mut sig_ttls = Vec::new();
+        for (id, _, node) in self.nodes_with_names() {
+            for d in node.get(rtype::RRSIG).into_iter().flat_map(|s| s.rdatas.iter()) {
+                if let (Some(c), Some(t)) = (d.first_chunk::<2>(), d.get(4..8)) {
+                    sig_ttls.push((id, u16::from_be_bytes(*c), u32::from_be_bytes([t[0], t[1], t[2], t[3]])));
+                }
+            }
+        }
+        self.signed = self.build_signed(&sig_ttls).map(Box::new);
     }
 
     /// The number of a node of this zone (its place in the node vector).
