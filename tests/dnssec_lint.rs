@@ -4,16 +4,19 @@
 //!
 //! Both tools reach for the internet (root servers, ASN look-ups), so everything runs inside a
 //! network namespace the test creates, which has only its loopback interface, and deletes on
-//! drop: nothing they send can leave it. Inside, one gslbd (the parent) serves `.` and `test.`
-//! on 127.0.0.1 and 127.0.0.2, port 53; another (the child) serves `example.test.` on 127.0.0.53
-//! and 127.0.0.54. The parents delegate with DS, NS and glue; the tools start from the root's
-//! trust anchor (DNSViz) or from root hints (Zonemaster). The child's pools are health-checked
-//! with TCP checks against its own listeners (one member has nothing listening and is down), so
-//! the answers the tools see are the ones of a real health state. Parent and child are separate
-//! servers, as they would be in the world: a server that also answered for the root would
-//! answer NXDOMAIN for any name, which Zonemaster takes for a recursor.
+//! drop: nothing they send can leave it. Inside, one gslbd (the parent) serves `.` (ECDSA keys)
+//! and `test.` (Ed25519) on 127.0.0.1 and 127.0.0.2, port 53; another (the child) serves
+//! `example.test.` on 127.0.0.53 and 127.0.0.54. The parents delegate with DS, NS and glue; the
+//! tools start from the root's trust anchor (DNSViz) or from root hints (Zonemaster). Parent and
+//! child are separate servers, as they would be in the world: a server that also answered for
+//! the root would answer NXDOMAIN for any name, which Zonemaster takes for a recursor.
 //!
-//! The test runs once with an NSEC chain and once with NSEC3 in the child.
+//! The child's pools (all, failover, weighted, an `all` window of one, a CNAME failover pool)
+//! are health-checked with TCP checks inside the namespace: the failover pools' first members
+//! (127.0.0.3) and the IPv6 members have nothing listening and are down. DNSViz looks at the
+//! zone in that state, then again after a listener on 127.0.0.3 brings the failover pools back
+//! to their first members; Zonemaster looks once. All of it with an NSEC chain in the child, and
+//! again with NSEC3.
 
 mod common;
 
@@ -71,13 +74,13 @@ fn run_in(ns: &Namespace, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (b
     )
 }
 
-/// A KSK and a ZSK for `zone` in `dir`; returns the KSK's DS record and its `.key` file.
-fn keys(zone: &str, dir: &Path) -> (String, PathBuf) {
+/// A KSK and a ZSK of `algorithm` for `zone` in `dir`; returns the KSK's DS record and its `.key` file.
+fn keys(zone: &str, dir: &Path, algorithm: &str) -> (String, PathBuf) {
     std::fs::create_dir_all(dir).unwrap();
     let mut ksk = None;
     for is_ksk in [true, false] {
         let d = dir.to_str().unwrap();
-        let mut args = vec!["keygen", "--zone", zone, "--algorithm", "ecdsap256sha256", "--dir", d];
+        let mut args = vec!["keygen", "--zone", zone, "--algorithm", algorithm, "--dir", d];
         if is_ksk {
             args.push("--ksk");
         }
@@ -98,9 +101,9 @@ fn keys(zone: &str, dir: &Path) -> (String, PathBuf) {
 /// The lab's files: zones, keys and the two configurations; returns the root KSK's `.key` file
 /// (the trust anchor).
 fn write_lab(dir: &Path, denial: &str) -> PathBuf {
-    let (_, root_ksk) = keys(".", &dir.join("keys/root"));
-    let (test_ds, _) = keys("test.", &dir.join("keys/test"));
-    let (example_ds, _) = keys("example.test.", &dir.join("keys/example"));
+    let (_, root_ksk) = keys(".", &dir.join("keys/root"), "ecdsap256sha256");
+    let (test_ds, _) = keys("test.", &dir.join("keys/test"), "ed25519");
+    let (example_ds, _) = keys("example.test.", &dir.join("keys/example"), "ecdsap256sha256");
     let files = [
         (
             "root.zone",
@@ -142,7 +145,9 @@ fn write_lab(dir: &Path, denial: &str) -> PathBuf {
              ns1   IN A   127.0.0.53\n\
              ns2   IN A   127.0.0.54\n\
              mail  IN A   127.0.0.53\n\
-             www   IN TXT \"a pool name with a static TXT record\"\n"
+             www   IN TXT \"a pool name with a static TXT record\"\n\
+             *.wild IN A  127.0.0.53\n\
+             txt.deep.sub IN TXT \"below an empty non-terminal\"\n"
                 .to_string(),
         ),
         (
@@ -162,6 +167,8 @@ zones:
   - {{ file: example.test.zone, dnssec: {{ sign: true, keys_dir: keys/example, denial: {denial} }} }}
 checks:
   dns: {{ type: tcp, port: 53, interval: 1s, timeout: 500ms, rise: 1, fall: 1 }}
+  at3: {{ type: tcp, address: 127.0.0.3, port: 53, interval: 1s, timeout: 500ms, rise: 1, fall: 1 }}
+  at54: {{ type: tcp, address: 127.0.0.54, port: 53, interval: 1s, timeout: 500ms, rise: 1, fall: 1 }}
 providers:
   aws: {{}}
   rackspace: {{}}
@@ -185,6 +192,20 @@ pools:
     members:
       - {{ provider: aws, address: 127.0.0.53, weight: 3, check: dns }}
       - {{ provider: rackspace, address: 127.0.0.54, weight: 1, check: dns }}
+  win.example.test.:
+    policy: all
+    max_answers: 1
+    ttl: 30
+    members:
+      - {{ provider: aws, address: 127.0.0.53, check: dns }}
+      - {{ provider: rackspace, address: 127.0.0.54, check: dns }}
+      - {{ provider: rackspace, address: \"::2\", check: dns }}
+  cn.example.test.:
+    policy: failover
+    ttl: 30
+    members:
+      - {{ provider: aws, cname: mail.example.test., check: at3 }}
+      - {{ provider: rackspace, cname: www.example.test., check: at54 }}
 "
             ),
         ),
@@ -262,7 +283,180 @@ if pygraphviz is not None:
         pygraphviz.release = m
 "#;
 
-const POOLS: [&str; 3] = ["www.example.test.", "failover.example.test.", "app.example.test."];
+/// The pools whose A answers must carry valid RRSIGs: one of each policy, and a window.
+const ADDRESS_POOLS: [&str; 4] = [
+    "www.example.test.",
+    "failover.example.test.",
+    "app.example.test.",
+    "win.example.test.",
+];
+
+/// The names DNSViz looks at: the apex, a name that does not exist, every pool (the CNAME pool
+/// too), a static name, a wildcard answer and a name below an empty non-terminal.
+const NAMES: [&str; 11] = [
+    "example.test.",
+    "nx.example.test.",
+    "www.example.test.",
+    "failover.example.test.",
+    "app.example.test.",
+    "win.example.test.",
+    "cn.example.test.",
+    "mail.example.test.",
+    "x.wild.example.test.",
+    "sub.example.test.",
+    "txt.deep.sub.example.test.",
+];
+
+/// Waits until `name` A, asked inside the namespace, has an answer ending in `want`.
+fn wait_answer(ns: &Namespace, child: &Server, name: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = ask(ns, "127.0.0.53", name, RecordType::A);
+        if rrs(&m.answers).iter().any(|r| r.ends_with(want)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never answered {want}: {:?}\n{}",
+            rrs(&m.answers),
+            child.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// DNSViz: probes as a resolver would from the lab's root servers (with its EDNS checks), then
+/// analyses with the root KSK as trust anchor; returns every error, and what is missing from a
+/// secure analysis (a delegation not SECURE, a pool answer without valid RRSIGs). `-P`: the
+/// lab's servers are on loopback, which DNSViz otherwise reports as private addresses.
+fn dnsviz(ns: &Namespace, d: &Path, anchor: &Path) -> Vec<String> {
+    let mut probe = vec![
+        "dnsviz",
+        "probe",
+        "-4",
+        "-A",
+        "-E",
+        "-x",
+        ".:ns1.test=127.0.0.1,ns2.test=127.0.0.2",
+        "-o",
+        "probe.json",
+    ];
+    probe.extend(NAMES);
+    let (ok, out, err) = run_in(ns, &probe, d, &[]);
+    assert!(ok, "dnsviz probe: {out}{err}");
+    // `dnsviz grok -t` first checks the version in `pygraphviz.release`, a module that the
+    // pygraphviz packaged with it may lack (it has `__version__`); the shim supplies it from
+    // `__version__`, so the trust anchor is used.
+    let shim = d.join("pyshim");
+    std::fs::create_dir_all(&shim).unwrap();
+    std::fs::write(shim.join("sitecustomize.py"), PYGRAPHVIZ_SHIM).unwrap();
+    let _ = std::fs::remove_file(d.join("grok.json"));
+    let (ok, out, err) = run_in(
+        ns,
+        &[
+            "dnsviz",
+            "grok",
+            "-P",
+            "-t",
+            anchor.to_str().unwrap(),
+            "-r",
+            "probe.json",
+            "-o",
+            "grok.json",
+        ],
+        d,
+        &[("PYTHONPATH", shim.to_str().unwrap())],
+    );
+    assert!(ok, "dnsviz grok: {out}{err}");
+    let text = std::fs::read(d.join("grok.json")).unwrap();
+    let grok: Value =
+        serde_json::from_slice(&text).unwrap_or_else(|e| panic!("dnsviz grok wrote no JSON ({e}): {out}{err}"));
+    let mut errors = Vec::new();
+    dnsviz_errors(&grok, &mut Vec::new(), &mut errors);
+    // The analysis must have covered every name, and found the zone's delegation secure.
+    for n in NAMES {
+        let want = if n.starts_with("nx.") { "NXDOMAIN" } else { "NOERROR" };
+        let status = &grok[n]["status"];
+        if status != want {
+            errors.push(format!("{n}: status {status}, expected {want}"));
+        }
+    }
+    let delegation = &grok["example.test."]["delegation"]["status"];
+    if delegation != "SECURE" {
+        errors.push(format!("example.test. delegation status {delegation}"));
+    }
+    for p in ADDRESS_POOLS {
+        let answers = &grok[p]["queries"][format!("{p}/IN/A")]["answer"];
+        let secure = answers.as_array().is_some_and(|a| {
+            !a.is_empty()
+                && a.iter().all(|rr| {
+                    rr["rrsig"]
+                        .as_array()
+                        .is_some_and(|s| !s.is_empty() && s.iter().all(|s| s["status"] == "VALID"))
+                })
+        });
+        if !secure {
+            errors.push(format!("{p} A: no answer with valid RRSIGs in {answers}"));
+        }
+    }
+    errors
+}
+
+/// Zonemaster: a delegated test from the lab's root hints, IPv4 only (the lab gives no AAAA to
+/// its name servers); returns its ERROR and CRITICAL messages, and says so when it did not see
+/// the zone's denial chain (its DNSSEC test cases did not run).
+fn zonemaster(ns: &Namespace, d: &Path, denial: &str) -> Vec<String> {
+    // Every name server of the lab is on loopback, which Zonemaster's ADDRESS01 reports as an
+    // error (a private network, unreachable from the world): that one message is lowered to a
+    // notice in the default profile, nothing else changes. A profile file replaces whole
+    // sections, so the default one is dumped and edited.
+    let (ok, out, err) = run_in(ns, &["zonemaster-cli", "--dump-profile"], d, &[]);
+    assert!(ok, "zonemaster-cli --dump-profile: {err}");
+    let mut profile: Value = serde_json::from_str(&out).expect("zonemaster profile is JSON");
+    let level = &mut profile["test_levels"]["ADDRESS"]["NAMESERVER_IP_PRIVATE_NETWORK"];
+    assert_eq!(*level, "ERROR", "the default profile changed: {out}");
+    *level = "NOTICE".into();
+    std::fs::write(d.join("profile.json"), profile.to_string()).unwrap();
+    let (ok, out, err) = run_in(
+        ns,
+        &[
+            "zonemaster-cli",
+            "--hints",
+            "hints",
+            "--profile",
+            "profile.json",
+            "--no-ipv6",
+            "--level",
+            "INFO",
+            "--raw",
+            "--show-level",
+            "--show-testcase",
+            "--no-progress",
+            "--no-count",
+            "example.test",
+        ],
+        d,
+        &[],
+    );
+    assert!(ok, "zonemaster-cli: {out}{err}");
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() >= 4)
+        .collect();
+    let mut bad: Vec<String> = lines
+        .iter()
+        .filter(|f| f[1] == "ERROR" || f[1] == "CRITICAL")
+        .map(|f| f.join(" "))
+        .collect();
+    let chain = format!("DS10_HAS_{}", denial.to_uppercase());
+    if !lines.iter().any(|f| f[2] == "DNSSEC10" && f[3] == chain) {
+        bad.push(format!(
+            "no {chain} message: the DNSSEC test cases did not run\n{out}{err}"
+        ));
+    }
+    bad
+}
 
 #[test]
 #[ignore = "needs dnsviz, zonemaster-cli and root; tests/run.sh runs it"]
@@ -277,157 +471,32 @@ fn dnsviz_and_zonemaster_find_no_error_in_a_signed_zone_with_pools() {
         let ns = Namespace::new();
         let _parent = start_in_ns(&ns, d, "parent.yaml", &["127.0.0.1", "127.0.0.2"]);
         let child = start_in_ns(&ns, d, "child.yaml", &["127.0.0.53", "127.0.0.54"]);
-        // The failover pool's first member has nothing listening: wait until its probe has
-        // taken it down, so the tools see the answers of that health state.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let m = ask(&ns, "127.0.0.53", "failover.example.test.", RecordType::A);
-            if rrs(&m.answers).iter().any(|r| r.ends_with("127.0.0.54")) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "failover pool never failed over: {:?}\n{}",
-                rrs(&m.answers),
-                child.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        // The failover pools' first members have nothing listening on 127.0.0.3: wait until
+        // the probes have taken them down, so the tools see the answers of that health state.
+        wait_answer(&ns, &child, "failover.example.test.", "127.0.0.54");
+        wait_answer(&ns, &child, "cn.example.test.", "cname www.example.test.");
+        let mut failures = Vec::new();
+        for e in dnsviz(&ns, d, &anchor) {
+            failures.push(format!("dnsviz ({denial}, 127.0.0.3 down): {e}"));
         }
-
-        // DNSViz: probe as a resolver would from the root servers of the lab, then analyse
-        // with the root KSK as trust anchor. `-P`: the lab's servers are on loopback, which
-        // DNSViz otherwise reports as private addresses.
-        let mut names = vec!["example.test.", "nx.example.test."];
-        names.extend(POOLS);
-        let mut probe = vec![
-            "dnsviz",
-            "probe",
-            "-4",
-            "-A",
-            "-x",
-            ".:ns1.test=127.0.0.1,ns2.test=127.0.0.2",
-            "-o",
-            "probe.json",
-        ];
-        probe.extend(&names);
-        let (ok, out, err) = run_in(&ns, &probe, d, &[]);
-        assert!(ok, "dnsviz probe: {out}{err}");
-        let anchor = anchor.to_str().unwrap();
-        // `dnsviz grok -t` first checks the version in `pygraphviz.release`, a module that
-        // the pygraphviz packaged with it may lack (it has `__version__`); the shim supplies it
-        // from `__version__`, so the trust anchor is used.
-        let shim = d.join("pyshim");
-        std::fs::create_dir_all(&shim).unwrap();
-        std::fs::write(shim.join("sitecustomize.py"), PYGRAPHVIZ_SHIM).unwrap();
-        let (ok, out, err) = run_in(
-            &ns,
-            &[
-                "dnsviz",
-                "grok",
-                "-P",
-                "-t",
-                anchor,
-                "-r",
-                "probe.json",
-                "-o",
-                "grok.json",
-            ],
-            d,
-            &[("PYTHONPATH", shim.to_str().unwrap())],
-        );
-        assert!(ok, "dnsviz grok: {out}{err}");
-        let grok: Value = serde_json::from_slice(&std::fs::read(d.join("grok.json")).unwrap()).unwrap();
-        let mut errors = Vec::new();
-        dnsviz_errors(&grok, &mut Vec::new(), &mut errors);
-        // The analysis must have covered the zone and every pool name, validated.
-        for n in names.iter().filter(|n| !n.starts_with("nx.")) {
-            let status = &grok[*n]["status"];
-            if status != "NOERROR" {
-                errors.push(format!("{n}: status {status}"));
-            }
+        for e in zonemaster(&ns, d, denial) {
+            failures.push(format!("zonemaster ({denial}): {e}"));
         }
-        let delegation = &grok["example.test."]["delegation"]["status"];
-        if delegation != "SECURE" {
-            errors.push(format!("example.test. delegation status {delegation}"));
+        // 127.0.0.3 comes up: both failover pools go back to it, with answers signed at that
+        // publication, and the tools look again.
+        let listener = in_ns(&ns.0, || std::net::TcpListener::bind("127.0.0.3:53").unwrap());
+        wait_answer(&ns, &child, "failover.example.test.", "127.0.0.3");
+        wait_answer(&ns, &child, "cn.example.test.", "cname mail.example.test.");
+        for e in dnsviz(&ns, d, &anchor) {
+            failures.push(format!("dnsviz ({denial}, 127.0.0.3 up): {e}"));
         }
-        for p in POOLS {
-            let answers = &grok[p]["queries"][format!("{p}/IN/A")]["answer"];
-            let secure = answers.as_array().is_some_and(|a| {
-                !a.is_empty()
-                    && a.iter().all(|rr| {
-                        rr["rrsig"]
-                            .as_array()
-                            .is_some_and(|s| !s.is_empty() && s.iter().all(|s| s["status"] == "VALID"))
-                    })
-            });
-            if !secure {
-                errors.push(format!("{p} A: no answer with valid RRSIGs in {answers}"));
-            }
-        }
+        drop(listener);
         assert!(
-            errors.is_empty(),
-            "dnsviz ({denial}) reports {} errors:\n{}\n(grok output in {})",
-            errors.len(),
-            errors.join("\n"),
-            d.join("grok.json").display()
-        );
-
-        // Every name server of the lab is on loopback, which Zonemaster's ADDRESS01 reports as
-        // an error (a private network, unreachable from the world): that one message is lowered
-        // to a notice in the default profile, nothing else changes. A profile file replaces
-        // whole sections, so the default one is dumped and edited.
-        let (ok, out, err) = run_in(&ns, &["zonemaster-cli", "--dump-profile"], d, &[]);
-        assert!(ok, "zonemaster-cli --dump-profile: {err}");
-        let mut profile: Value = serde_json::from_str(&out).expect("zonemaster profile is JSON");
-        let level = &mut profile["test_levels"]["ADDRESS"]["NAMESERVER_IP_PRIVATE_NETWORK"];
-        assert_eq!(*level, "ERROR", "the default profile changed: {out}");
-        *level = "NOTICE".into();
-        std::fs::write(d.join("profile.json"), profile.to_string()).unwrap();
-
-        // Zonemaster: a delegated test from the lab's root hints, IPv4 only (the lab gives no
-        // AAAA to its name servers).
-        let (ok, out, err) = run_in(
-            &ns,
-            &[
-                "zonemaster-cli",
-                "--hints",
-                "hints",
-                "--profile",
-                "profile.json",
-                "--no-ipv6",
-                "--level",
-                "INFO",
-                "--raw",
-                "--show-level",
-                "--show-testcase",
-                "--no-progress",
-                "--no-count",
-                "example.test",
-            ],
-            d,
-            &[],
-        );
-        assert!(ok, "zonemaster-cli: {out}{err}");
-        let fields = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
-        let lines: Vec<Vec<String>> = out.lines().map(fields).filter(|f| f.len() >= 3).collect();
-        let bad: Vec<String> = lines
-            .iter()
-            .filter(|f| f[1] == "ERROR" || f[1] == "CRITICAL")
-            .map(|f| f.join(" "))
-            .collect();
-        // It must have run the DNSSEC test cases and seen the zone's denial chain.
-        let chain = format!("DS10_HAS_{}", denial.to_uppercase());
-        let ran_dnssec = lines.iter().any(|f| f[2] == "DNSSEC10" && f[3] == chain);
-        assert!(
-            bad.is_empty() && ran_dnssec,
-            "zonemaster ({denial}) reports {} errors{}:\n{}\n\nfull output:\n{out}{err}",
-            bad.len(),
-            if ran_dnssec {
-                String::new()
-            } else {
-                format!(" and no {chain}")
-            },
-            bad.join("\n")
+            failures.is_empty(),
+            "{} problems:\n{}\n(tool output in {})",
+            failures.len(),
+            failures.join("\n"),
+            d.display()
         );
     }
 }
@@ -436,7 +505,7 @@ fn dnsviz_and_zonemaster_find_no_error_in_a_signed_zone_with_pools() {
 #[test]
 fn keygen_makes_root_zone_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let (ds, key) = keys(".", dir.path());
+    let (ds, key) = keys(".", dir.path(), "ecdsap256sha256");
     assert!(ds.starts_with(". IN DS "), "{ds}");
     let file = key.file_name().unwrap().to_str().unwrap();
     assert!(file.starts_with("K.+013+"), "{file}");
