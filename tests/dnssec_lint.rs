@@ -16,7 +16,7 @@
 //! (127.0.0.3) and the IPv6 members have nothing listening and are down. DNSViz looks at the
 //! zone in that state, then again after a listener on 127.0.0.3 brings the failover pools back
 //! to their first members; Zonemaster looks once. All of it with an NSEC chain in the child, and
-//! again with NSEC3.
+//! again with NSEC3 and an Ed25519 CSK.
 
 mod common;
 
@@ -74,11 +74,12 @@ fn run_in(ns: &Namespace, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (b
     )
 }
 
-/// A KSK and a ZSK of `algorithm` for `zone` in `dir`; returns the KSK's DS record and its `.key` file.
-fn keys(zone: &str, dir: &Path, algorithm: &str) -> (String, PathBuf) {
+/// A KSK and a ZSK of `algorithm` for `zone` in `dir`, or a KSK alone (which signs everything,
+/// a CSK) when `zsk` is false; returns the KSK's DS record and its `.key` file.
+fn keys(zone: &str, dir: &Path, algorithm: &str, zsk: bool) -> (String, PathBuf) {
     std::fs::create_dir_all(dir).unwrap();
     let mut ksk = None;
-    for is_ksk in [true, false] {
+    for is_ksk in [true, false].into_iter().filter(|&k| k || zsk) {
         let d = dir.to_str().unwrap();
         let mut args = vec!["keygen", "--zone", zone, "--algorithm", algorithm, "--dir", d];
         if is_ksk {
@@ -98,12 +99,12 @@ fn keys(zone: &str, dir: &Path, algorithm: &str) -> (String, PathBuf) {
     ksk.unwrap()
 }
 
-/// The lab's files: zones, keys and the two configurations; returns the root KSK's `.key` file
-/// (the trust anchor).
-fn write_lab(dir: &Path, denial: &str) -> PathBuf {
-    let (_, root_ksk) = keys(".", &dir.join("keys/root"), "ecdsap256sha256");
-    let (test_ds, _) = keys("test.", &dir.join("keys/test"), "ed25519");
-    let (example_ds, _) = keys("example.test.", &dir.join("keys/example"), "ecdsap256sha256");
+/// The lab's files: zones, keys and the two configurations, the child signed with keys of
+/// `algorithm` (a CSK when `csk`); returns the root KSK's `.key` file (the trust anchor).
+fn write_lab(dir: &Path, denial: &str, algorithm: &str, csk: bool) -> PathBuf {
+    let (_, root_ksk) = keys(".", &dir.join("keys/root"), "ecdsap256sha256", true);
+    let (test_ds, _) = keys("test.", &dir.join("keys/test"), "ed25519", true);
+    let (example_ds, _) = keys("example.test.", &dir.join("keys/example"), algorithm, !csk);
     let files = [
         (
             "root.zone",
@@ -291,9 +292,13 @@ const ADDRESS_POOLS: [&str; 4] = [
     "win.example.test.",
 ];
 
-/// The names DNSViz looks at: the apex, a name that does not exist, every pool (the CNAME pool
-/// too), a static name, a wildcard answer and a name below an empty non-terminal.
-const NAMES: [&str; 11] = [
+/// The names DNSViz looks at: the root and `test.` (and a name absent from it), then in the
+/// child the apex, a name that does not exist, every pool (the CNAME pool too), a static name, a
+/// wildcard answer and a name below an empty non-terminal.
+const NAMES: [&str; 14] = [
+    ".",
+    "test.",
+    "nx.test.",
     "example.test.",
     "nx.example.test.",
     "www.example.test.",
@@ -464,10 +469,10 @@ fn dnsviz_and_zonemaster_find_no_error_in_a_signed_zone_with_pools() {
     need("ip");
     need("dnsviz");
     need("zonemaster-cli");
-    for denial in ["nsec", "nsec3"] {
+    for (denial, algorithm, csk) in [("nsec", "ecdsap256sha256", false), ("nsec3", "ed25519", true)] {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let anchor = write_lab(d, denial);
+        let anchor = write_lab(d, denial, algorithm, csk);
         let ns = Namespace::new();
         let _parent = start_in_ns(&ns, d, "parent.yaml", &["127.0.0.1", "127.0.0.2"]);
         let child = start_in_ns(&ns, d, "child.yaml", &["127.0.0.53", "127.0.0.54"]);
@@ -505,7 +510,7 @@ fn dnsviz_and_zonemaster_find_no_error_in_a_signed_zone_with_pools() {
 #[test]
 fn keygen_makes_root_zone_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let (ds, key) = keys(".", dir.path(), "ecdsap256sha256");
+    let (ds, key) = keys(".", dir.path(), "ecdsap256sha256", true);
     assert!(ds.starts_with(". IN DS "), "{ds}");
     let file = key.file_name().unwrap().to_str().unwrap();
     assert!(file.starts_with("K.+013+"), "{file}");
