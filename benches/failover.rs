@@ -3,7 +3,9 @@
 //! server busy with queries. Run: `cargo bench --bench failover` (GSLBD_TRIALS, GSLBD_COALESCE_MS).
 //! `GSLBD_LOAD=dnsperf` replaces the background thread with dnsperf sending flat out (full query
 //! load on loopback: `-c 2 -q 20` unless GSLBD_DNSPERF_ARGS says otherwise; needs the dnsperf
-//! package); its queries/s and lost queries are reported.
+//! package); its queries/s and lost queries are reported. `GSLBD_SIGN=1` has gslbd sign the zone
+//! (`dnssec.sign`, keys from `gslbd keygen`) and asks with the DO bit: every failover then
+//! publishes freshly signed pool answers, and the answer measured carries their RRSIG.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -21,11 +23,14 @@ const FALL: usize = 2;
 
 /// Whether the answer for www still holds an aws address. A reply lost under load is asked again
 /// at once (the short timeout keeps a lost packet from passing for a slow failover).
-fn has_aws(s: &Server) -> bool {
-    let q = query_msg("www.example.test.", RecordType::A, None);
+fn has_aws(s: &Server, signed: bool) -> bool {
+    let name: gslbd::name::Name = "www.example.test.".parse().unwrap();
+    let q = gslbd::dns::wire::query_message(rand_id(), &name, u16::from(RecordType::A), signed.then_some(true));
     loop {
         if let Some(reply) = udp_exchange(s.udp, &q, Duration::from_millis(100)) {
             if let Ok(m) = Message::from_vec(&reply) {
+                let sig = m.answers.iter().any(|r| r.record_type() == RecordType::RRSIG);
+                assert!(sig || !signed, "a DO answer of the signed zone without its RRSIG");
                 return m.answers.iter().any(|r| r.data.to_string().starts_with("192.0.2."));
             }
         }
@@ -48,13 +53,24 @@ fn main() {
     let rack = Endpoint::start("127.0.0.12");
     let dir = tempfile::tempdir().unwrap();
     let zone = repo().join("zones/example.test.zone");
+    let signed = std::env::var("GSLBD_SIGN").is_ok_and(|v| v == "1");
+    let zones = if signed {
+        let keys = dir.path().join("keys");
+        keygen_ksk_zsk(&keys, "example.test");
+        format!(
+            "[{{ file: {:?}, dnssec: {{ sign: true, keys_dir: {:?} }} }}]",
+            zone.display(),
+            keys.display()
+        )
+    } else {
+        format!("[{:?}]", zone.display())
+    };
     let chk = |e: &Endpoint| e.check_yaml(100, 80, 1, FALL as u64);
     let cfg = format!(
-        "version: 1\nserver:\n  coalesce: {coalesce}ms\nzones: [{:?}]\nchecks:\n  aws: {}\n  rack: {}\n\
+        "version: 1\nserver:\n  coalesce: {coalesce}ms\nzones: {zones}\nchecks:\n  aws: {}\n  rack: {}\n\
          providers:\n  aws: {{}}\n  rackspace: {{}}\npools:\n  www.example.test.:\n    members:\n\
          \x20     - {{ provider: aws, address: 192.0.2.10, check: aws }}\n\
          \x20     - {{ provider: rackspace, address: 198.51.100.10, check: rack }}\n",
-        zone.display(),
         chk(&aws),
         chk(&rack)
     );
@@ -106,14 +122,14 @@ fn main() {
     let started = Instant::now();
     for _ in 0..trials {
         aws.set(Mode::Healthy);
-        while !has_aws(&server) {
+        while !has_aws(&server, signed) {
             std::thread::sleep(Duration::from_millis(5));
         }
         std::thread::sleep(Duration::from_millis(50));
         let switched = Instant::now();
         aws.set(Mode::Fail503);
         let gone = loop {
-            if !has_aws(&server) {
+            if !has_aws(&server, signed) {
                 break Instant::now();
             }
         };

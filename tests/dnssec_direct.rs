@@ -94,33 +94,6 @@ pools:
     path
 }
 
-/// A KSK and a ZSK from `gslbd keygen`; returns the KSK's DS record.
-fn keygen(dir: &Path) -> String {
-    let keys = dir.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    let mut ds = String::new();
-    for ksk in [true, false] {
-        let mut args = vec![
-            "keygen",
-            "--zone",
-            "example.test",
-            "--algorithm",
-            "ecdsap256sha256",
-            "--dir",
-            keys.to_str().unwrap(),
-        ];
-        if ksk {
-            args.push("--ksk");
-        }
-        let (code, out, err) = run_cli(&args);
-        assert_eq!(code, 0, "{err}");
-        if ksk {
-            ds = out;
-        }
-    }
-    ds
-}
-
 /// One question and what a validated answer to it must be.
 struct Case {
     name: &'static str,
@@ -183,7 +156,7 @@ fn run(denial: &str, rounds: usize) {
     use RecordType::*;
     use ResponseCode::*;
     let dir = tempfile::tempdir().unwrap();
-    let ds = keygen(dir.path());
+    let ds = keygen_ksk_zsk(&dir.path().join("keys"), "example.test");
     let cfg = config(dir.path(), denial);
     let s = Server::start_in(&["--config", cfg.to_str().unwrap()], Some(dir.path()));
     let unbound = Unbound::start(

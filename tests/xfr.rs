@@ -8,24 +8,17 @@ mod common;
 
 #[path = "common/endpoint.rs"]
 mod endpoint;
+#[path = "common/secondary.rs"]
+mod secondary;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
 use endpoint::{Endpoint, Mode};
-
-fn sbin(name: &str) -> String {
-    for dir in ["/usr/sbin", "/usr/local/sbin", "/usr/bin"] {
-        let p = format!("{dir}/{name}");
-        if Path::new(&p).exists() {
-            return p;
-        }
-    }
-    panic!("{name} is not installed: run tests/run.sh (it installs nsd, knot and dig)");
-}
+use secondary::{start_knot, start_nsd, Secondary};
 
 /// A random TSIG secret in base64.
 fn secret() -> String {
@@ -35,82 +28,6 @@ fn secret() -> String {
         std::thread::sleep(Duration::from_micros(3));
     }
     data_encoding::BASE64.encode(&b)
-}
-
-/// A secondary server process, killed (by its own PID) on drop.
-struct Secondary {
-    _child: ChildGuard,
-    addr: SocketAddr,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Secondary {
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-fn start_nsd(port: u16, primary: SocketAddr, key: &str, secret: &str) -> Secondary {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let conf = format!(
-        "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  \
-         database: \"\"\n  pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  \
-         xfrdir: \"{d}\"\n  logfile: \"{d}/nsd.log\"\n  verbosity: 2\n  server-count: 1\n\
-         remote-control:\n  control-enable: no\n\
-         key:\n  name: {key}\n  algorithm: hmac-sha256\n  secret: \"{secret}\"\n\
-         zone:\n  name: example.test\n  zonefile: example.test.zone\n  request-xfr: {}@{} {key}\n  allow-notify: {} {key}\n",
-        primary.ip(),
-        primary.port(),
-        primary.ip()
-    );
-    let path = dir.path().join("nsd.conf");
-    std::fs::write(&path, conf).unwrap();
-    let child = Command::new(sbin("nsd"))
-        .args(["-d", "-c", path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start nsd");
-    Secondary {
-        _child: ChildGuard::new(child),
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        log: dir.path().join("nsd.log"),
-        _dir: dir,
-    }
-}
-
-fn start_knot(port: u16, primary: SocketAddr, key: &str, secret: &str) -> Secondary {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let conf = format!(
-        "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\n\
-         log:\n  - target: \"{d}/knot.log\"\n    any: info\n\
-         database:\n  storage: \"{d}\"\n\
-         key:\n  - id: {key}\n    algorithm: hmac-sha256\n    secret: {secret}\n\
-         remote:\n  - id: gslbd\n    address: {}@{}\n    key: {key}\n\
-         acl:\n  - id: notify_from_gslbd\n    address: {}\n    key: {key}\n    action: notify\n\
-         template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    journal-content: changes\n\
-         zone:\n  - domain: example.test.\n    master: gslbd\n    acl: notify_from_gslbd\n",
-        primary.ip(),
-        primary.port(),
-        primary.ip()
-    );
-    let path = dir.path().join("knot.conf");
-    std::fs::write(&path, conf).unwrap();
-    let child = Command::new(sbin("knotd"))
-        .args(["-c", path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start knotd");
-    Secondary {
-        _child: ChildGuard::new(child),
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        log: dir.path().join("knot.log"),
-        _dir: dir,
-    }
 }
 
 fn ask(server: SocketAddr, name: &str, qtype: RecordType) -> Option<Message> {

@@ -596,3 +596,30 @@ pub fn post_admin(s: &Server, token: &str, path: &str, body: &str) -> (u16, serd
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
     )
 }
+
+/// A KSK and a ZSK (ECDSA P-256) for `zone` from `gslbd keygen`, written to `dir` (created when
+/// missing); returns the KSK's DS record as keygen prints it.
+pub fn keygen_ksk_zsk(dir: &Path, zone: &str) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut ds = String::new();
+    for ksk in [true, false] {
+        let mut args = vec![
+            "keygen",
+            "--zone",
+            zone,
+            "--algorithm",
+            "ecdsap256sha256",
+            "--dir",
+            dir.to_str().unwrap(),
+        ];
+        if ksk {
+            args.push("--ksk");
+        }
+        let (code, out, err) = run_cli(&args);
+        assert_eq!(code, 0, "gslbd keygen: {err}");
+        if ksk {
+            ds = out;
+        }
+    }
+    ds
+}
