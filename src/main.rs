@@ -151,7 +151,13 @@ enum KeyAlgorithm {
 
 /// `gslbd keygen`: writes the pair, prints the DS on stdout and the file names on stderr.
 fn keygen(args: &KeygenArgs) -> ExitCode {
-    let zone = match gslbd::name::Name::parse(args.zone.trim_end_matches('.'), Some(&gslbd::name::Name::root())) {
+    // The root zone is written "." (its keys are `K.+alg+tag`), which trimming would empty.
+    let parsed = if args.zone == "." {
+        Ok(gslbd::name::Name::root())
+    } else {
+        gslbd::name::Name::parse(args.zone.trim_end_matches('.'), Some(&gslbd::name::Name::root()))
+    };
+    let zone = match parsed {
         Ok(z) if !args.zone.is_empty() => z,
         Ok(_) => {
             eprintln!("--zone: a zone name is needed");

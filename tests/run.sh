@@ -4,7 +4,7 @@
 # the validating resolver of tests/dnssec_validate.rs, Prometheus
 # for the scrape test and its promtool for the alert rules, Chromium for the status page, dig for
 # the examples, lintian for the Debian package, iproute2 and nftables for the cluster's network
-# namespace test), and cargo-deb, which builds that package; then
+# namespace test, dnsviz and zonemaster-cli for the DNSSEC linters), and cargo-deb, which builds that package; then
 # runs every test, the ignored interop tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,9 @@ command -v gdnsd >/dev/null 2>&1 || [ -x /usr/sbin/gdnsd ] || need+=(gdnsd)
 # The cluster's network-namespace tests (tests/cluster_netns.rs) cut paths with these.
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)
+# DNSSEC linters run on a signed zone with pools inside a network namespace (tests/dnssec_lint.rs).
+command -v dnsviz >/dev/null 2>&1 || need+=(dnsviz)
+command -v zonemaster-cli >/dev/null 2>&1 || need+=(zonemaster-cli)
 if ((${#need[@]})); then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing test dependencies: ${need[*]}"

@@ -732,6 +732,51 @@ mod tests {
         }
     }
 
+    /// DS at the apex of a served zone whose parent is not served, while a zone above the parent
+    /// is: the zone above delegates the parent away, so the child answers (NODATA with its own
+    /// SOA, authoritative), never a referral to the parent from the zone above.
+    #[test]
+    fn ds_at_an_apex_skips_a_served_zone_that_does_not_hold_the_cut() {
+        let zone = |origin: &str, text: &str| {
+            let o = n(origin);
+            let records = super::super::parse::parse_zone(text, "z", Some(&o), None).unwrap();
+            Zone::build(Some(&o), records, "z").unwrap()
+        };
+        let grand = zone(
+            "test.",
+            "@ 300 IN SOA ns hm 1 2 3 4 5\n@ 300 IN NS ns\nns 300 IN A 192.0.2.1\n\
+             example 300 IN NS ns.example\nns.example 300 IN A 192.0.2.2\n",
+        );
+        let child = zone(
+            "dev.example.test.",
+            "@ 300 IN SOA ns.test. hm 1 2 3 4 5\n@ 300 IN NS ns.test.\nwww 300 IN A 192.0.2.3\n",
+        );
+        let parent = zone(
+            "example.test.",
+            "@ 300 IN SOA ns hm 1 2 3 4 5\n@ 300 IN NS ns\nns 300 IN A 192.0.2.2\n\
+             dev 300 IN NS ns.test.\ndev 300 IN DS 1 13 2 AAAA\n",
+        );
+        for dnssec in [false, true] {
+            let zones = ZoneSet::new(vec![grand.clone(), child.clone()]).unwrap();
+            let ans = lookup_dnssec(&zones, &NoPools, &n("dev.example.test."), rtype::DS, dnssec);
+            let soa: Vec<_> = ans
+                .authority
+                .iter()
+                .map(|r| (r.owner.to_lowercase(), r.rtype))
+                .collect();
+            assert!(
+                ans.aa && ans.answer.is_empty() && soa == vec![(n("dev.example.test."), rtype::SOA)],
+                "DO {dnssec}: aa {} answer {} authority {soa:?}",
+                ans.aa,
+                ans.answer.len()
+            );
+            // With the parent served too, the parent answers its DS.
+            let zones = ZoneSet::new(vec![grand.clone(), parent.clone(), child.clone()]).unwrap();
+            let ans = lookup_dnssec(&zones, &NoPools, &n("dev.example.test."), rtype::DS, dnssec);
+            assert!(ans.aa && ans.answer.iter().any(|r| r.rtype == rtype::DS), "DO {dnssec}");
+        }
+    }
+
     /// RRSIGs of one type that are not next to each other in the file (hand-edited zones) are
     /// all served, each group with the TTL of its first record.
     #[test]

@@ -78,8 +78,11 @@ pub fn lookup_dnssec<'a, P: PoolSource>(
         return ans;
     };
     // RFC 4035 3.1.4.1: DS lives on the parent side of a cut; when we serve both, ask the parent.
+    // A served zone further up that delegates to a zone in between (served elsewhere) does not
+    // hold this cut: it would answer with a referral sideways, so the child answers then, as
+    // when no zone above is served.
     if qtype == rtype::DS && *qname == zone.origin {
-        if let Some(parent) = zones.find_parent(zone) {
+        if let Some(parent) = zones.find_parent(zone).filter(|p| !p.is_below_cut(qname)) {
             zone = parent;
         }
     }
