@@ -113,3 +113,13 @@ pub fn push_soa<'a>(zone: &'a Zone, ans: &mut Answer<'a>) {
 pub fn is_new(section: &[Rr<'_>], rr: &Rr<'_>) -> bool {
     !section.iter().any(|x| x.owner == rr.owner && x.rtype == rr.rtype)
 }
+
+/// The NSEC or NSEC3 record at a pool name for the pool's current answers, and its RRSIGs.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolDenial<'a> {
+    pub owner: &'a Name,
+    pub rtype: u16,
+    pub ttl: u32,
+    pub rdata: &'a [Box<[u8]>],
+    pub rrsigs: &'a [Box<[u8]>],
+}

@@ -8,8 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::answer::{is_new, push_soa, Answer, Rr, Sig, ANSWER, AUTHORITY};
-use super::lookup::PoolDenial;
+use super::answer::{is_new, push_soa, Answer, PoolDenial, Rr, Sig, ANSWER, AUTHORITY};
 use super::nsec3::{Chain, Cover, Entry};
 use super::set::{Node, Zone};
 use super::signed::Signed;

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::answer::{is_new, push_soa};
-pub use super::answer::{Answer, Rcode, Rr, Sig, ADDITIONAL, ANSWER, AUTHORITY};
+pub use super::answer::{Answer, PoolDenial, Rcode, Rr, Sig, ADDITIONAL, ANSWER, AUTHORITY};
 use super::dnssec_lookup as sec;
 use super::set::{Node, RRset, Zone, ZoneSet};
 use super::{rtype, Rdatas};
@@ -31,16 +31,6 @@ pub trait PoolSource {
     fn pool_denial(&self, _pool: u32) -> Option<PoolDenial<'_>> {
         None
     }
-}
-
-/// The NSEC or NSEC3 record at a pool name for the pool's current answers, and its RRSIGs.
-#[derive(Debug, Clone, Copy)]
-pub struct PoolDenial<'a> {
-    pub owner: &'a Name,
-    pub rtype: u16,
-    pub ttl: u32,
-    pub rdata: &'a [Box<[u8]>],
-    pub rrsigs: &'a [Box<[u8]>],
 }
 
 /// A `PoolSource` with no pools, for static zones.
