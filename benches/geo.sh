@@ -2,13 +2,17 @@
 # Geo benchmarks, two modes:
 #
 #   benches/geo.sh load     # CPU per query under ECS load from 100,000 distinct /24s:
-#                           #   gslbd failover pool (no geo), gslbd geo pool, gdnsd geoip
+#                           #   gslbd failover pool without ECS and with it (the non-geo
+#                           #   figures), gslbd geo pool, gdnsd geoip
 #   benches/geo.sh build    # map build time and peak memory for a full City database
 #
 # load: each server in turn serves www.example.test on a loopback port and gets
-# examples/ecs_load.rs (closed loop, GEO_WINDOW outstanding, GEO_SECONDS long, GEO_SUBNETS /24s;
-# GEO_SUBNETS=0 sends no ECS); CPU per query is the server's user+system time over the run
-# (from /proc) divided by the answers. The database is the generated sample
+# examples/ecs_load.rs (closed loop, GEO_WINDOW outstanding, default 64, GEO_SECONDS long,
+# default 10, GEO_SUBNETS /24s, default 100,000); CPU per query is the server's user+system time
+# over the run (from /proc) divided by the answers. Every server gets GEO_THREADS receive
+# threads (default: the number of cores). GEO_ROUNDS rounds (default 3) interleave the servers;
+# the last lines give the medians and the two ratios the targets are stated in (geo against
+# gslbd's non-geo figure with ECS, and against gdnsd). The database is the generated sample
 # (examples/geo_testdb.rs), the map the one tests/geo.rs uses; gdnsd runs the equivalent geoip
 # map (as tests/geo_gdnsd.rs).
 #
@@ -98,6 +102,7 @@ EOF
 load)
   need_packages gdnsd:gdnsd
   seconds=${GEO_SECONDS:-10} subnets=${GEO_SUBNETS:-100000} window=${GEO_WINDOW:-64}
+  threads=${GEO_THREADS:-$(nproc)} rounds=${GEO_ROUNDS:-3}
   cargo build --profile quick --example ecs_load --example geo_testdb >&2
   load=target/quick/examples/ecs_load
   target/quick/examples/geo_testdb "$work/geo.mmdb"
@@ -122,6 +127,7 @@ maps:
     [ "$policy" = geo ] && { extra=$maps; map="    map: world"; }
     cat >"$work/$policy.yaml" <<EOF
 version: 1
+server: { udp_threads: $threads }
 zones: ["$PWD/zones/example.test.zone"]
 providers: { aws: {}, flexiscale: {}, rackspace: {} }
 $extra
@@ -135,7 +141,7 @@ EOF
   done
   mkdir -p "$work/gdnsd/zones" "$work/gdnsd/run" "$work/gdnsd/state"
   cat >"$work/gdnsd/config" <<EOF
-options => { listen => [ 127.0.0.1:$((port + 2)) ], udp_threads => 1, tcp_threads => 1, run_dir => "$work/gdnsd/run", state_dir => "$work/gdnsd/state" }
+options => { listen => [ 127.0.0.1:$((port + 2)) ], udp_threads => $threads, tcp_threads => 1, run_dir => "$work/gdnsd/run", state_dir => "$work/gdnsd/state" }
 plugins => { geoip => {
   maps => { world => {
     geoip2_db => "$work/geo.mmdb", datacenters => [aws, flexiscale, rackspace]
@@ -146,27 +152,46 @@ plugins => { geoip => {
 } }
 EOF
   printf '$TTL 300\n@ SOA ns1 hostmaster 1 3600 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\nwww 30 DYNA geoip!www\n' >"$work/gdnsd/zones/example.test"
-  printf '%-16s %10s %12s\n' server qps cpu_us_per_q
-  for server in gslbd-failover gslbd-geo gdnsd-geoip; do
-    case $server in
-      gslbd-failover) cmd=("$GSLBD_BIN" serve --config "$work/failover.yaml" --dns-listen "127.0.0.1:$port" --http-listen off --rrl off) addr=127.0.0.1:$port ;;
-      gslbd-geo) cmd=("$GSLBD_BIN" serve --config "$work/geo.yaml" --dns-listen "127.0.0.1:$((port + 1))" --http-listen off --rrl off) addr=127.0.0.1:$((port + 1)) ;;
-      gdnsd-geoip) cmd=(gdnsd -c "$work/gdnsd" start) addr=127.0.0.1:$((port + 2)) ;;
-    esac
-    setsid "${cmd[@]}" >"$work/$server.log" 2>&1 &
-    pid=$!
-    pgids+=("$pid")
-    sleep 2
-    before=$(cpu_ticks "$pid")
-    out=$("$load" --server "$addr" --name www.example.test --subnets "$subnets" --seconds "$seconds" --window "$window")
-    after=$(cpu_ticks "$pid")
-    stop_pg "$pid"
-    answered=$(sed -E 's/.*answered=([0-9]+).*/\1/' <<<"$out")
-    qps=$(sed -E 's/.*qps=([0-9]+).*/\1/' <<<"$out")
-    hz=$(getconf CLK_TCK)
-    awk -v s="$server" -v q="$qps" -v t=$((after - before)) -v a="$answered" -v hz="$hz" \
-      'BEGIN { printf "%-16s %10s %12.2f\n", s, q, (a > 0 ? t / hz * 1e6 / a : 0) }'
+  echo "load: $(cut -d' ' -f1-3 /proc/loadavg); $subnets /24s, window $window, $seconds s per server, $threads receive threads each"
+  printf '%-6s %-16s %10s %12s\n' round server qps cpu_us_per_q
+  hz=$(getconf CLK_TCK)
+  # Rounds interleave the servers, so that a slow spell of the machine touches all of them.
+  for round in $(seq 1 "$rounds"); do
+    for server in gslbd-noecs gslbd-failover gslbd-geo gdnsd-geoip; do
+      n=$subnets
+      case $server in
+        gslbd-noecs) cmd=("$GSLBD_BIN" serve --config "$work/failover.yaml" --dns-listen "127.0.0.1:$port" --http-listen off --rrl off) addr=127.0.0.1:$port n=0 ;;
+        gslbd-failover) cmd=("$GSLBD_BIN" serve --config "$work/failover.yaml" --dns-listen "127.0.0.1:$port" --http-listen off --rrl off) addr=127.0.0.1:$port ;;
+        gslbd-geo) cmd=("$GSLBD_BIN" serve --config "$work/geo.yaml" --dns-listen "127.0.0.1:$((port + 1))" --http-listen off --rrl off) addr=127.0.0.1:$((port + 1)) ;;
+        gdnsd-geoip) cmd=(gdnsd -c "$work/gdnsd" start) addr=127.0.0.1:$((port + 2)) ;;
+      esac
+      setsid "${cmd[@]}" >"$work/$server.log" 2>&1 &
+      pid=$!
+      pgids+=("$pid")
+      sleep 2
+      before=$(cpu_ticks "$pid")
+      out=$("$load" --server "$addr" --name www.example.test --subnets "$n" --seconds "$seconds" --window "$window")
+      after=$(cpu_ticks "$pid")
+      stop_pg "$pid"
+      answered=$(sed -E 's/.*answered=([0-9]+).*/\1/' <<<"$out")
+      qps=$(sed -E 's/.*qps=([0-9]+).*/\1/' <<<"$out")
+      awk -v r="$round" -v s="$server" -v q="$qps" -v t=$((after - before)) -v a="$answered" -v hz="$hz" \
+        'BEGIN { printf "%-6s %-16s %10s %12.3f\n", r, s, q, (a > 0 ? t / hz * 1e6 / a : 0) }' | tee -a "$work/results"
+    done
   done
+  # Medians over the rounds, and the ratios the targets are stated in.
+  awk '{ cpu[$2] = cpu[$2] " " $4 }
+    function median(list,   v, n, i, j, t) {
+      n = split(list, v, " ")
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+      return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    END {
+      for (s in cpu) m[s] = median(cpu[s])
+      printf "median cpu_us_per_q: gslbd-noecs %.3f, gslbd-failover %.3f, gslbd-geo %.3f, gdnsd-geoip %.3f\n", m["gslbd-noecs"], m["gslbd-failover"], m["gslbd-geo"], m["gdnsd-geoip"]
+      printf "gslbd-geo / gslbd-failover: %.2f (target <= 1.10)\n", m["gslbd-geo"] / m["gslbd-failover"]
+      printf "gslbd-geo / gdnsd-geoip: %.2f (target <= 1.00)\n", m["gslbd-geo"] / m["gdnsd-geoip"]
+    }' "$work/results"
   ;;
 *)
   echo "usage: benches/geo.sh load|build" >&2

@@ -13,8 +13,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -48,32 +47,13 @@ fn start_nsd(zones: &[(&str, &Path)]) -> Nsd {
     }
     let conf_path = dir.path().join("nsd.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let child = ChildGuard::new(
-        Command::new(bin)
-            .args(["-d", "-c"])
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let probe = query_msg(zones[0].0, RecordType::SOA, None);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if udp_exchange(addr, &probe, Duration::from_millis(200)).is_some() {
-            return Nsd {
-                _child: child,
-                addr,
-                _dir: dir,
-            };
-        }
+    let child = start_daemon(&bin, &conf_path, addr, zones[0].0, &dir.path().join("nsd.log"));
+    Nsd {
+        _child: child,
+        addr,
+        _dir: dir,
     }
-    drop(child); // kills NSD so that its log is complete
-    panic!(
-        "NSD did not start; log: {:?}",
-        std::fs::read_to_string(dir.path().join("nsd.log"))
-    );
 }
 
 /// A response reduced to what must agree. Two documented differences are normalised away:
@@ -317,6 +297,17 @@ fn answers_match_nsd_on_the_core_fixture() {
 fn answers_match_nsd_on_the_rich_fixture() {
     let dir = fixture("rich");
     let zones = ["rich.test", "other.example", "deleg.rich.test", "big.test"];
+    let (nsd, gslbd, files) = start_both(&dir, &zones);
+    let file_refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let (names, types) = zone_corpus(&file_refs, &[1, 2, 5, 6, 15, 16, 28, 33, 39, 43, 255]);
+    let types: Vec<RecordType> = types.into_iter().map(RecordType::from).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (n, diffs) = compare(&gslbd, &nsd, &names, &types, &PLAIN_MODES);
+    assert_identical(n, &diffs);
+}
+
+/// NSD and gslbd, each serving `zones` from `<zone>.zone` files in `dir`; and those files.
+fn start_both(dir: &Path, zones: &[&str]) -> (Nsd, Server, Vec<std::path::PathBuf>) {
     let files: Vec<std::path::PathBuf> = zones.iter().map(|z| dir.join(format!("{z}.zone"))).collect();
     let pairs: Vec<(&str, &Path)> = zones.iter().copied().zip(files.iter().map(|p| p.as_path())).collect();
     let nsd = start_nsd(&pairs);
@@ -326,13 +317,7 @@ fn answers_match_nsd_on_the_rich_fixture() {
         args.push(format!("{z}.={}", f.display()));
     }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let gslbd = Server::start(&argv);
-    let file_refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
-    let (names, types) = zone_corpus(&file_refs, &[1, 2, 5, 6, 15, 16, 28, 33, 39, 43, 255]);
-    let types: Vec<RecordType> = types.into_iter().map(RecordType::from).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let (n, diffs) = compare(&gslbd, &nsd, &names, &types, &PLAIN_MODES);
-    assert_identical(n, &diffs);
+    (nsd, Server::start(&argv), files)
 }
 
 fn assert_identical(n: usize, diffs: &[String]) {
@@ -355,16 +340,7 @@ fn assert_identical(n: usize, diffs: &[String]) {
 fn answers_match_nsd_on_the_signed_fixtures() {
     let dir = fixture("signed");
     let zones = ["nsec.test", "sub.nsec.test", "nsec3.test", "optout.test"];
-    let files: Vec<std::path::PathBuf> = zones.iter().map(|z| dir.join(format!("{z}.zone"))).collect();
-    let pairs: Vec<(&str, &Path)> = zones.iter().copied().zip(files.iter().map(|p| p.as_path())).collect();
-    let nsd = start_nsd(&pairs);
-    let mut args = Vec::new();
-    for (z, f) in &pairs {
-        args.push("--zone".to_string());
-        args.push(format!("{z}.={}", f.display()));
-    }
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let gslbd = Server::start(&argv);
+    let (nsd, gslbd, files) = start_both(&dir, &zones);
     let file_refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
     let (mut names, types) = zone_corpus(&file_refs, &[1, 2, 5, 6, 15, 16, 28, 33, 39, 43, 255]);
     for z in zones {

@@ -163,13 +163,22 @@ async fn receive(
     };
     match result {
         Ok(msg) => {
-            st.metrics.cluster.messages.with_label_values(&["in", "ok"]).inc();
-            // A full queue means the publisher is behind; the next push carries the same state.
-            let _ = st.inbound.try_send(Inbound {
+            let queued = st.inbound.try_send(Inbound {
                 msg,
                 at: Instant::now(),
             });
-            (StatusCode::NO_CONTENT, String::new())
+            match queued {
+                Ok(()) => {
+                    st.metrics.cluster.messages.with_label_values(&["in", "ok"]).inc();
+                    (StatusCode::NO_CONTENT, String::new())
+                }
+                // The publisher is behind (or stopping): the peer's next push carries the same
+                // state, so the message is dropped rather than queued without bound.
+                Err(_) => {
+                    st.metrics.cluster.messages.with_label_values(&["in", "queue_full"]).inc();
+                    (StatusCode::SERVICE_UNAVAILABLE, "refused: queue_full\n".to_string())
+                }
+            }
         }
         Err(r) => {
             st.metrics.cluster.messages.with_label_values(&["in", r.label()]).inc();
@@ -379,5 +388,76 @@ mod tests {
             tls: None,
         };
         assert_eq!([1, 2, 3, 10, 16].map(|n| max_connections(&cfg(n))), [8, 8, 12, 40, 64]);
+    }
+
+    /// The inbound queue at its limit: with a publisher that reads nothing, the first
+    /// [`wire::INBOUND_QUEUE`] verified messages are queued (204) and the next is dropped,
+    /// answered 503 and counted as `queue_full`; it is not counted as `ok`.
+    #[tokio::test]
+    async fn a_verified_message_beyond_the_inbound_queue_is_dropped_and_counted() {
+        let cfg = Arc::new(ClusterConfig {
+            instance: "ns1".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            peers: vec![Peer {
+                name: "ns2".into(),
+                // A peer that never answers: its push task only fails, on loopback.
+                url: "http://127.0.0.1:9".into(),
+            }],
+            secret: vec![7; 32],
+            quorum: 1,
+            quorum_text: "1".into(),
+            stale_after: Duration::from_secs(10),
+            probe_source: None,
+            tls: None,
+        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, mut rx) = mpsc::channel(wire::INBOUND_QUEUE);
+        let (_out, outgoing) = watch::channel(Arc::new(Outgoing::default()));
+        let (stop, shutdown) = watch::channel(false);
+        let metrics = Arc::new(Metrics::new());
+        let mut tasks = JoinSet::new();
+        let limits = crate::http::serve::HttpLimits {
+            max_connections: 8,
+            header_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+            reload_request_timeout: Duration::from_secs(5),
+        };
+        spawn(cfg, listener, limits, tx, outgoing, metrics.clone(), &mut tasks, &shutdown).unwrap();
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &[7; 32]);
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut codes = Vec::new();
+        for seq in 1..=wire::INBOUND_QUEUE as u64 + 1 {
+            let ts = now_ms();
+            let body = serde_json::to_vec(&StateMessage {
+                instance: "ns2".into(),
+                config_digest: "d".into(),
+                timestamp_ms: ts,
+                reports: Vec::new(),
+                admin: Default::default(),
+            })
+            .unwrap();
+            let r = client
+                .post(format!("http://{addr}{}", wire::PATH))
+                .header(wire::H_INSTANCE, "ns2")
+                .header(wire::H_TIMESTAMP, ts.to_string())
+                .header(wire::H_SEQ, seq.to_string())
+                .header(wire::H_SIGNATURE, wire::sign(&key, "ns2", "ns1", ts, seq, &body))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            codes.push(r.status().as_u16());
+        }
+        let last = codes.pop();
+        assert!(codes.iter().all(|&c| c == 204), "{codes:?}");
+        assert_eq!(last, Some(503));
+        let count = |r: &str| metrics.cluster.messages.with_label_values(&["in", r]).get();
+        assert_eq!((count("ok"), count("queue_full")), (wire::INBOUND_QUEUE as u64, 1));
+        // Once the publisher reads, messages are queued again.
+        assert!(rx.recv().await.is_some());
+        let _ = stop.send(true);
+        while tasks.join_next().await.is_some() {}
     }
 }

@@ -26,6 +26,10 @@ pub const PATH: &str = "/cluster/v1/state";
 /// Largest message body accepted or sent. A report is under 100 bytes, so this holds the
 /// state of about 10,000 targets.
 pub const MAX_BODY: usize = 1 << 20;
+/// Verified messages that may wait for the publisher at a time. One arriving when they are
+/// queued is dropped and counted (`queue_full`): the peer's next push carries the same state,
+/// so nothing is lost but a little time, and a flood cannot grow the queue.
+pub const INBOUND_QUEUE: usize = 64;
 /// Largest difference between a message's timestamp and the receiver's clock.
 pub const MAX_SKEW_MS: u64 = 30_000;
 /// [`MAX_SKEW_MS`] for the docs' sake.

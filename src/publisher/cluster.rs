@@ -18,14 +18,11 @@ use tracing::{info, warn};
 
 use super::Publisher;
 use crate::cluster::vote::{self, Decision};
-use crate::cluster::wire::{short_reason, Inbound, Outgoing, Report};
+use crate::cluster::wire::{short_reason, Inbound, Outgoing, Report, INBOUND_QUEUE};
 use crate::cluster::{lww, ClusterView, PeerView, SharedClusterView, TargetVote};
 use crate::config::cluster::ClusterConfig;
 use crate::gslb::setup::GslbSetup;
 use crate::health::state::Status;
-
-/// How many messages from peers may wait for the publisher.
-const INBOUND_QUEUE: usize = 64;
 
 /// The last valid message of one peer.
 struct Seen {

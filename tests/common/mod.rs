@@ -220,6 +220,30 @@ impl ChildGuard {
     }
 }
 
+/// Runs `bin -d -c conf` (NSD's and Unbound's foreground mode) and returns once it answers a
+/// SOA query for `probe` on `addr` (any answer, a SERVFAIL too, says it listens). Panics with
+/// the daemon's log (`log`, which it writes) when it does not within 20 s.
+pub fn start_daemon(bin: &str, conf: &Path, addr: SocketAddr, probe: &str, log: &Path) -> ChildGuard {
+    let child = ChildGuard::new(
+        Command::new(bin)
+            .args(["-d", "-c"])
+            .arg(conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {bin}: {e}")),
+    );
+    let q = query_msg(probe, RecordType::SOA, None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if udp_exchange(addr, &q, Duration::from_millis(300)).is_some() {
+            return child;
+        }
+    }
+    drop(child); // stops the daemon, so that its log is complete
+    panic!("{bin} did not start; log: {:?}", std::fs::read_to_string(log));
+}
+
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         if let Some(c) = self.0.as_mut() {

@@ -10,10 +10,9 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::{free_port, query_msg, rand_id, tcp_query, udp_exchange, ChildGuard, Message, RecordType};
+use crate::common::{free_port, rand_id, start_daemon, tcp_query, udp_exchange, ChildGuard, Message, RecordType};
 
 /// Every IPv4 block but 127.0.0.0/8.
 const NOT_LOOPBACK: [&str; 8] = [
@@ -70,33 +69,14 @@ impl Unbound {
         }
         let conf_path = dir.path().join("unbound.conf");
         std::fs::write(&conf_path, conf).unwrap();
-        let child = ChildGuard::new(
-            Command::new(bin)
-                .args(["-d", "-c"])
-                .arg(&conf_path)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        // Any answer (a SERVFAIL too) says it listens.
-        let probe = query_msg(stubs.first().map_or(".", |s| s.0), RecordType::SOA, None);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if udp_exchange(addr, &probe, Duration::from_millis(300)).is_some() {
-                return Unbound {
-                    _child: child,
-                    addr,
-                    dir,
-                };
-            }
+        let probe = stubs.first().map_or(".", |s| s.0);
+        let child = start_daemon(bin, &conf_path, addr, probe, &dir.path().join("unbound.log"));
+        Unbound {
+            _child: child,
+            addr,
+            dir,
         }
-        drop(child);
-        panic!(
-            "Unbound did not start; log: {:?}",
-            std::fs::read_to_string(dir.path().join("unbound.log"))
-        );
     }
 
     /// Asks with RD and DO set (over TCP when the UDP answer is truncated).
