@@ -175,7 +175,11 @@ async fn receive(
                 // The publisher is behind (or stopping): the peer's next push carries the same
                 // state, so the message is dropped rather than queued without bound.
                 Err(_) => {
-                    st.metrics.cluster.messages.with_label_values(&["in", "queue_full"]).inc();
+                    st.metrics
+                        .cluster
+                        .messages
+                        .with_label_values(&["in", "queue_full"])
+                        .inc();
                     (StatusCode::SERVICE_UNAVAILABLE, "refused: queue_full\n".to_string())
                 }
             }
@@ -424,7 +428,17 @@ mod tests {
             request_timeout: Duration::from_secs(5),
             reload_request_timeout: Duration::from_secs(5),
         };
-        spawn(cfg, listener, limits, tx, outgoing, metrics.clone(), &mut tasks, &shutdown).unwrap();
+        spawn(
+            cfg,
+            listener,
+            limits,
+            tx,
+            outgoing,
+            metrics.clone(),
+            &mut tasks,
+            &shutdown,
+        )
+        .unwrap();
         let key = hmac::Key::new(hmac::HMAC_SHA256, &[7; 32]);
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let mut codes = Vec::new();
