@@ -73,7 +73,18 @@ pub struct GeoMap {
     pub orders: Vec<Vec<ProviderIdx>>,
     /// The decision of an address without a database record or `networks` entry.
     pub default: DecisionIdx,
+    /// A lookup index ([`BUCKETS`] + 1 entries each): `v4[b]` is the range holding the first
+    /// address of IPv4 /16 number `b` (in the table's `::ffff:0:0/96`), `v6[t]` the range holding
+    /// the first address of the IPv6 /16 number `t`; the last entry of each holds the last
+    /// address of its space. A lookup then searches only the ranges between two neighbouring
+    /// entries: a handful instead of the whole table (millions for a City database, each
+    /// step of a plain binary search a likely cache miss).
+    index_v4: Vec<u32>,
+    index_v6: Vec<u32>,
 }
+
+/// Buckets of each lookup index: /16s of IPv4 and of IPv6.
+const BUCKETS: usize = 1 << 16;
 
 /// How a client's address relates to the table's space, to turn a block back into a prefix
 /// length of the client's own family.
@@ -146,6 +157,16 @@ fn mask128(len: u8) -> u128 {
     }
 }
 
+/// The shortest prefix length whose block around `key` lies inside `[s, e]` (which holds
+/// `key`). A block of length `l` around `key` holds an address `x` exactly when their first
+/// `l` bits agree, that is when `l <= (key ^ x).leading_zeros()`; so it keeps out `s - 1`
+/// and `e + 1`, the neighbours of the interval, from one bit past their common prefix on.
+fn fit(key: u128, s: u128, e: u128) -> u8 {
+    let below = s.checked_sub(1).map_or(0, |x| (key ^ x).leading_zeros() + 1);
+    let above = e.checked_add(1).map_or(0, |x| (key ^ x).leading_zeros() + 1);
+    below.max(above) as u8
+}
+
 /// The widest prefix length (in the table's space) a client of `region` may be given: an IPv4
 /// or 6to4 client never beyond the IPv4 space.
 fn widest(region: Region) -> u8 {
@@ -187,13 +208,33 @@ impl GeoMap {
         debug_assert_eq!(starts.first(), Some(&0));
         starts.shrink_to_fit();
         decision.shrink_to_fit();
-        GeoMap {
+        let mut map = GeoMap {
             name,
             starts,
             decision,
             decisions,
             orders,
             default,
+            index_v4: Vec::new(),
+            index_v6: Vec::new(),
+        };
+        let at = |map: &GeoMap, key: u128| map.search(key, 0, map.starts.len().saturating_sub(1)) as u32;
+        map.index_v4 = (0..BUCKETS as u128)
+            .map(|b| at(&map, MAPPED | b << 16))
+            .chain([at(&map, MAPPED | 0xffff_ffff)])
+            .collect();
+        map.index_v6 = (0..BUCKETS as u128)
+            .map(|t| at(&map, t << 112))
+            .chain([at(&map, u128::MAX)])
+            .collect();
+        map
+    }
+
+    /// The range holding `key`, known to be one of `lo..=hi`.
+    fn search(&self, key: u128, lo: usize, hi: usize) -> usize {
+        match self.starts.get(lo + 1..=hi) {
+            Some(between) => lo + between.partition_point(|&s| s <= key),
+            None => lo,
         }
     }
 
@@ -204,7 +245,17 @@ impl GeoMap {
 
     /// The range holding `key`.
     pub fn range_of(&self, key: u128) -> usize {
-        self.starts.partition_point(|&s| s <= key).saturating_sub(1)
+        let (index, bucket) = if key >> 32 == MAPPED >> 32 {
+            (&self.index_v4, ((key >> 16) & 0xffff) as usize)
+        } else {
+            (&self.index_v6, (key >> 112) as usize)
+        };
+        match (index.get(bucket), index.get(bucket + 1)) {
+            // The range of `key` is at or after the one holding its bucket's first address, and
+            // at or before the one holding the next bucket's first address.
+            (Some(&lo), Some(&hi)) => self.search(key, lo as usize, hi as usize),
+            _ => self.starts.partition_point(|&s| s <= key).saturating_sub(1),
+        }
     }
 
     /// The decision for `key`.
@@ -226,31 +277,27 @@ impl GeoMap {
     /// The widest aligned block (as a prefix length in the table's space) around `c` in which
     /// every range's decision passes `same` (the caller's "gets the same answer as `c`"). The
     /// range of `c` itself is taken to pass. Looks at most [`SCOPE_SCAN_LIMIT`] other ranges.
+    ///
+    /// It keeps an interval of neighbouring ranges known to answer alike, starting with the
+    /// client's own, and takes the widest block around the client inside it ([`fit`]). The
+    /// next wider block sticks out of the interval; when every range it reaches into answers
+    /// alike, they join the interval and the fit is taken again, else the block found is the
+    /// scope.
     pub fn scope(&self, c: Canonical, same: impl Fn(DecisionIdx) -> bool) -> u8 {
         let n = self.starts.len();
+        let stop = widest(c.region);
         if n == 0 {
-            return widest(c.region);
+            return stop;
         }
         let i = self.range_of(c.key);
         let (mut lo, mut hi) = (i, i);
         let mut scanned = 0usize;
-        let stop = widest(c.region);
-        // The widest block around the client inside its own range, by bisection (a block inside
-        // the range holds every longer one around the client): no level-by-level walk there.
-        let (s, e) = self.range_bounds(i);
-        let (mut len, mut longest) = (stop, 128u8);
-        while len < longest {
-            let mid = (len + longest) / 2;
-            let m = mask128(mid);
-            if c.key & m >= s && (c.key & m) | !m <= e {
-                longest = mid;
-            } else {
-                len = mid + 1;
+        loop {
+            let len = fit(c.key, self.starts[lo], self.range_bounds(hi).1).max(stop);
+            if len == stop {
+                return len;
             }
-        }
-        while len > stop {
-            let next = len - 1;
-            let m = mask128(next);
+            let m = mask128(len - 1);
             let (bs, be) = (c.key & m, (c.key & m) | !m);
             // starts[0] == 0 <= bs: `lo` never runs below 0.
             while self.starts[lo] > bs {
@@ -269,14 +316,14 @@ impl GeoMap {
                     return len;
                 }
             }
-            len = next;
         }
-        len
     }
 
     /// Approximate heap size of the table, in bytes.
     pub fn table_bytes(&self) -> usize {
-        self.starts.capacity() * 16 + self.decision.capacity() * 4
+        self.starts.capacity() * 16
+            + self.decision.capacity() * 4
+            + (self.index_v4.capacity() + self.index_v6.capacity()) * 4
     }
 }
 
@@ -452,6 +499,52 @@ mod tests {
                 } else {
                     assert!(got <= 115, "key {key}: /{got}");
                 }
+            }
+        }
+    }
+
+    /// The indexed lookup against a plain binary search over the whole table, on random tables
+    /// with ranges inside and across IPv4 and IPv6 /16 buckets, at their edges too.
+    #[test]
+    fn indexed_lookup_equals_a_plain_search() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let dec = Decision {
+            location: None,
+            rule: "default".into(),
+            order: 0,
+        };
+        for _ in 0..40 {
+            let mut interesting = vec![0u128, MAPPED, MAPPED | 0xffff_ffff, u128::MAX, 1 << 112];
+            let mut starts = vec![0u128];
+            for _ in 0..(next() % 300) {
+                let s = match next() % 4 {
+                    0 => MAPPED | (next() as u32 as u128),
+                    1 => MAPPED | ((next() % 4) as u128) << 16 | (next() % 3) as u128,
+                    2 => ((next() as u128) << 64) | next() as u128,
+                    _ => ((next() % 3) as u128) << 112,
+                };
+                starts.push(s);
+            }
+            starts.sort_unstable();
+            starts.dedup();
+            for &s in &starts {
+                interesting.extend([s, s.saturating_sub(1), s.saturating_add(1)]);
+            }
+            let ranges: Vec<(u128, u32)> = starts.iter().enumerate().map(|(i, &s)| (s, (i % 2) as u32)).collect();
+            let m = GeoMap::new("t".into(), ranges, vec![dec.clone(), dec.clone()], vec![vec![0]], 0);
+            for _ in 0..200 {
+                interesting.push(MAPPED | (next() as u32 as u128));
+                interesting.push(((next() as u128) << 64) | next() as u128);
+            }
+            for key in interesting {
+                let plain = m.starts.partition_point(|&s| s <= key) - 1;
+                assert_eq!(m.range_of(key), plain, "key {key:#x}");
             }
         }
     }
