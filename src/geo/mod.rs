@@ -60,7 +60,7 @@ pub struct Decision {
 }
 
 /// One compiled map.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct GeoMap {
     pub name: String,
     /// Start of each range, ascending, the first 0: range `i` covers `starts[i]` up to
@@ -81,6 +81,22 @@ pub struct GeoMap {
     /// step of a plain binary search a likely cache miss).
     index_v4: Vec<u32>,
     index_v6: Vec<u32>,
+    /// A hash of the ranges, decisions and orders, the same in every process for the same map:
+    /// what `Debug` shows instead of the table (the cluster's config digest formats the setup,
+    /// and a City database's table is millions of ranges).
+    fingerprint: u64,
+}
+
+impl std::fmt::Debug for GeoMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeoMap")
+            .field("name", &self.name)
+            .field("ranges", &self.starts.len())
+            .field("decisions", &self.decisions.len())
+            .field("default", &self.default)
+            .field("fingerprint", &format_args!("{:016x}", self.fingerprint))
+            .finish()
+    }
 }
 
 /// Buckets of each lookup index: /16s of IPv4 and of IPv6.
@@ -217,7 +233,9 @@ impl GeoMap {
             default,
             index_v4: Vec::new(),
             index_v6: Vec::new(),
+            fingerprint: 0,
         };
+        map.fingerprint = map.hash_contents();
         let at = |map: &GeoMap, key: u128| map.search(key, 0, map.starts.len().saturating_sub(1)) as u32;
         map.index_v4 = (0..BUCKETS as u128)
             .map(|b| at(&map, MAPPED | b << 16))
@@ -228,6 +246,21 @@ impl GeoMap {
             .chain([at(&map, u128::MAX)])
             .collect();
         map
+    }
+
+    /// SHA-256 (its first 8 bytes) of the table, the decisions and the orders: the same for
+    /// equal maps on every machine.
+    fn hash_contents(&self) -> u64 {
+        let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+        for (s, d) in self.starts.iter().zip(&self.decision) {
+            h.update(&s.to_be_bytes());
+            h.update(&d.to_be_bytes());
+        }
+        // Debug quotes and escapes the strings: no two different lists format alike.
+        h.update(format!("{:?}\n{:?}\n", self.decisions, self.orders).as_bytes());
+        h.update(&self.default.to_be_bytes());
+        let d = h.finish();
+        u64::from_be_bytes(d.as_ref()[..8].try_into().expect("SHA-256 has 32 bytes"))
     }
 
     /// The range holding `key`, known to be one of `lo..=hi`.
@@ -547,6 +580,31 @@ mod tests {
                 assert_eq!(m.range_of(key), plain, "key {key:#x}");
             }
         }
+    }
+
+    /// Debug (which the cluster's config digest hashes) shows a fingerprint, not the table: equal
+    /// maps alike, a changed range or decision differently, and short however big the table.
+    #[test]
+    fn debug_shows_a_fingerprint_of_the_contents_not_the_table() {
+        let dec = |o| Decision {
+            location: None,
+            rule: "default".into(),
+            order: o,
+        };
+        let make =
+            |ranges: Vec<(u128, u32)>| GeoMap::new("t".into(), ranges, vec![dec(0), dec(1)], vec![vec![0], vec![1]], 0);
+        let big: Vec<(u128, u32)> = (0..100_000u128).map(|i| (i * 7, (i % 2) as u32)).collect();
+        let a = format!("{:?}", make(big.clone()));
+        assert_eq!(a, format!("{:?}", make(big.clone())));
+        assert!(a.len() < 200, "{a}");
+        assert!(a.contains("ranges: 100000"), "{a}");
+        let mut moved = big.clone();
+        moved[500].0 += 1;
+        assert_ne!(a, format!("{:?}", make(moved)));
+        let mut flipped = big;
+        flipped[0].1 = 1;
+        flipped[1].1 = 0;
+        assert_ne!(a, format!("{:?}", make(flipped)));
     }
 
     #[test]
