@@ -703,3 +703,96 @@ fn a_zsk_rollover_by_pre_publication_happens_at_the_key_times_without_a_reload()
     assert!(s.log_text().contains("re-signing through a reload"), "{}", s.log_text());
     verify(dir.path(), &after, false);
 }
+
+/// The key tags of the CDS records in a zone as dig prints it.
+fn cds_tags(zone_text: &str) -> std::collections::BTreeSet<u16> {
+    zone_text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(3) == Some(&"CDS"))
+                .then(|| f.get(4).and_then(|t| t.parse().ok()))
+                .flatten()
+        })
+        .collect()
+}
+
+/// A KSK rollover by the key times: the new KSK is published at once and takes over signing
+/// the DNSKEY RRset at its activation, without a reload from outside; CDS and CDNSKEY follow
+/// the active KSK, so a parent that reads them moves its DS; the old KSK stays published until
+/// its delete time. Every version verifies.
+#[test]
+#[ignore = "needs bind9-utils, ldnsutils and dig; tests/run.sh runs it"]
+fn a_ksk_rollover_moves_the_dnskey_signature_and_the_cds_at_the_key_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let k = keys.to_str().unwrap();
+    let keygen = |extra: &[&str]| {
+        let mut args = vec!["-q", "-K", k, "-a", "ECDSAP256SHA256", "-n", "ZONE"];
+        args.extend_from_slice(extra);
+        args.push("example.test.");
+        let (ok, out) = tool("dnssec-keygen", &args, dir.path());
+        assert!(ok, "dnssec-keygen: {out}");
+        let tag: u16 = out
+            .trim()
+            .rsplit('+')
+            .next()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("{out}"));
+        (out.trim().to_string(), tag)
+    };
+    let (_, zsk) = keygen(&[]);
+    let (old_base, old) = keygen(&["-f", "KSK"]);
+    let (ok, out) = tool(
+        "dnssec-settime",
+        &["-K", k, "-I", "+8", "-D", "+3600", &old_base],
+        dir.path(),
+    );
+    assert!(ok, "dnssec-settime: {out}");
+    let (_, new) = keygen(&["-f", "KSK", "-P", "now", "-A", "+8"]);
+    let cfg = config(dir.path(), "keys", "nsec");
+    let s = Server::start(&["--config", cfg.to_str().unwrap()]);
+
+    let before = axfr(&s);
+    let dnskey_signers = signing_tags(&before, "DNSKEY");
+    assert!(
+        dnskey_signers.contains(&old) && !dnskey_signers.contains(&new),
+        "old KSK {old}, new {new}: {dnskey_signers:?}\n{before}"
+    );
+    assert_eq!(signing_tags(&before, "A"), [zsk].into(), "{before}");
+    assert_eq!(cds_tags(&before), [old].into(), "{before}");
+    assert_eq!(
+        before.matches("\tDNSKEY\t").count(),
+        3,
+        "both KSKs and the ZSK published:\n{before}"
+    );
+    verify(dir.path(), &before, false);
+
+    let mut after = String::new();
+    for _ in 0..300 {
+        after = axfr(&s);
+        if cds_tags(&after) == [new].into() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(cds_tags(&after), [new].into(), "{}\n{after}", s.log_text());
+    let dnskey_signers = signing_tags(&after, "DNSKEY");
+    assert!(
+        dnskey_signers.contains(&new) && !dnskey_signers.contains(&old),
+        "old KSK {old}, new {new}: {dnskey_signers:?}\n{after}"
+    );
+    assert_eq!(
+        signing_tags(&after, "A"),
+        [zsk].into(),
+        "the ZSK still signs the rest:\n{after}"
+    );
+    assert_eq!(
+        after.matches("\tDNSKEY\t").count(),
+        3,
+        "the old KSK stays published:\n{after}"
+    );
+    assert!(s.log_text().contains("re-signing through a reload"), "{}", s.log_text());
+    verify(dir.path(), &after, false);
+}
