@@ -8,7 +8,8 @@
 #
 # load: each server in turn serves www.example.test on a loopback port and gets
 # examples/ecs_load.rs (closed loop, GEO_WINDOW outstanding, default 64, GEO_SECONDS long,
-# default 10, GEO_SUBNETS /24s, default 100,000); CPU per query is the server's user+system time
+# default 10, GEO_SUBNETS /24s, default 100,000, from GEO_SOCKETS source sockets, default 8: as
+# many flows as from that many resolvers); CPU per query is the server's user+system time
 # over the run (from /proc) divided by the answers. Every server gets GEO_THREADS receive
 # threads (default: the number of cores). GEO_ROUNDS rounds (default 3) interleave the servers;
 # the last lines give the medians and the two ratios the targets are stated in (geo against
@@ -102,7 +103,7 @@ EOF
 load)
   need_packages gdnsd:gdnsd
   seconds=${GEO_SECONDS:-10} subnets=${GEO_SUBNETS:-100000} window=${GEO_WINDOW:-64}
-  threads=${GEO_THREADS:-$(nproc)} rounds=${GEO_ROUNDS:-3}
+  threads=${GEO_THREADS:-$(nproc)} rounds=${GEO_ROUNDS:-3} sockets=${GEO_SOCKETS:-8}
   cargo build --profile quick --example ecs_load --example geo_testdb >&2
   load=target/quick/examples/ecs_load
   target/quick/examples/geo_testdb "$work/geo.mmdb"
@@ -152,7 +153,7 @@ plugins => { geoip => {
 } }
 EOF
   printf '$TTL 300\n@ SOA ns1 hostmaster 1 3600 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\nwww 30 DYNA geoip!www\n' >"$work/gdnsd/zones/example.test"
-  echo "load: $(cut -d' ' -f1-3 /proc/loadavg); $subnets /24s, window $window, $seconds s per server, $threads receive threads each"
+  echo "load: $(cut -d' ' -f1-3 /proc/loadavg); $subnets /24s, window $window over $sockets sockets, $seconds s per server, $threads receive threads each"
   printf '%-6s %-16s %10s %12s\n' round server qps cpu_us_per_q
   hz=$(getconf CLK_TCK)
   # Rounds interleave the servers, so that a slow spell of the machine touches all of them.
@@ -170,7 +171,7 @@ EOF
       pgids+=("$pid")
       sleep 2
       before=$(cpu_ticks "$pid")
-      out=$("$load" --server "$addr" --name www.example.test --subnets "$n" --seconds "$seconds" --window "$window")
+      out=$("$load" --server "$addr" --name www.example.test --subnets "$n" --seconds "$seconds" --window "$window" --sockets "$sockets")
       after=$(cpu_ticks "$pid")
       stop_pg "$pid"
       answered=$(sed -E 's/.*answered=([0-9]+).*/\1/' <<<"$out")

@@ -2,12 +2,16 @@
 //! outstanding against `--server` for `--seconds`, each carrying an ECS option from one of
 //! `--subnets` distinct IPv4 /24s (spread over 1.0.0.0-223.255.255.255 by a fixed permutation,
 //! so every run and every server sees the same sequence); `--subnets 0` sends no ECS. Prints one
-//! line of `key=value` pairs: sent, answered, lost, seconds, qps. dnsperf sends one fixed option
+//! line of `key=value` pairs: sent, answered, lost, seconds, qps. `--sockets N` spreads the window
+//! over N source sockets (N flows, as from N resolvers; default 1). dnsperf sends one fixed option
 //! per run, which a geo server answers from one cache entry; this is the load it cannot make.
 //!
 //! `cargo run --profile quick --example ecs_load -- --server 127.0.0.1:5353 --name www.example.test --subnets 100000 --seconds 10`
 
 use std::net::UdpSocket;
+use std::os::fd::AsFd;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::time::{Duration, Instant};
 
 fn query(id: u16, name: &str, subnet: Option<u32>) -> Vec<u8> {
@@ -54,9 +58,23 @@ fn main() {
     let subnets: u64 = arg("--subnets", "100000").parse().expect("--subnets N");
     let seconds: f64 = arg("--seconds", "10").parse().expect("--seconds S");
     let window: usize = arg("--window", "64").parse().expect("--window N");
-    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    sock.connect(&server).expect("server address");
-    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let nsocks: usize = arg("--sockets", "1").parse().expect("--sockets N");
+    assert!(
+        nsocks >= 1 && window >= nsocks,
+        "--sockets must be between 1 and --window"
+    );
+    // Each socket is one flow (source port) with its share of the window, as several resolvers
+    // are: a server with one socket per thread (SO_REUSEPORT) gets them spread by the kernel's
+    // hash, one with a shared socket gets them all in one queue.
+    let socks: Vec<UdpSocket> = (0..nsocks)
+        .map(|_| {
+            let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+            s.connect(&server).expect("server address");
+            s.set_nonblocking(true).unwrap();
+            s
+        })
+        .collect();
+    let share = |i: usize| window / nsocks + usize::from(i < window % nsocks);
     let queries: Vec<Vec<u8>> = if subnets == 0 {
         vec![query(0, &name, None)]
     } else {
@@ -65,31 +83,42 @@ fn main() {
             .collect()
     };
     let (mut sent, mut answered, mut lost) = (0u64, 0u64, 0u64);
-    let mut outstanding = 0usize;
+    let mut outstanding = vec![0usize; nsocks];
     let mut buf = [0u8; 2048];
     let started = Instant::now();
     let end = started + Duration::from_secs_f64(seconds);
-    let send = |sent: &mut u64| {
+    let send = |sock: &UdpSocket, sent: &mut u64| {
         let mut q = queries[(*sent % queries.len() as u64) as usize].clone();
         q[..2].copy_from_slice(&(*sent as u16).to_be_bytes());
         sock.send(&q).expect("send");
         *sent += 1;
     };
     while Instant::now() < end {
-        while outstanding < window {
-            send(&mut sent);
-            outstanding += 1;
+        for (i, sock) in socks.iter().enumerate() {
+            while outstanding[i] < share(i) {
+                send(sock, &mut sent);
+                outstanding[i] += 1;
+            }
         }
-        match sock.recv(&mut buf) {
-            Ok(_) => {
-                answered += 1;
-                outstanding -= 1;
-            }
-            Err(_) => {
+        let mut fds: Vec<PollFd<'_>> = socks
+            .iter()
+            .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
+            .collect();
+        match poll(&mut fds, PollTimeout::from(200u16)) {
+            Ok(0) => {
                 // A timeout: count what is outstanding as lost and refill.
-                lost += outstanding as u64;
-                outstanding = 0;
+                lost += outstanding.iter().sum::<usize>() as u64;
+                outstanding.iter_mut().for_each(|o| *o = 0);
             }
+            Ok(_) => {
+                for (i, sock) in socks.iter().enumerate() {
+                    while outstanding[i] > 0 && sock.recv(&mut buf).is_ok() {
+                        answered += 1;
+                        outstanding[i] -= 1;
+                    }
+                }
+            }
+            Err(e) => panic!("poll: {e}"),
         }
     }
     let elapsed = started.elapsed().as_secs_f64();

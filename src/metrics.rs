@@ -538,15 +538,20 @@ fn t_idx(t: Transport) -> usize {
     }
 }
 
+/// Index of an answer's counter in [`Metrics::queries`] (transport, rcode, qtype).
+fn query_idx(t: usize, outcome: &Outcome) -> usize {
+    let rc = RCODES.iter().position(|(c, _)| *c == outcome.rcode).unwrap_or(2);
+    let qt = QTYPES
+        .iter()
+        .position(|(c, _)| *c == outcome.qtype)
+        .unwrap_or(QTYPES.len() - 1);
+    (t * RCODES.len() + rc) * QTYPES.len() + qt
+}
+
 impl QueryObserver for Metrics {
     fn observe(&self, transport: Transport, outcome: &Outcome, elapsed: Duration) {
         let t = t_idx(transport);
-        let rc = RCODES.iter().position(|(c, _)| *c == outcome.rcode).unwrap_or(2);
-        let qt = QTYPES
-            .iter()
-            .position(|(c, _)| *c == outcome.qtype)
-            .unwrap_or(QTYPES.len() - 1);
-        self.queries[(t * RCODES.len() + rc) * QTYPES.len() + qt].inc();
+        self.queries[query_idx(t, outcome)].inc();
         self.response_seconds[t].observe(elapsed.as_secs_f64());
         if outcome.truncated {
             self.truncated[t].inc();
@@ -558,6 +563,47 @@ impl QueryObserver for Metrics {
             tc = outcome.truncated,
             "answered"
         );
+    }
+
+    /// One batch: the shared counters and the histogram (atomics that the receive threads
+    /// share) are touched once per run of equal answers and once per batch, not per answer.
+    fn observe_batch(&self, transport: Transport, outcomes: &[Outcome], elapsed: Duration) {
+        if outcomes.len() < 2 {
+            outcomes.iter().for_each(|o| self.observe(transport, o, elapsed));
+            return;
+        }
+        let t = t_idx(transport);
+        let mut run: Option<(usize, u64)> = None;
+        let mut truncated = 0;
+        for o in outcomes {
+            let i = query_idx(t, o);
+            run = match run {
+                Some((j, n)) if j == i => Some((j, n + 1)),
+                Some((j, n)) => {
+                    self.queries[j].inc_by(n);
+                    Some((i, 1))
+                }
+                None => Some((i, 1)),
+            };
+            truncated += u64::from(o.truncated);
+            tracing::debug!(
+                transport = transport.as_str(),
+                rcode = o.rcode,
+                qtype = o.qtype,
+                tc = o.truncated,
+                "answered"
+            );
+        }
+        if let Some((j, n)) = run {
+            self.queries[j].inc_by(n);
+        }
+        if truncated > 0 {
+            self.truncated[t].inc_by(truncated);
+        }
+        let mut h = self.response_seconds[t].local();
+        let secs = elapsed.as_secs_f64();
+        outcomes.iter().for_each(|_| h.observe(secs));
+        h.flush();
     }
 
     fn dropped(&self, transport: Transport) {
@@ -608,5 +654,52 @@ mod tests {
         assert!(text.contains("gslbd_queries_total{qtype=\"OTHER\",rcode=\"SERVFAIL\",transport=\"tcp\"} 0"));
         assert!(text.contains("gslbd_dropped_total{transport=\"udp\"} 1"));
         assert!(text.contains("gslbd_build_info{version="));
+    }
+
+    /// A batch counts exactly as its answers one by one: counters, truncations and the
+    /// histogram (count, sum and buckets).
+    #[test]
+    fn a_batch_counts_as_its_answers_one_by_one() {
+        let o = |rcode, qtype, truncated| Outcome {
+            rcode,
+            qtype,
+            truncated,
+        };
+        let batch = [
+            o(0, 1, false),
+            o(0, 1, false),
+            o(3, 28, false),
+            o(0, 1, true),
+            o(0, 1, false),
+            o(5, 65000, false),
+        ];
+        let elapsed = Duration::from_micros(700);
+        let (one, many) = (Metrics::new(), Metrics::new());
+        batch.iter().for_each(|b| one.observe(Transport::Udp, b, elapsed));
+        many.observe_batch(Transport::Udp, &batch, elapsed);
+        many.observe_batch(Transport::Udp, &[], elapsed);
+        let lines = |m: &Metrics| -> Vec<String> {
+            m.render()
+                .lines()
+                .filter(|l| {
+                    l.starts_with("gslbd_queries_total")
+                        || l.starts_with("gslbd_response")
+                        || l.starts_with("gslbd_responses_truncated")
+                })
+                .map(str::to_string)
+                .collect()
+        };
+        let a = lines(&one);
+        assert!(
+            a.iter()
+                .any(|l| l.contains("qtype=\"A\",rcode=\"NOERROR\",transport=\"udp\"} 4")),
+            "{a:#?}"
+        );
+        assert!(
+            a.iter()
+                .any(|l| l.starts_with("gslbd_response_seconds_count{transport=\"udp\"} 6")),
+            "{a:#?}"
+        );
+        assert_eq!(a, lines(&many));
     }
 }

@@ -892,10 +892,7 @@ pub fn serve_udp_blocking(
                 }
             }
         }
-        let elapsed = started.elapsed();
-        for o in &outcomes[..k] {
-            observer.observe(Transport::Udp, o, elapsed);
-        }
+        observer.observe_batch(Transport::Udp, &outcomes[..k], started.elapsed());
     }
 }
 

@@ -21,6 +21,12 @@ use handler::{Outcome, Transport};
 /// be cheap; they run on the query path.
 pub trait QueryObserver: Send + Sync + 'static {
     fn observe(&self, transport: Transport, outcome: &Outcome, elapsed: Duration);
+    /// Several answers sent together after `elapsed` (one receive batch).
+    fn observe_batch(&self, transport: Transport, outcomes: &[Outcome], elapsed: Duration) {
+        for o in outcomes {
+            self.observe(transport, o, elapsed);
+        }
+    }
     fn dropped(&self, transport: Transport);
     /// A UDP response held back by rate limiting: `slipped` when sent truncated instead.
     fn rate_limited(&self, slipped: bool);
