@@ -600,7 +600,7 @@ impl QueryObserver for Metrics {
         if truncated > 0 {
             self.truncated[t].inc_by(truncated);
         }
-        let mut h = self.response_seconds[t].local();
+        let h = self.response_seconds[t].local();
         let secs = elapsed.as_secs_f64();
         outcomes.iter().for_each(|_| h.observe(secs));
         h.flush();
