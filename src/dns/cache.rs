@@ -295,7 +295,7 @@ impl lookup::PoolSource for Watched<'_> {
             self.geo_reads.set(self.geo_reads.get() + 1);
             self.geo.set(Some(read));
             if self.want_scope {
-                let s = self.pools.geo_scope(read, client);
+                let s = self.pools.geo_scope(read, client, None);
                 self.scope.set(Some(self.scope.get().map_or(s, |t| t.max(s))));
             }
         }

@@ -149,7 +149,7 @@ fn cached<'m>(
         _ => None,
     };
     let located = ecs.map(|e| e.addr).or(client).map(crate::geo::canonical);
-    let class = snap.pools.client_class(located).ok_or(None)?;
+    let (class, hint) = snap.pools.client_class(located).ok_or(None)?;
     let key = cache::Key::new(
         &msg[wire::HEADER_LEN..name_end],
         qtype,
@@ -165,7 +165,9 @@ fn cached<'m>(
     // The echo ends the message: this client's address, and the scope around it.
     if let Some(e) = ecs {
         let scope = match (geo, located) {
-            (Some(read), Some(c)) if e.source > 0 => crate::geo::client_prefix(c.region, snap.pools.geo_scope(read, c)),
+            (Some(read), Some(c)) if e.source > 0 => {
+                crate::geo::client_prefix(c.region, snap.pools.geo_scope(read, c, hint))
+            }
             _ => 0,
         };
         let n = (e.source as usize).div_ceil(8);

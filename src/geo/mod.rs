@@ -300,7 +300,13 @@ impl GeoMap {
 
     /// The decision for `key`.
     pub fn decide(&self, key: u128) -> DecisionIdx {
-        self.decision.get(self.range_of(key)).copied().unwrap_or(self.default)
+        self.decide_at(key).1
+    }
+
+    /// The range holding `key` and its decision.
+    pub fn decide_at(&self, key: u128) -> (usize, DecisionIdx) {
+        let i = self.range_of(key);
+        (i, self.decision.get(i).copied().unwrap_or(self.default))
     }
 
     /// The first address and the last of range `i`.
@@ -324,12 +330,17 @@ impl GeoMap {
     /// alike, they join the interval and the fit is taken again, else the block found is the
     /// scope.
     pub fn scope(&self, c: Canonical, same: impl Fn(DecisionIdx) -> bool) -> u8 {
+        self.scope_in(c, self.range_of(c.key), same)
+    }
+
+    /// [`GeoMap::scope`] for a client known to be in range `i` (from [`GeoMap::decide_at`]).
+    pub fn scope_in(&self, c: Canonical, i: usize, same: impl Fn(DecisionIdx) -> bool) -> u8 {
         let n = self.starts.len();
         let stop = widest(c.region);
         if n == 0 {
             return stop;
         }
-        let i = self.range_of(c.key);
+        debug_assert_eq!(i, self.range_of(c.key));
         let (mut lo, mut hi) = (i, i);
         let mut scanned = 0usize;
         loop {

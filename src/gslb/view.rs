@@ -61,6 +61,13 @@ struct GeoPool {
     answer_id: Vec<[u32; 3]>,
 }
 
+/// Where a client's address sits in one geo map: the map's index and the range holding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeHint {
+    map: usize,
+    range: usize,
+}
+
 /// A geo pool read for one client: which decision it took, for the ECS scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GeoRead {
@@ -248,33 +255,41 @@ impl PoolView {
     /// The client's class for the answer cache: the decision its address takes in every map
     /// that a pool uses, folded into one number (equal classes, equal answers). `None` when the
     /// maps have too many decisions to fold.
-    pub fn client_class(&self, client: Option<Canonical>) -> Option<u64> {
+    ///
+    /// With it comes where the client's address sits in the last map (map and range), which
+    /// [`PoolView::geo_scope`] then need not look up again.
+    pub fn client_class(&self, client: Option<Canonical>) -> Option<(u64, Option<RangeHint>)> {
         if !self.has_geo() {
-            return Some(0);
+            return Some((0, None));
         }
         let Some(c) = client else {
-            return Some(u64::MAX);
+            return Some((u64::MAX, None));
         };
         let mut class: u64 = 0;
-        for m in &self.geo_setup.maps {
-            class = class
-                .checked_mul(m.decisions.len() as u64 + 1)?
-                .checked_add(m.decide(c.key) as u64)?;
+        let mut hint = None;
+        for (map, m) in self.geo_setup.maps.iter().enumerate() {
+            let (range, d) = m.decide_at(c.key);
+            hint = Some(RangeHint { map, range });
+            class = class.checked_mul(m.decisions.len() as u64 + 1)?.checked_add(d as u64)?;
         }
-        (class != u64::MAX).then_some(class)
+        (class != u64::MAX).then_some((class, hint))
     }
 
     /// The ECS scope (a prefix length in the geo table's space) of what `read` answered
     /// `client`: the widest aligned block around it whose every address gets the same answer
     /// under this view's health.
-    pub fn geo_scope(&self, read: GeoRead, client: Canonical) -> u8 {
+    pub fn geo_scope(&self, read: GeoRead, client: Canonical, hint: Option<RangeHint>) -> u8 {
         let Some(g) = self.geo.get(read.pool as usize).and_then(Option::as_ref) else {
             return 0;
         };
         let map = &self.geo_setup.maps[g.map];
         let order_of = |d: DecisionIdx| map.decisions[d as usize].order as usize;
         let mine = g.answer_id[order_of(read.decision)][read.family];
-        map.scope(client, |d| g.answer_id[order_of(d)][read.family] == mine)
+        let same = |d| g.answer_id[order_of(d)][read.family] == mine;
+        match hint {
+            Some(h) if h.map == g.map => map.scope_in(client, h.range, same),
+            _ => map.scope(client, same),
+        }
     }
 
     /// When the answer of `pool` to `qtype` is every record of its selection in a rotation
