@@ -495,3 +495,58 @@ fn instances_signing_one_zone_with_the_same_keys_agree_on_the_config_digest() {
         assert_eq!(st["cluster"]["config_mismatch"], false);
     }
 }
+
+/// A reload that changes a zone moves the instance's config digest (computed beside the
+/// publisher, not on it) to the new one: a mismatch with the peer that still serves the old zone,
+/// then agreement again once the peer reloads the same file.
+#[test]
+fn a_reload_moves_the_config_digest_and_peers_agree_again_after_theirs() {
+    let aws = Endpoint::start("127.0.0.11");
+    let rack = Endpoint::start("127.0.0.12");
+    let dir = tempfile::tempdir().unwrap();
+    let zone_file = dir.path().join("example.test.zone");
+    std::fs::copy(zone(), &zone_file).unwrap();
+    let inst = lab(dir.path(), &[("ns1", "127.0.0.41"), ("ns2", "127.0.0.42")]);
+    let sh = Shared {
+        zone: zone_file.clone(),
+        ..shared(&aws, &rack)
+    };
+    for i in &inst {
+        write_config(i, &inst, &sh, SECRET);
+    }
+    let s: Vec<Server> = inst.iter().map(start).collect();
+    until(Duration::from_secs(10), "ns1 and ns2 hear each other", || {
+        s.iter().all(all_reachable)
+    });
+    let digest = |i: usize| {
+        status(http(&s[i]))["cluster"]["config_digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let before = digest(0);
+    assert_eq!(before, digest(1));
+
+    let mut text = std::fs::read_to_string(&zone_file).unwrap();
+    text.push_str("added 300 IN TXT \"a record only the new zone has\"\n");
+    std::fs::write(&zone_file, text).unwrap();
+    let (code, body) = post_admin(&s[0], TOKEN, "/reload", "");
+    assert_eq!(code, 200, "{body}");
+    until(Duration::from_secs(5), "ns1's digest follows its new zone", || {
+        digest(0) != before
+    });
+    until(Duration::from_secs(5), "ns2 sees the mismatch", || {
+        peer(&status(http(&s[1])), "ns1")["config_mismatch"] == Value::Bool(true)
+    });
+    assert_eq!(digest(1), before);
+
+    let (code, body) = post_admin(&s[1], TOKEN, "/reload", "");
+    assert_eq!(code, 200, "{body}");
+    until(Duration::from_secs(5), "both agree on the new zone", || {
+        let (a, b) = (digest(0), digest(1));
+        a == b
+            && a != before
+            && s.iter()
+                .all(|x| status(http(x))["cluster"]["config_mismatch"] == Value::Bool(false))
+    });
+}

@@ -42,6 +42,11 @@ pub(super) struct ClusterLink {
     /// The digest and the setup and zones it was computed from (by address: a health swap
     /// shares both with the snapshot before it).
     digest: (usize, usize, String),
+    /// A digest being computed for a newer setup and zones (by address), off this task: it
+    /// reads every record, about a second for a zone of a million, and health changes must not
+    /// wait for it. Taken up by the first refresh after it is done (the publisher refreshes at
+    /// least every second in a cluster).
+    digest_job: Option<(usize, usize, Arc<std::sync::OnceLock<String>>)>,
     quorum_lost: bool,
 }
 
@@ -95,6 +100,7 @@ impl Publisher {
             out,
             view: view.clone(),
             digest: (0, 0, String::new()),
+            digest_job: None,
             // No peer heard from yet: the own view decides until enough of them are.
             quorum_lost: true,
         });
@@ -213,12 +219,39 @@ impl Publisher {
         };
         let keys = (Arc::as_ptr(&snap.setup) as usize, Arc::as_ptr(&snap.zones) as usize);
         if (c.digest.0, c.digest.1) != keys {
-            let d = crate::cluster::config_digest(&snap);
-            if !c.digest.2.is_empty() && c.digest.2 != d {
-                info!("cluster: config digest now {d}");
+            let done = if c.digest.2.is_empty() {
+                // At start-up there is no digest to show yet: computed here, once.
+                metrics.cluster.target_votes.reset();
+                Some(crate::cluster::config_digest(&snap))
+            } else {
+                match &c.digest_job {
+                    Some((s, z, cell)) if (*s, *z) == keys => cell.get().cloned(),
+                    _ => {
+                        // The setup may have lost targets: their vote gauges go now.
+                        metrics.cluster.target_votes.reset();
+                        let cell = Arc::new(std::sync::OnceLock::new());
+                        let (job, for_job) = (cell.clone(), snap.clone());
+                        let work = move || {
+                            let _ = job.set(crate::cluster::config_digest(&for_job));
+                        };
+                        match tokio::runtime::Handle::try_current() {
+                            Ok(rt) => drop(rt.spawn_blocking(work)),
+                            // Outside a runtime (unit tests drive the publisher by hand).
+                            Err(_) => work(),
+                        }
+                        let now = cell.get().cloned();
+                        c.digest_job = Some((keys.0, keys.1, cell));
+                        now
+                    }
+                }
+            };
+            if let Some(d) = done {
+                if !c.digest.2.is_empty() && c.digest.2 != d {
+                    info!("cluster: config digest now {d}");
+                }
+                c.digest = (keys.0, keys.1, d);
+                c.digest_job = None;
             }
-            c.digest = (keys.0, keys.1, d);
-            metrics.cluster.target_votes.reset();
         }
         let now = Instant::now();
         let fresh_peers = c.fresh(now).count();
