@@ -643,6 +643,23 @@ fn signing_tags(zone_text: &str, covered: &str) -> std::collections::BTreeSet<u1
         .collect()
 }
 
+/// An ECDSA P-256 key for example.test made by `dnssec-keygen` in `keys` with `extra` options
+/// (flags, timing); its file base name and key tag.
+fn dnssec_keygen(dir: &Path, keys: &str, extra: &[&str]) -> (String, u16) {
+    let mut args = vec!["-q", "-K", keys, "-a", "ECDSAP256SHA256", "-n", "ZONE"];
+    args.extend_from_slice(extra);
+    args.push("example.test.");
+    let (ok, out) = tool("dnssec-keygen", &args, dir);
+    assert!(ok, "dnssec-keygen: {out}");
+    let tag: u16 = out
+        .trim()
+        .rsplit('+')
+        .next()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    (out.trim().to_string(), tag)
+}
+
 #[test]
 #[ignore = "needs bind9-utils, ldnsutils and dig; tests/run.sh runs it"]
 fn a_zsk_rollover_by_pre_publication_happens_at_the_key_times_without_a_reload() {
@@ -650,20 +667,7 @@ fn a_zsk_rollover_by_pre_publication_happens_at_the_key_times_without_a_reload()
     let keys = dir.path().join("keys");
     std::fs::create_dir(&keys).unwrap();
     let k = keys.to_str().unwrap();
-    let keygen = |extra: &[&str]| {
-        let mut args = vec!["-q", "-K", k, "-a", "ECDSAP256SHA256", "-n", "ZONE"];
-        args.extend_from_slice(extra);
-        args.push("example.test.");
-        let (ok, out) = tool("dnssec-keygen", &args, dir.path());
-        assert!(ok, "dnssec-keygen: {out}");
-        let tag: u16 = out
-            .trim()
-            .rsplit('+')
-            .next()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or_else(|| panic!("{out}"));
-        (out.trim().to_string(), tag)
-    };
+    let keygen = |extra: &[&str]| dnssec_keygen(dir.path(), k, extra);
     keygen(&["-f", "KSK"]);
     // The old ZSK signs until 8 s from now and stays published for an hour; the new one is
     // published now and signs from 8 s on (dnssec-keygen and dnssec-settime offsets are seconds).
@@ -728,20 +732,7 @@ fn a_ksk_rollover_moves_the_dnskey_signature_and_the_cds_at_the_key_times() {
     let keys = dir.path().join("keys");
     std::fs::create_dir(&keys).unwrap();
     let k = keys.to_str().unwrap();
-    let keygen = |extra: &[&str]| {
-        let mut args = vec!["-q", "-K", k, "-a", "ECDSAP256SHA256", "-n", "ZONE"];
-        args.extend_from_slice(extra);
-        args.push("example.test.");
-        let (ok, out) = tool("dnssec-keygen", &args, dir.path());
-        assert!(ok, "dnssec-keygen: {out}");
-        let tag: u16 = out
-            .trim()
-            .rsplit('+')
-            .next()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or_else(|| panic!("{out}"));
-        (out.trim().to_string(), tag)
-    };
+    let keygen = |extra: &[&str]| dnssec_keygen(dir.path(), k, extra);
     let (_, zsk) = keygen(&[]);
     let (old_base, old) = keygen(&["-f", "KSK"]);
     let (ok, out) = tool(
