@@ -24,6 +24,9 @@
 # decisions, milliseconds) and the peak RSS; then gslbd's check and gdnsd's checkconf side by side
 # on a generated City database (GEO_BIG_NETWORKS networks, default 1,000,000).
 #
+# GEO_PERF=dir records each server's profile under load into dir/<server>-<round>.data (perf
+# record -g; the CPU figures then include perf's overhead, so use it to compare, not to report).
+#
 # GSLBD_BIN=path benchmarks that binary; without it the release binary is built first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -171,8 +174,14 @@ EOF
       pgids+=("$pid")
       sleep 2
       before=$(cpu_ticks "$pid")
+      if [ -n "${GEO_PERF:-}" ]; then
+        mkdir -p "$GEO_PERF"
+        perf record -q -g -p "$pid" -o "$GEO_PERF/$server-$round.data" -- sleep "$seconds" >/dev/null 2>&1 &
+        perf_pid=$!
+      fi
       out=$("$load" --server "$addr" --name www.example.test --subnets "$n" --seconds "$seconds" --window "$window" --sockets "$sockets")
       after=$(cpu_ticks "$pid")
+      [ -n "${GEO_PERF:-}" ] && wait "$perf_pid"
       stop_pg "$pid"
       answered=$(sed -E 's/.*answered=([0-9]+).*/\1/' <<<"$out")
       qps=$(sed -E 's/.*qps=([0-9]+).*/\1/' <<<"$out")
