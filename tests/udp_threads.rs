@@ -1,7 +1,8 @@
 //! UDP receive threads (`server.udp_threads`): every thread of an address reads the same socket;
-//! thread 0 always, the others only while a full batch is queued. A paced burst of queries with
-//! a backlog is answered completely and correctly, helpers are called in (counted in
-//! `gslbd_udp_helper_calls_total`), and with one thread none is. Probes and the publisher run on
+//! thread 0 always, the others only while the thread before finds full batches with more than two
+//! batches queued behind them. A paced burst of queries with a deep backlog is answered completely
+//! and correctly and helpers are called in (counted in `gslbd_udp_helper_calls_total`); with no
+//! more than two batches in flight, or with one thread, none is. Probes and the publisher run on
 //! a thread 10 nicer than the DNS threads.
 
 mod common;
@@ -15,14 +16,19 @@ use std::time::{Duration, Instant};
 use common::*;
 
 const TOTAL: usize = 20_000;
-/// Queries in flight at most (as dnsperf's -q): enough for a backlog of several batches, few
-/// enough that the socket buffer never overflows.
-const WINDOW: usize = 100;
+/// Queries in flight at most (as dnsperf's -q) for a deep backlog: several batches (of 32) more
+/// than the two behind a full batch that call a helper in, few enough that neither side's socket
+/// buffer overflows (250 answers take about 320 kB of the client's; Linux caps a buffer at 416 kB
+/// by default).
+const DEEP: usize = 250;
+/// Two batches in flight: a full batch can never have more than one more behind it.
+const SHALLOW: usize = 64;
 
-/// Sends TOTAL queries for `static` and `mail` (alternating) with at most WINDOW in flight; returns
-/// the set of IDs answered correctly.
-fn burst(s: &Server) -> HashSet<u16> {
+/// Sends TOTAL queries for `static` and `mail` (alternating) with at most `window` in flight;
+/// returns the set of IDs answered correctly.
+fn burst(s: &Server, window: usize) -> HashSet<u16> {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket2::SockRef::from(&sock).set_recv_buffer_size(1 << 20).unwrap();
     sock.connect(s.udp).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let reader = sock.try_clone().unwrap();
@@ -56,7 +62,7 @@ fn burst(s: &Server) -> HashSet<u16> {
     let mail = query_msg("mail.example.test.", RecordType::A, None);
     let deadline = Instant::now() + Duration::from_secs(60);
     for i in 0..TOTAL {
-        while i - answered.load(Ordering::Relaxed) >= WINDOW {
+        while i - answered.load(Ordering::Relaxed) >= window {
             assert!(Instant::now() < deadline, "stuck after {i} queries");
             std::thread::yield_now();
         }
@@ -71,22 +77,35 @@ fn burst(s: &Server) -> HashSet<u16> {
 fn helpers_take_a_backlog_and_every_query_is_answered() {
     let (_dir, cfg) = example_config("  udp_threads: 3\n");
     let s = Server::start(&["--config", cfg.to_str().unwrap()]);
-    let ids = burst(&s);
+    let ids = burst(&s, DEEP);
     assert_eq!(ids.len(), TOTAL, "{} of {TOTAL} answered", ids.len());
     let calls = metric(&s, "gslbd_udp_helper_calls_total ");
     assert!(
         calls > 0.0,
-        "no helper was called in for {TOTAL} queries with {WINDOW} in flight"
+        "no helper was called in for {TOTAL} queries with {DEEP} in flight"
     );
     // The helpers went back to sleep: the server still answers single queries.
     assert_eq!(s.query("mail.example.test.", RecordType::A).answers.len(), 1);
 }
 
 #[test]
+fn a_backlog_of_two_batches_is_left_to_the_first_thread() {
+    let (_dir, cfg) = example_config("  udp_threads: 3\n");
+    let s = Server::start(&["--config", cfg.to_str().unwrap()]);
+    let ids = burst(&s, SHALLOW);
+    assert_eq!(ids.len(), TOTAL, "{} of {TOTAL} answered", ids.len());
+    assert_eq!(
+        metric(&s, "gslbd_udp_helper_calls_total "),
+        0.0,
+        "a helper was called in with only {SHALLOW} queries in flight"
+    );
+}
+
+#[test]
 fn one_thread_answers_everything_alone() {
     let (_dir, cfg) = example_config("  udp_threads: 1\n");
     let s = Server::start(&["--config", cfg.to_str().unwrap()]);
-    let ids = burst(&s);
+    let ids = burst(&s, DEEP);
     assert_eq!(ids.len(), TOTAL, "{} of {TOTAL} answered", ids.len());
     assert_eq!(metric(&s, "gslbd_udp_helper_calls_total "), 0.0);
 }

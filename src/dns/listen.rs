@@ -660,6 +660,11 @@ const UDP_BUF: usize = 65535;
 /// cache set, as a power-of-two stride would make them.
 #[cfg(target_os = "linux")]
 const UDP_STRIDE: usize = 65536 + 64;
+/// Queued receive memory behind a full batch above which the next thread of a crew is called
+/// in: two more batches of small queries (the kernel counts about 830 bytes of `truesize` for a
+/// datagram of up to about 150 bytes).
+#[cfg(target_os = "linux")]
+const UDP_BACKLOG_BYTES: u32 = (2 * UDP_BATCH * 832) as u32;
 /// How often an idle receive loop looks at the stop flag.
 #[cfg(target_os = "linux")]
 pub const UDP_STOP_POLL: Duration = Duration::from_millis(200);
@@ -689,6 +694,11 @@ impl UdpCrew {
             busy: (0..threads).map(|i| AtomicBool::new(i == 0)).collect(),
             stop: AtomicBool::new(false),
         }
+    }
+
+    /// Whether thread `i` exists and is not reading now.
+    fn idle(&self, i: usize) -> bool {
+        self.busy.get(i).is_some_and(|b| !b.load(Ordering::Relaxed))
     }
 
     /// Asks thread `i` to read; false when it already is, or when there is no such thread.
@@ -828,11 +838,13 @@ pub fn serve_udp_blocking(
                 }
             }
         };
-        if n == UDP_BATCH {
-            // A full batch: more is queued than this thread takes at once.
-            if crew.call(me + 1) {
-                observer.udp_helper_called();
-            }
+        // A full batch with more than two batches still queued behind it: this thread is falling
+        // behind, so the next one is called in. A full batch alone is not enough: a
+        // closed-loop client (or a resolver farm) with a few dozen queries outstanding fills
+        // every batch without a growing queue, and a second reader then only splits the same
+        // packets, contends for the socket's lock and costs wakeups.
+        if n == UDP_BATCH && crew.idle(me + 1) && backlog_bytes(&socket) > UDP_BACKLOG_BYTES && crew.call(me + 1) {
+            observer.udp_helper_called();
         }
         let started = std::time::Instant::now();
         let snap = snapshot.load();
@@ -894,6 +906,31 @@ pub fn serve_udp_blocking(
         }
         observer.observe_batch(Transport::Udp, &outcomes[..k], started.elapsed());
     }
+}
+
+/// `SO_MEMINFO`: the socket's memory counters (`SK_MEMINFO_*`, the receive allocation
+/// `SK_MEMINFO_RMEM_ALLOC` first), which nix does not name itself.
+#[cfg(target_os = "linux")]
+mod meminfo {
+    use nix::{getsockopt_impl, sockopt_impl};
+    sockopt_impl!(
+        /// `SOL_SOCKET`/`SO_MEMINFO`.
+        MemInfo,
+        GetOnly,
+        libc::SOL_SOCKET,
+        libc::SO_MEMINFO,
+        // Only the first counter, the receive allocation: the kernel copies as many as asked for,
+        // so the length it reports always matches what nix checks, on any kernel.
+        [u32; 1]
+    );
+}
+
+/// Bytes queued in the socket's receive buffer (the receive allocation of `SO_MEMINFO`; 0 if the
+/// kernel does not say). Unlike `FIONREAD`, which gives the first datagram's size, this counts the
+/// whole queue.
+#[cfg(target_os = "linux")]
+fn backlog_bytes(socket: &std::net::UdpSocket) -> u32 {
+    nix::sys::socket::getsockopt(socket, meminfo::MemInfo).map_or(0, |info| info[0])
 }
 
 /// The standard form of a socket address from the kernel (IPv4 or IPv6 only).
