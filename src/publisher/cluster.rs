@@ -33,20 +33,43 @@ struct Seen {
 }
 
 /// What the publisher keeps of the cluster.
+/// Which setup and zones a config digest belongs to.
+#[derive(Default)]
+struct SetupKey {
+    setup: std::sync::Weak<GslbSetup>,
+    zones: std::sync::Weak<crate::zone::set::ZoneSet>,
+}
+
+impl SetupKey {
+    fn of(snap: &crate::snapshot::Snapshot) -> SetupKey {
+        SetupKey {
+            setup: Arc::downgrade(&snap.setup),
+            zones: Arc::downgrade(&snap.zones),
+        }
+    }
+
+    fn is_of(&self, snap: &crate::snapshot::Snapshot) -> bool {
+        std::ptr::eq(self.setup.as_ptr(), Arc::as_ptr(&snap.setup))
+            && std::ptr::eq(self.zones.as_ptr(), Arc::as_ptr(&snap.zones))
+    }
+}
+
 pub(super) struct ClusterLink {
     cfg: Arc<ClusterConfig>,
     seen: BTreeMap<String, Seen>,
     pub(super) inbound: mpsc::Receiver<Inbound>,
     out: watch::Sender<Arc<Outgoing>>,
     view: SharedClusterView,
-    /// The digest and the setup and zones it was computed from (by address: a health swap
-    /// shares both with the snapshot before it).
-    digest: (usize, usize, String),
-    /// A digest being computed for a newer setup and zones (by address), off this task: it
-    /// reads every record, about a second for a zone of a million, and health changes must not
-    /// wait for it. Taken up by the first refresh after it is done (the publisher refreshes at
-    /// least every second in a cluster).
-    digest_job: Option<(usize, usize, Arc<std::sync::OnceLock<String>>)>,
+    /// The digest and the setup and zones it was computed from (a health swap shares both with
+    /// the snapshot before it). Weak references: they keep the old data's addresses from being
+    /// reused by a newer setup (which would then look digested already) without keeping the
+    /// data itself alive.
+    digest: (SetupKey, String),
+    /// A digest being computed for a newer setup and zones, off this task: it reads every
+    /// record, about a second for a zone of a million, and health changes must not wait for it.
+    /// Taken up by the first refresh after it is done (the publisher refreshes at least every
+    /// second in a cluster).
+    digest_job: Option<(SetupKey, Arc<std::sync::OnceLock<String>>)>,
     quorum_lost: bool,
 }
 
@@ -99,7 +122,7 @@ impl Publisher {
             inbound: rx,
             out,
             view: view.clone(),
-            digest: (0, 0, String::new()),
+            digest: (SetupKey::default(), String::new()),
             digest_job: None,
             // No peer heard from yet: the own view decides until enough of them are.
             quorum_lost: true,
@@ -217,15 +240,14 @@ impl Publisher {
         let Some(c) = self.cluster.as_mut() else {
             return;
         };
-        let keys = (Arc::as_ptr(&snap.setup) as usize, Arc::as_ptr(&snap.zones) as usize);
-        if (c.digest.0, c.digest.1) != keys {
-            let done = if c.digest.2.is_empty() {
+        if !c.digest.0.is_of(&snap) {
+            let done = if c.digest.1.is_empty() {
                 // At start-up there is no digest to show yet: computed here, once.
                 metrics.cluster.target_votes.reset();
                 Some(crate::cluster::config_digest(&snap))
             } else {
                 match &c.digest_job {
-                    Some((s, z, cell)) if (*s, *z) == keys => cell.get().cloned(),
+                    Some((key, cell)) if key.is_of(&snap) => cell.get().cloned(),
                     _ => {
                         // The setup may have lost targets: their vote gauges go now.
                         metrics.cluster.target_votes.reset();
@@ -240,16 +262,16 @@ impl Publisher {
                             Err(_) => work(),
                         }
                         let now = cell.get().cloned();
-                        c.digest_job = Some((keys.0, keys.1, cell));
+                        c.digest_job = Some((SetupKey::of(&snap), cell));
                         now
                     }
                 }
             };
             if let Some(d) = done {
-                if !c.digest.2.is_empty() && c.digest.2 != d {
+                if !c.digest.1.is_empty() && c.digest.1 != d {
                     info!("cluster: config digest now {d}");
                 }
-                c.digest = (keys.0, keys.1, d);
+                c.digest = (SetupKey::of(&snap), d);
                 c.digest_job = None;
             }
         }
@@ -289,7 +311,7 @@ impl Publisher {
                 reachable,
                 last_seen: seen.map(|s| s.unix),
                 config_digest: seen.map(|s| s.digest.clone()),
-                config_mismatch: seen.is_some_and(|s| s.digest != c.digest.2),
+                config_mismatch: seen.is_some_and(|s| s.digest != c.digest.1),
             });
         }
         let mut targets = HashMap::with_capacity(decisions.len());
@@ -317,7 +339,7 @@ impl Publisher {
             quorum_size: c.cfg.quorum,
             instances: c.cfg.instances(),
             quorum_lost: lost,
-            config_digest: c.digest.2.clone(),
+            config_digest: c.digest.1.clone(),
             config_mismatch: peers.iter().any(|p| p.config_mismatch),
             stale_after_secs: c.cfg.stale_after.as_secs_f64(),
             peers,
@@ -327,7 +349,7 @@ impl Publisher {
             *v = view;
         }
         let next = Outgoing {
-            config_digest: c.digest.2.clone(),
+            config_digest: c.digest.1.clone(),
             reports,
             admin,
         };
