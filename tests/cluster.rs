@@ -49,6 +49,19 @@ fn shared(aws: &Endpoint, rack: &Endpoint) -> Shared {
     }
 }
 
+/// Writes every instance's config for one cluster with `sh` and the shared secret, starts them
+/// all and waits until each hears every peer.
+fn start_all(inst: &[Instance], sh: &Shared) -> Vec<Server> {
+    for i in inst {
+        write_config(i, inst, sh, SECRET);
+    }
+    let s: Vec<Server> = inst.iter().map(start).collect();
+    until(Duration::from_secs(10), "every instance hears every peer", || {
+        s.iter().all(all_reachable)
+    });
+    s
+}
+
 fn start(i: &Instance) -> Server {
     Server::start_in(&["--config", i.config().to_str().unwrap()], Some(&i.dir))
 }
@@ -78,16 +91,13 @@ fn three_instances_agree_share_admin_actions_catch_up_and_fall_back_without_quor
         &[("ns1", "127.0.0.21"), ("ns2", "127.0.0.22"), ("ns3", "127.0.0.23")],
     );
     let sh = shared(&aws, &rack);
-    for i in &inst {
-        write_config(i, &inst, &sh, SECRET);
-    }
-    let mut s: Vec<Server> = inst.iter().map(start).collect();
+    let mut s = start_all(&inst, &sh);
 
     // Everyone hears everyone; every target has three fresh up votes.
-    until(Duration::from_secs(10), "all peers reachable with three votes", || {
+    until(Duration::from_secs(10), "every target with three votes", || {
         s.iter().all(|x| {
             let st = status(http(x));
-            all_reachable(x) && votes(&target(&st, "aws@")) == (3, 0, 0) && votes(&target(&st, "rack@")) == (3, 0, 0)
+            votes(&target(&st, "aws@")) == (3, 0, 0) && votes(&target(&st, "rack@")) == (3, 0, 0)
         })
     });
     for (x, i) in s.iter().zip(&inst) {
@@ -371,17 +381,13 @@ fn peers_talk_mutual_tls_when_configured_and_refuse_clients_without_a_certificat
         ..shared(&aws, &rack)
     };
     write_certs(&inst);
-    for i in &inst {
-        write_config(i, &inst, &sh, SECRET);
-    }
-    let s: Vec<Server> = inst.iter().map(start).collect();
+    let s = start_all(&inst, &sh);
     assert!(s[0].wait_log("(TLS, peers' certificates required)", Duration::from_secs(5)));
-    until(Duration::from_secs(10), "both hear each other over TLS", || {
-        s.iter().all(|x| {
-            let st = status(http(x));
-            all_reachable(x) && votes(&target(&st, "aws@")) == (2, 0, 0)
-        })
-    });
+    until(
+        Duration::from_secs(10),
+        "both count each other's votes over TLS",
+        || s.iter().all(|x| votes(&target(&status(http(x)), "aws@")) == (2, 0, 0)),
+    );
     let (code, body) = post_admin(
         &s[1],
         TOKEN,
@@ -478,13 +484,7 @@ fn instances_signing_one_zone_with_the_same_keys_agree_on_the_config_digest() {
         sign_with: Some(keys),
         ..shared(&aws, &rack)
     };
-    for i in &inst {
-        write_config(i, &inst, &sh, SECRET);
-    }
-    let s: Vec<Server> = inst.iter().map(start).collect();
-    until(Duration::from_secs(10), "ns1 and ns2 hear each other", || {
-        s.iter().all(all_reachable)
-    });
+    let s = start_all(&inst, &sh);
     // Each instance made its own signatures (ECDSA signatures differ every time); the digest
     // covers what the zone says, so the two agree.
     for (me, other) in [(0, "ns2"), (1, "ns1")] {
@@ -511,13 +511,7 @@ fn a_reload_moves_the_config_digest_and_peers_agree_again_after_theirs() {
         zone: zone_file.clone(),
         ..shared(&aws, &rack)
     };
-    for i in &inst {
-        write_config(i, &inst, &sh, SECRET);
-    }
-    let s: Vec<Server> = inst.iter().map(start).collect();
-    until(Duration::from_secs(10), "ns1 and ns2 hear each other", || {
-        s.iter().all(all_reachable)
-    });
+    let s = start_all(&inst, &sh);
     let digest = |i: usize| {
         status(http(&s[i]))["cluster"]["config_digest"]
             .as_str()
