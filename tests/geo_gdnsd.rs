@@ -32,39 +32,8 @@ fn gdnsd_bin() -> &'static str {
     panic!("gdnsd is not installed (apt-get install gdnsd; tests/run.sh does)");
 }
 
-/// gdnsd's nested map equivalent to LOCATIONS (a level without `default` inherits its parent's).
-fn gdnsd_map() -> String {
-    let list = |o: &[&str]| format!("[{}]", o.join(", "));
-    let get = |k: &str| LOCATIONS.iter().find(|(x, _)| *x == k).unwrap().1;
-    format!(
-        "map => {{
-            default => {default}
-            EU => {{ default => {eu}, DE => {de}, FR => {{ ARA => {ara} }} }}
-            NA => {{ default => {na}, US => {{ CA => {usca} }} }}
-            AS => {as_}
-        }}",
-        default = list(get("default")),
-        eu = list(get("EU")),
-        de = list(get("EU/DE")),
-        ara = list(get("EU/FR/ARA")),
-        na = list(get("NA")),
-        usca = list(get("NA/US/CA")),
-        as_ = list(get("AS")),
-    )
-}
-
 fn start_gdnsd(dir: &Path, db: &Path) -> (ChildGuard, SocketAddr) {
     let port = free_port();
-    let list = |o: &[&str]| format!("[{}]", o.join(", "));
-    let nets: String = NETWORKS.iter().map(|(n, o)| format!("{n} => {}\n", list(o))).collect();
-    let dcmap_v4: String = PROVIDERS
-        .iter()
-        .map(|p| format!("{p} => {}\n", provider_v4(p)))
-        .collect();
-    let dcmap_v6: String = PROVIDERS
-        .iter()
-        .map(|p| format!("{p} => {}\n", provider_v6(p)))
-        .collect();
     let config = format!(
         "options => {{
     listen => [ 127.0.0.1:{port} ]
@@ -78,24 +47,21 @@ plugins => {{
         maps => {{
             world => {{
                 geoip2_db => \"{db}\"
-                datacenters => [{dcs}]
                 {map}
-                nets => {{
-                    {nets}
-                }}
             }}
         }}
         resources => {{
-            www_v4 => {{ map => world, dcmap => {{ {dcmap_v4} }} }}
-            www_v6 => {{ map => world, dcmap => {{ {dcmap_v6} }} }}
+            www_v4 => {{ map => world, dcmap => {dcmap_v4} }}
+            www_v6 => {{ map => world, dcmap => {dcmap_v6} }}
         }}
     }}
 }}
 ",
         d = dir.display(),
         db = db.display(),
-        dcs = PROVIDERS.join(", "),
         map = gdnsd_map(),
+        dcmap_v4 = gdnsd_dcmap(false),
+        dcmap_v6 = gdnsd_dcmap(true),
     );
     std::fs::create_dir_all(dir.join("zones")).unwrap();
     std::fs::create_dir_all(dir.join("run")).unwrap();
@@ -135,8 +101,9 @@ plugins => {{
 fn start_gslbd(dir: &Path, db: &Path) -> Server {
     let zone = repo().join("zones/example.test.zone");
     let cfg = format!(
-        "version: 1\nzones: [{:?}]\nproviders:\n  aws: {{}}\n  rackspace: {{}}\n  flexiscale: {{}}\n{}pools:\n{}",
+        "version: 1\nzones: [{:?}]\n{}{}pools:\n{}",
         zone.display(),
+        providers_yaml(),
         geo_yaml(db, true),
         geo_pool_yaml(|_| None)
     );

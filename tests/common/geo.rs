@@ -1,39 +1,142 @@
 #![allow(dead_code)]
-//! Geo test helpers: the sample database written into a directory, raw ECS queries and their
-//! answers read byte by byte (independently of gslbd's wire code), and a brute-force reference
-//! of which provider a client gets and of the widest block getting the same answer.
+//! Geo test helpers: the test map (tests/fixtures/geo-map.yaml) as gslbd config text and as
+//! gdnsd's equivalent geoip map, the sample database written into a directory, raw ECS queries
+//! and their answers read byte by byte (independently of gslbd's wire code), and a brute-force
+//! reference, read from the same fixture, of which provider a client gets and of the widest block
+//! getting the same answer. examples/answer_loop.rs and examples/geo_testmap.rs (for
+//! benches/geo.sh) include this file too, so that every copy of the map comes from the fixture.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use gslbd::geo::mmdb_writer::{sample_database, SAMPLE_NETWORKS};
 
+/// The test map: tests/fixtures/geo-map.yaml, the one copy of it.
+pub const FIXTURE: &str = include_str!("../fixtures/geo-map.yaml");
+
+/// The test map as the fixture says it, entries in file order.
+pub struct TestMap {
+    /// `members`: (provider, IPv4 answer, IPv6 answer), in config order.
+    pub members: Vec<(String, String, String)>,
+    /// `maps.world.networks`: (CIDR, order).
+    pub networks: Vec<(String, Vec<String>)>,
+    /// `maps.world.locations`: (key, order); `default` included.
+    pub locations: Vec<(String, Vec<String>)>,
+}
+
+/// The fixture, read once. It must say nothing the reference does not model: only `members` and
+/// `maps.world` with `networks` and `locations`, orders naming only members.
+pub fn test_map() -> &'static TestMap {
+    static MAP: OnceLock<TestMap> = OnceLock::new();
+    MAP.get_or_init(|| {
+        use serde_yaml::Value;
+        let doc: Value = serde_yaml::from_str(FIXTURE).unwrap_or_else(|e| panic!("tests/fixtures/geo-map.yaml: {e}"));
+        let mapping = |v: &Value, at: &str, keys: &[&str]| {
+            let m = v
+                .as_mapping()
+                .unwrap_or_else(|| panic!("geo-map.yaml: {at} is no mapping"));
+            m.iter()
+                .map(|(k, v)| {
+                    let k = k
+                        .as_str()
+                        .unwrap_or_else(|| panic!("geo-map.yaml: a key of {at} is no string"));
+                    assert!(
+                        keys.is_empty() || keys.contains(&k),
+                        "geo-map.yaml: {at}.{k} is not modelled"
+                    );
+                    (k.to_string(), v.clone())
+                })
+                .collect::<Vec<_>>()
+        };
+        let strings = |v: &Value, at: &str| -> Vec<String> {
+            let s = v
+                .as_sequence()
+                .unwrap_or_else(|| panic!("geo-map.yaml: {at} is no list"));
+            s.iter()
+                .map(|x| {
+                    x.as_str()
+                        .unwrap_or_else(|| panic!("geo-map.yaml: {at} holds a non-string"))
+                        .to_string()
+                })
+                .collect()
+        };
+        let entries = |v: &Value, at: &str| -> Vec<(String, Vec<String>)> {
+            mapping(v, at, &[])
+                .into_iter()
+                .map(|(k, v)| {
+                    let o = strings(&v, &format!("{at}.{k}"));
+                    (k, o)
+                })
+                .collect()
+        };
+        mapping(&doc, "the top level", &["members", "maps"]);
+        mapping(&doc["maps"], "maps", &["world"]);
+        let world = &doc["maps"]["world"];
+        mapping(world, "maps.world", &["networks", "locations"]);
+        let members: Vec<(String, String, String)> = entries(&doc["members"], "members")
+            .into_iter()
+            .map(|(p, a)| match &a[..] {
+                [v4, v6] => (p, v4.clone(), v6.clone()),
+                _ => panic!("geo-map.yaml: members.{p} is not [IPv4, IPv6]"),
+            })
+            .collect();
+        assert!(
+            members.windows(2).all(|w| w[0].0 < w[1].0),
+            "geo-map.yaml: members not sorted by name (gslbd's config order)"
+        );
+        let map = TestMap {
+            members,
+            networks: entries(&world["networks"], "maps.world.networks"),
+            locations: entries(&world["locations"], "maps.world.locations"),
+        };
+        for (k, o) in map.networks.iter().chain(&map.locations) {
+            for p in o {
+                assert!(
+                    map.members.iter().any(|m| &m.0 == p),
+                    "geo-map.yaml: {k} names {p}, no member"
+                );
+            }
+        }
+        map
+    })
+}
+
+/// The `maps:` section's text as the fixture has it (from its line to the end of the file).
+pub fn maps_yaml() -> &'static str {
+    let at = FIXTURE.find("\nmaps:\n").expect("geo-map.yaml: a `maps:` line");
+    let text = &FIXTURE[at + 1..];
+    let rest: serde_yaml::Mapping = serde_yaml::from_str(text).expect("geo-map.yaml: the `maps:` section parses");
+    assert!(rest.len() == 1, "geo-map.yaml: `maps` is not the last section");
+    text
+}
+
 /// Providers of the test map, in config order (as gslbd indexes them: sorted by name).
-pub const PROVIDERS: [&str; 3] = ["aws", "flexiscale", "rackspace"];
+pub fn providers() -> Vec<&'static str> {
+    test_map().members.iter().map(|m| m.0.as_str()).collect()
+}
+
+fn member(p: &str) -> &'static (String, String, String) {
+    test_map()
+        .members
+        .iter()
+        .find(|m| m.0 == p)
+        .unwrap_or_else(|| panic!("{p}"))
+}
 
 /// Each provider's answer addresses.
 pub fn provider_v4(p: &str) -> &'static str {
-    match p {
-        "aws" => "192.0.2.10",
-        "rackspace" => "198.51.100.10",
-        "flexiscale" => "203.0.113.10",
-        _ => panic!("{p}"),
-    }
+    &member(p).1
 }
 
 pub fn provider_v6(p: &str) -> &'static str {
-    match p {
-        "aws" => "2001:db8::10",
-        "rackspace" => "2001:db8::20",
-        "flexiscale" => "2001:db8::30",
-        _ => panic!("{p}"),
-    }
+    &member(p).2
 }
 
 pub fn provider_of_answer(a: &str) -> &'static str {
-    for p in PROVIDERS {
+    for p in providers() {
         if provider_v4(p) == a || provider_v6(p) == a {
             return p;
         }
@@ -41,19 +144,99 @@ pub fn provider_of_answer(a: &str) -> &'static str {
     panic!("answer {a} is no provider's")
 }
 
-/// The test map's `networks` (CIDR, order).
-pub const NETWORKS: &[(&str, &[&str])] = &[("11.9.0.0/16", &["aws"]), ("2001:db8:1000:ff00::/56", &["aws"])];
+/// The order `key` has in the map's `locations`.
+fn location_order(k: &str) -> Option<Vec<&'static str>> {
+    let l = &test_map().locations;
+    l.iter()
+        .find(|(x, _)| x == k)
+        .map(|(_, o)| o.iter().map(String::as_str).collect())
+}
 
-/// The test map's `locations` (key, order); `default` included.
-pub const LOCATIONS: &[(&str, &[&str])] = &[
-    ("EU", &["rackspace", "flexiscale", "aws"]),
-    ("EU/DE", &["flexiscale", "rackspace", "aws"]),
-    ("EU/FR/ARA", &["flexiscale", "aws"]),
-    ("NA", &["aws", "rackspace", "flexiscale"]),
-    ("NA/US/CA", &["aws", "flexiscale"]),
-    ("AS", &["flexiscale", "aws"]),
-    ("default", &["aws", "rackspace", "flexiscale"]),
-];
+/// The `providers:` section of a config with the map's providers and nothing else set.
+pub fn providers_yaml() -> String {
+    let p: Vec<String> = providers().iter().map(|p| format!("{p}: {{}}")).collect();
+    format!("providers: {{ {} }}\n", p.join(", "))
+}
+
+/// The pool member lines (indented as under `pools.<name>.members`): each provider's IPv4
+/// answer and, with `v6`, its IPv6 one; `check(p)` is the member check's name.
+pub fn members_yaml(v6: bool, check: impl Fn(&str) -> Option<String>) -> String {
+    let mut y = String::new();
+    for p in providers() {
+        let addrs = if v6 {
+            vec![provider_v4(p), provider_v6(p)]
+        } else {
+            vec![provider_v4(p)]
+        };
+        for a in addrs {
+            match check(p) {
+                Some(c) => y += &format!("      - {{ provider: {p}, address: {a}, check: {c} }}\n"),
+                None => y += &format!("      - {{ provider: {p}, address: {a} }}\n"),
+            }
+        }
+    }
+    y
+}
+
+/// gdnsd geoip's `datacenters`, `map` and `nets` equivalent to the test map, one line each. `map`
+/// nests the location keys (`EU/FR/ARA` is `EU => { FR => { ARA => ... } }`), a level's own order
+/// is its `default`, and a level without one inherits its parent's, as gslbd falls back to the
+/// next shorter key.
+pub fn gdnsd_map() -> String {
+    #[derive(Default)]
+    struct Level<'a> {
+        order: Option<&'a [String]>,
+        under: Vec<(&'a str, Level<'a>)>,
+    }
+    fn text(l: &Level) -> String {
+        let list = |o: &[String]| format!("[{}]", o.join(", "));
+        let mut parts: Vec<String> = l.order.iter().map(|o| format!("default => {}", list(o))).collect();
+        parts.extend(l.under.iter().map(|(k, s)| match (s.order, s.under.is_empty()) {
+            (Some(o), true) => format!("{k} => {}", list(o)),
+            _ => format!("{k} => {}", text(s)),
+        }));
+        format!("{{ {} }}", parts.join(", "))
+    }
+    let map = test_map();
+    let mut root = Level::default();
+    for (key, order) in &map.locations {
+        let mut level = &mut root;
+        if key != "default" {
+            for part in key.split('/') {
+                let i = match level.under.iter().position(|(k, _)| *k == part) {
+                    Some(i) => i,
+                    None => {
+                        level.under.push((part, Level::default()));
+                        level.under.len() - 1
+                    }
+                };
+                level = &mut level.under[i].1;
+            }
+        }
+        level.order = Some(order);
+    }
+    let nets: Vec<String> = map
+        .networks
+        .iter()
+        .map(|(n, o)| format!("{n} => [{}]", o.join(", ")))
+        .collect();
+    format!(
+        "datacenters => [{}]\nmap => {}\nnets => {{ {} }}\n",
+        providers().join(", "),
+        text(&root),
+        nets.join(", ")
+    )
+}
+
+/// gdnsd geoip's `dcmap` of a resource answering the providers' IPv4 (or, with `v6`, IPv6)
+/// addresses.
+pub fn gdnsd_dcmap(v6: bool) -> String {
+    let a: Vec<String> = providers()
+        .iter()
+        .map(|p| format!("{p} => {}", if v6 { provider_v6(p) } else { provider_v4(p) }))
+        .collect();
+    format!("{{ {} }}", a.join(", "))
+}
 
 /// Writes the sample database to `dir/geo.mmdb`.
 pub fn write_db(dir: &Path) -> PathBuf {
@@ -64,35 +247,14 @@ pub fn write_db(dir: &Path) -> PathBuf {
 
 /// The `geo:`/`maps:` part of a config using `db`.
 pub fn geo_yaml(db: &Path, ecs: bool) -> String {
-    let list = |o: &[&str]| format!("[{}]", o.join(", "));
-    let mut y = format!(
-        "geo:\n  database: {:?}\n  ecs: {ecs}\nmaps:\n  world:\n    networks:\n",
-        db.display()
-    );
-    for (n, o) in NETWORKS {
-        y += &format!("      \"{n}\": {}\n", list(o));
-    }
-    y += "    locations:\n";
-    for (k, o) in LOCATIONS {
-        y += &format!("      {k}: {}\n", list(o));
-    }
-    y
+    format!("geo:\n  database: {:?}\n  ecs: {ecs}\n{}", db.display(), maps_yaml())
 }
 
 /// The pool `www.example.test.` with `policy: geo`; `check(p)` is the member check's name.
 pub fn geo_pool_yaml(check: impl Fn(&str) -> Option<String>) -> String {
-    let mut y =
-        "  www.example.test.:\n    policy: geo\n    map: world\n    ttl: 30\n    degraded_ttl: 10\n    members:\n"
-            .to_string();
-    for p in PROVIDERS {
-        for a in [provider_v4(p), provider_v6(p)] {
-            match check(p) {
-                Some(c) => y += &format!("      - {{ provider: {p}, address: {a}, check: {c} }}\n"),
-                None => y += &format!("      - {{ provider: {p}, address: {a} }}\n"),
-            }
-        }
-    }
-    y
+    "  www.example.test.:\n    policy: geo\n    map: world\n    ttl: 30\n    degraded_ttl: 10\n    members:\n"
+        .to_string()
+        + &members_yaml(true, check)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -289,19 +451,20 @@ pub fn reference_decision(key: u128) -> (Option<String>, String, Vec<&'static st
         })
         .max_by_key(|&(_, l, _)| l)
     };
-    let order = |k: &str| LOCATIONS.iter().find(|(x, _)| *x == k).map(|(_, o)| o.to_vec());
-    if let Some((_, _, i)) = longest(&mut NETWORKS.iter().enumerate().map(|(i, (c, _))| {
+    let networks = &test_map().networks;
+    if let Some((_, _, i)) = longest(&mut networks.iter().enumerate().map(|(i, (c, _))| {
         let (s, l) = parse_cidr(c);
         (s, l, i)
     })) {
-        return (None, NETWORKS[i].0.to_string(), NETWORKS[i].1.to_vec());
+        let (cidr, o) = &networks[i];
+        return (None, cidr.clone(), o.iter().map(String::as_str).collect());
     }
     let found = longest(&mut SAMPLE_NETWORKS.iter().enumerate().map(|(i, n)| {
         let (s, l) = parse_cidr(n.0);
         (s, l, i)
     }));
     let Some((_, _, i)) = found else {
-        return (None, "default".into(), order("default").unwrap());
+        return (None, "default".into(), location_order("default").unwrap());
     };
     let (_, c, k, s, _) = SAMPLE_NETWORKS[i];
     let mut keys = vec![c.to_string()];
@@ -313,18 +476,18 @@ pub fn reference_decision(key: u128) -> (Option<String>, String, Vec<&'static st
     }
     let location = keys.last().cloned();
     for key in keys.iter().rev() {
-        if let Some(o) = order(key) {
+        if let Some(o) = location_order(key) {
             return (location, key.clone(), o);
         }
     }
-    (location, "default".into(), order("default").unwrap())
+    (location, "default".into(), location_order("default").unwrap())
 }
 
 /// The provider answering `key` when the providers in `up` are up: the first of its order that
 /// is up, then the pool's providers the order leaves out, in config order.
 pub fn reference_provider(key: u128, up: &[&str]) -> &'static str {
     let (_, _, order) = reference_decision(key);
-    let rest = PROVIDERS.iter().copied().filter(|p| !order.contains(p));
+    let rest = providers().into_iter().filter(|p| !order.contains(p));
     order
         .iter()
         .copied()
@@ -336,9 +499,10 @@ pub fn reference_provider(key: u128, up: &[&str]) -> &'static str {
 /// Every point where the reference's decision can change.
 fn breakpoints() -> Vec<u128> {
     let mut b = vec![0u128];
-    let cidrs = NETWORKS
+    let cidrs = test_map()
+        .networks
         .iter()
-        .map(|n| n.0)
+        .map(|n| n.0.as_str())
         .chain(SAMPLE_NETWORKS.iter().map(|n| n.0))
         .chain(["2002::/16"]);
     for c in cidrs {
