@@ -138,7 +138,9 @@ pub(crate) fn get(
     let found = TABLE.with(|t| {
         let t = t.borrow();
         let e = t.get(key.slot())?.as_ref()?;
-        if e.uid != uid || e.meta != key.meta || !e.name.eq_ignore_ascii_case(key.name) {
+        // Most names arrive in lower case (as kept): one plain compare settles those; a
+        // resolver's 0x20 mixed case takes the case-folding one.
+        if e.uid != uid || e.meta != key.meta || (e.name[..] != *key.name && !e.name.eq_ignore_ascii_case(key.name)) {
             return None;
         }
         out.clear();
