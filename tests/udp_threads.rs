@@ -1,6 +1,6 @@
 //! UDP receive threads (`server.udp_threads`): every thread of an address reads the same socket;
-//! thread 0 always, the others only while the thread before finds full batches with more than two
-//! batches queued behind them. A paced burst of queries with a deep backlog is answered completely
+//! thread 0 always, the others only while the thread before finds full batches with more than
+//! another full batch queued behind them. A paced burst of queries with a deep backlog is answered completely
 //! and correctly and helpers are called in (counted in `gslbd_udp_helper_calls_total`); with no
 //! more than two batches in flight, or with one thread, none is. Probes and the publisher run on
 //! a thread 10 nicer than the DNS threads.
@@ -17,7 +17,7 @@ use common::*;
 
 const TOTAL: usize = 20_000;
 /// Queries in flight at most (as dnsperf's -q) for a deep backlog: several batches (of 32) more
-/// than the two behind a full batch that call a helper in, few enough that neither side's socket
+/// than the one behind a full batch above which a helper is called in, few enough that neither side's socket
 /// buffer overflows (250 answers take about 320 kB of the client's; Linux caps a buffer at 416 kB
 /// by default).
 const DEEP: usize = 250;

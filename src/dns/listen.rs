@@ -660,9 +660,11 @@ const UDP_BUF: usize = 65535;
 /// cache set, as a power-of-two stride would make them.
 #[cfg(target_os = "linux")]
 const UDP_STRIDE: usize = 65536 + 64;
-/// Queued receive memory behind a full batch above which the next thread of a crew is called
-/// in: two more batches of small queries (the kernel counts about 830 bytes of `truesize` for a
-/// datagram of up to about 150 bytes).
+/// Receive memory after a full batch above which the next thread of a crew is called in: two
+/// batches of small queries (the kernel counts about 830 bytes of `truesize` for a datagram of
+/// up to about 150 bytes). Linux releases the memory of datagrams read from a UDP socket lazily,
+/// once its reader queue is empty, so while more wait the count still includes the batch just
+/// read: above this, more than one full batch is waiting behind it.
 #[cfg(target_os = "linux")]
 const UDP_BACKLOG_BYTES: u32 = (2 * UDP_BATCH * 832) as u32;
 /// How often an idle receive loop looks at the stop flag.
@@ -838,8 +840,8 @@ pub fn serve_udp_blocking(
                 }
             }
         };
-        // A full batch with more than two batches still queued behind it: this thread is falling
-        // behind, so the next one is called in. A full batch alone is not enough: a
+        // A full batch with more than another full batch still queued behind it: this thread is
+        // falling behind, so the next one is called in. A full batch alone is not enough: a
         // closed-loop client (or a resolver farm) with a few dozen queries outstanding fills
         // every batch without a growing queue, and a second reader then only splits the same
         // packets, contends for the socket's lock and costs wakeups.
