@@ -548,6 +548,18 @@ fn query_idx(t: usize, outcome: &Outcome) -> usize {
     (t * RCODES.len() + rc) * QTYPES.len() + qt
 }
 
+/// The debug event of one answer (one per answer, in batches too).
+#[inline]
+fn log_answered(transport: Transport, outcome: &Outcome) {
+    tracing::debug!(
+        transport = transport.as_str(),
+        rcode = outcome.rcode,
+        qtype = outcome.qtype,
+        tc = outcome.truncated,
+        "answered"
+    );
+}
+
 impl QueryObserver for Metrics {
     fn observe(&self, transport: Transport, outcome: &Outcome, elapsed: Duration) {
         let t = t_idx(transport);
@@ -556,13 +568,7 @@ impl QueryObserver for Metrics {
         if outcome.truncated {
             self.truncated[t].inc();
         }
-        tracing::debug!(
-            transport = transport.as_str(),
-            rcode = outcome.rcode,
-            qtype = outcome.qtype,
-            tc = outcome.truncated,
-            "answered"
-        );
+        log_answered(transport, outcome);
     }
 
     /// One batch: the shared counters and the histogram (atomics that the receive threads
@@ -586,13 +592,7 @@ impl QueryObserver for Metrics {
                 None => Some((i, 1)),
             };
             truncated += u64::from(o.truncated);
-            tracing::debug!(
-                transport = transport.as_str(),
-                rcode = o.rcode,
-                qtype = o.qtype,
-                tc = o.truncated,
-                "answered"
-            );
+            log_answered(transport, o);
         }
         if let Some((j, n)) = run {
             self.queries[j].inc_by(n);
