@@ -73,13 +73,20 @@ fn burst(s: &Server, window: usize) -> HashSet<u16> {
     got.join().unwrap()
 }
 
-#[test]
-fn helpers_take_a_backlog_and_every_query_is_answered() {
-    let (_dir, cfg) = example_config("  udp_threads: 3\n");
+/// Starts a server with `threads` receive threads, sends it the burst with `window` in flight,
+/// checks that every query was answered and returns the server and its helper calls.
+fn serve_burst(threads: usize, window: usize) -> (tempfile::TempDir, Server, f64) {
+    let (dir, cfg) = example_config(&format!("  udp_threads: {threads}\n"));
     let s = Server::start(&["--config", cfg.to_str().unwrap()]);
-    let ids = burst(&s, DEEP);
+    let ids = burst(&s, window);
     assert_eq!(ids.len(), TOTAL, "{} of {TOTAL} answered", ids.len());
     let calls = metric(&s, "gslbd_udp_helper_calls_total ");
+    (dir, s, calls)
+}
+
+#[test]
+fn helpers_take_a_backlog_and_every_query_is_answered() {
+    let (_dir, s, calls) = serve_burst(3, DEEP);
     assert!(
         calls > 0.0,
         "no helper was called in for {TOTAL} queries with {DEEP} in flight"
@@ -90,24 +97,17 @@ fn helpers_take_a_backlog_and_every_query_is_answered() {
 
 #[test]
 fn a_backlog_of_two_batches_is_left_to_the_first_thread() {
-    let (_dir, cfg) = example_config("  udp_threads: 3\n");
-    let s = Server::start(&["--config", cfg.to_str().unwrap()]);
-    let ids = burst(&s, SHALLOW);
-    assert_eq!(ids.len(), TOTAL, "{} of {TOTAL} answered", ids.len());
+    let (_dir, _s, calls) = serve_burst(3, SHALLOW);
     assert_eq!(
-        metric(&s, "gslbd_udp_helper_calls_total "),
-        0.0,
+        calls, 0.0,
         "a helper was called in with only {SHALLOW} queries in flight"
     );
 }
 
 #[test]
 fn one_thread_answers_everything_alone() {
-    let (_dir, cfg) = example_config("  udp_threads: 1\n");
-    let s = Server::start(&["--config", cfg.to_str().unwrap()]);
-    let ids = burst(&s, DEEP);
-    assert_eq!(ids.len(), TOTAL, "{} of {TOTAL} answered", ids.len());
-    assert_eq!(metric(&s, "gslbd_udp_helper_calls_total "), 0.0);
+    let (_dir, _s, calls) = serve_burst(1, DEEP);
+    assert_eq!(calls, 0.0);
 }
 
 #[test]
